@@ -1,0 +1,37 @@
+# One entry point for everything. The virtual environment is created and the project
+# installed into it on first use; it is refreshed when pyproject.toml changes.
+#   make demo     train the reference MLP on the bundled digits
+#   make test     the project's tests
+#   make bench    benchmarks (installs the optional PyTorch baseline)
+# EXTRAS picks the optional dependency groups: make test EXTRAS=dev,crosscheck
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+EXTRAS ?= dev
+
+.PHONY: demo test bench env clean
+
+env:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@stamp="$(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))"; \
+	if [ ! -f "$$stamp" ] || [ pyproject.toml -nt "$$stamp" ]; then \
+		echo "Installing the project into $(VENV) with extras [$(EXTRAS)]"; \
+		$(PY) -m pip install --quiet --upgrade pip && \
+		$(PY) -m pip install --quiet -e ".[$(EXTRAS)]" && touch "$$stamp"; \
+	fi
+
+comma := ,
+
+demo: env
+	$(VENV)/bin/autograder demo
+
+test: env
+	$(PY) -m pytest
+
+bench: EXTRAS = dev,crosscheck
+bench: env
+	$(PY) benchmarks/bench_reference.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
