@@ -1,5 +1,8 @@
 """The ``autograder`` command."""
 import argparse
+import json
+import sys
+from pathlib import Path
 
 
 def _demo(args):
@@ -10,6 +13,55 @@ def _demo(args):
     return 0
 
 
+def _grade(args):
+    from . import manifest
+    from .results import build_results, write_submission_results
+    from .runner import grade
+    from .submissions import discover
+
+    assignment = manifest.load(args.assignment)
+    submissions = discover(args.paths, assignment)
+    if not submissions:
+        print("No submissions found in the given paths.", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    quiet = args.json
+    rows = []
+    for sub in submissions:
+        outcomes, info = grade(assignment, sub.path)
+        results = build_results(assignment, outcomes, info)
+        results["extra_data"]["submission"] = sub.name
+        results["extra_data"]["student"] = sub.student
+        results["extra_data"]["file"] = str(sub.path)
+        write_submission_results(out / sub.name, results)
+        rows.append((sub.name, results))
+        if not quiet:
+            print(f"{sub.name:30s} {results['score']:7.2f} / {results['max_score']:g}"
+                  f"   {info.get('seconds', 0):5.1f} s   {info.get('dialect') or '-'}", file=sys.stderr)
+    if args.json:
+        if len(rows) != 1:
+            print("--json needs exactly one submission", file=sys.stderr)
+            return 2
+        print(json.dumps(rows[0][1], indent=2))
+    else:
+        print_summary(assignment, rows, out)
+    return 0
+
+
+def print_summary(assignment, rows, out):
+    items = list(assignment.items)
+    header = ["submission"] + items + ["total"]
+    table = [header]
+    for name, results in rows:
+        per_item = results["extra_data"]["items"]
+        table.append([name] + [f"{per_item[i]['score']:g}/{per_item[i]['max_score']:g}" for i in items]
+                     + [f"{results['score']:g}/{results['max_score']:g}"])
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+    print(f"\nResults and feedback written to {out}/<submission>/")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -18,6 +70,13 @@ def build_parser():
     demo.add_argument("--epochs", type=int, default=30)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo)
+
+    grade = commands.add_parser("grade", help="grade submissions in the sandbox")
+    grade.add_argument("assignment", help="assignment name (assignments/<name>.toml) or a manifest path")
+    grade.add_argument("paths", nargs="+", help="notebooks, .py files, or folders of them")
+    grade.add_argument("--out", default="graded", help="output folder (default: graded)")
+    grade.add_argument("--json", action="store_true", help="print the one submission's results.json to stdout")
+    grade.set_defaults(run=_grade)
     return parser
 
 

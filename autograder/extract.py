@@ -1,0 +1,120 @@
+"""Read a submission's code without running it: notebook or ``.py`` file -> list of cells."""
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+# Cell magics whose body is still Python; any other cell magic (%%bash, %%html...) drops the cell.
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
+LINE_MAGIC = re.compile(r"^(\s*)[%!].*$")
+ASSIGNED_MAGIC = re.compile(r"^(\s*)([A-Za-z_][\w.\[\], ]*?)\s*=\s*[%!].*$")
+PY_CELL_MARKER = re.compile(r"^# ?(%%|In\[[ \d]*\]:)")
+
+
+class SubmissionError(Exception):
+    """The file could not be read as a submission; the message says why."""
+
+
+@dataclass
+class Cell:
+    name: str  # shown in the student's tracebacks, e.g. "cell 7"
+    source: str
+
+
+def neutralise_magics(source):
+    """IPython-only syntax becomes plain Python: magics and shell lines are replaced by ``pass``.
+
+    Returns None for a cell that is not Python at all (``%%bash``, ``%%html``, ...).
+    """
+    lines = source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        magic = lines[0].lstrip()[2:].split(maxsplit=1)[0] if lines[0].strip() != "%%" else ""
+        if magic not in PYTHON_CELL_MAGICS:
+            return None
+        lines = lines[1:]
+    out = []
+    for line in lines:
+        assigned = ASSIGNED_MAGIC.match(line)
+        if assigned:
+            out.append(f"{assigned.group(1)}{assigned.group(2)} = None  # IPython magic removed")
+        elif LINE_MAGIC.match(line):
+            out.append(f"{LINE_MAGIC.match(line).group(1)}pass  # IPython magic removed")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def is_grader_owned(cell):
+    """nbgrader grade cells that are not solution cells belong to the grader, not the student."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not bool(meta.get("solution"))
+
+
+def read_text(path):
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def load_notebook(path):
+    """The notebook as a v4 dict. Version 4 files are read as plain JSON: importing nbformat
+    costs over a second (its schema validator), and only the cells' sources are needed.
+    Older formats go through nbformat's converter."""
+    name = Path(path).name
+    try:
+        notebook = json.loads(read_text(path))
+    except json.JSONDecodeError as error:
+        raise SubmissionError(f"{name} is not a valid notebook (its JSON does not parse: {error}).") from None
+    if not isinstance(notebook, dict):
+        raise SubmissionError(f"{name} is not a notebook (its JSON is not an object).")
+    if notebook.get("nbformat") == 4 and isinstance(notebook.get("cells"), list):
+        return notebook
+    import nbformat
+
+    try:
+        return nbformat.reads(json.dumps(notebook), as_version=4)
+    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for malformed files
+        raise SubmissionError(f"{name} could not be read as a notebook: {error}") from None
+
+
+def notebook_cells(path):
+    notebook = load_notebook(path)
+    cells = []
+    for index, cell in enumerate(notebook.get("cells", []), start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_grader_owned(cell):
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(source)
+        source = neutralise_magics(str(source).replace("\r\n", "\n"))
+        if source is not None and source.strip():
+            cells.append(Cell(f"cell {index}", source))
+    return cells
+
+
+def python_file_cells(path):
+    """A ``.py`` file is one cell, or several where it has ``# %%`` / ``# In[ ]:`` markers."""
+    lines = read_text(path).replace("\r\n", "\n").split("\n")
+    cells, current, start = [], [], 1
+    for number, line in enumerate(lines, start=1):
+        if PY_CELL_MARKER.match(line) and current:
+            cells.append((start, current))
+            current, start = [], number
+        current.append(line)
+    cells.append((start, current))
+    result = []
+    for start, body in cells:
+        # pad with blank lines so that line numbers in tracebacks match the file
+        source = neutralise_magics("\n" * (start - 1) + "\n".join(body))
+        if source is not None and source.strip():
+            result.append(Cell(f"file {Path(path).name}", source))
+    return result
+
+
+def read_cells(path):
+    path = Path(path)
+    if path.suffix == ".py":
+        return python_file_cells(path)
+    return notebook_cells(path)

@@ -1,0 +1,158 @@
+"""Grade one submission: read its cells, run them in the sandbox, run the graders with pytest."""
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .dialects import TORCH_LEGACY, detect
+from .extract import SubmissionError, read_cells
+from .sandbox.client import Limits, Sandbox, SandboxError
+from .student import StudentFailure, Submission
+
+GRADERS = Path(__file__).resolve().parent / "graders"
+SUBMISSION_KEY = pytest.StashKey()
+
+
+@dataclass
+class RunningSubmission:
+    sandbox: Sandbox
+    submission: Submission
+    cells: list
+    dialect: object
+
+    def close(self):
+        self.sandbox.close()
+
+
+def open_submission(path, limits=Limits()):
+    """Start a sandbox, run the submission's cells in it and find out what it defines."""
+    cells = read_cells(path)
+    sandbox = Sandbox(limits, files=[path])
+    try:
+        reports = sandbox.run_cells([(cell.name, cell.source) for cell in cells])
+        reply, _ = sandbox.request("inspect", timeout=limits.call_seconds)
+    except SandboxError:
+        sandbox.close()
+        raise
+    classes = {str(name): [str(a) for a in info.get("attributes", [])] for name, info in reply.get("classes", {}).items()}
+    functions = [str(name) for name in reply.get("functions", [])]
+    dialect = detect(classes, functions)
+    submission = Submission(sandbox, dialect or TORCH_LEGACY, classes, functions)
+    return RunningSubmission(sandbox, submission, reports, dialect)
+
+
+@dataclass
+class Outcome:
+    item: str
+    test: str
+    passed: bool
+    message: str = ""
+    diagnosis: str | None = None
+    title: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Collector:
+    """A pytest plugin that keeps each grader test's outcome and the student-facing message."""
+
+    outcomes: dict = field(default_factory=dict)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        result = yield
+        report = result.get_result()
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            error = call.excinfo.value if call.excinfo else None
+            title = (item.function.__doc__ or item.name).strip().splitlines()[0].rstrip(".")
+            self.outcomes[(Path(str(item.path)).stem, item.name)] = (report.passed, error, title, call.duration)
+
+
+def test_node(item, key):
+    return f"{GRADERS / (item.grader + '.py')}::test_{key}"
+
+
+def grader_titles():
+    """Each grader test's title (the first line of its docstring), by (module, test key)."""
+    import importlib
+
+    titles = {}
+    for path in GRADERS.glob("test_*.py"):
+        module = importlib.import_module(f"autograder.graders.{path.stem}")
+        for name, value in vars(module).items():
+            if name.startswith("test_") and callable(value):
+                titles[(path.stem, name[5:])] = (value.__doc__ or name).strip().splitlines()[0].rstrip(".")
+    return titles
+
+
+def run_graders(assignment, submission):
+    """Run the manifest's tests on ``submission``; returns a list of :class:`Outcome`."""
+    titles = grader_titles()
+    nodes, outcomes = {}, []
+    for item in assignment.items.values():
+        for key in item.tests:
+            title = titles.get((item.grader, key), key)
+            if submission.defines(item.name):
+                nodes[test_node(item, key)] = (item.name, key)
+            else:
+                name = submission.name_of(item.name)
+                outcomes.append(Outcome(item.name, key, False, f"`{name}` is not defined in the submission.", "missing", title))
+    collector = Collector()
+    if nodes:
+        config_args = [
+            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:warnings",
+            "-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS),
+        ]
+        plugin = _SubmissionPlugin(submission)
+        pytest.main(config_args + list(nodes), plugins=[collector, plugin])
+    for node, (item, key) in nodes.items():
+        module = Path(node.split("::")[0]).stem
+        passed, error, title, seconds = collector.outcomes.get(
+            (module, f"test_{key}"), (False, None, titles.get((module, key), key), 0.0))
+        if passed:
+            outcomes.append(Outcome(item, key, True, "", None, title, seconds))
+        elif isinstance(error, StudentFailure):
+            outcomes.append(Outcome(item, key, False, str(error), error.diagnosis, title, seconds))
+        else:
+            # A failure that is not the student's (a grader bug, or the test did not run): no
+            # grader source or trace is shown; the instructor sees the type in the summary.
+            kind = type(error).__name__ if error is not None else "not run"
+            outcomes.append(Outcome(item, key, False, f"The grader could not complete this test ({kind}); "
+                                    "please tell your instructor.", "grader_error", title, seconds))
+    order = {(name, key): i for i, (name, key) in enumerate((it.name, k) for it in assignment.items.values() for k in it.tests)}
+    return sorted(outcomes, key=lambda o: order[(o.item, o.test)])
+
+
+class _SubmissionPlugin:
+    def __init__(self, submission):
+        self.submission = submission
+
+    def pytest_configure(self, config):
+        config.stash[SUBMISSION_KEY] = self.submission
+
+
+def grade(assignment, path):
+    """Grade one notebook or ``.py`` file; returns ``(outcomes, info)``; never raises for bad input."""
+    started = time.monotonic()
+    info = {"cells": [], "dialect": None, "isolation": None, "error": None, "restarts": 0}
+    try:
+        running = open_submission(path, assignment.limits)
+    except (SubmissionError, SandboxError, OSError) as error:
+        info["error"] = str(error)
+        outcomes = [
+            Outcome(item.name, key, False, f"The submission could not be graded: {error}", "unreadable", key)
+            for item in assignment.items.values() for key in item.tests
+        ]
+        info["seconds"] = time.monotonic() - started
+        return outcomes, info
+    try:
+        info["dialect"] = running.dialect.name if running.dialect else None
+        info["isolation"] = running.sandbox.isolation
+        info["cells"] = running.cells
+        outcomes = run_graders(assignment, running.submission)
+        info["restarts"] = running.sandbox.restarts
+    finally:
+        running.close()
+    info["seconds"] = time.monotonic() - started
+    return outcomes, info

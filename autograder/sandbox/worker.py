@@ -1,0 +1,344 @@
+"""The sandbox worker: runs a student's cells, then answers requests about the objects they define.
+
+This file runs *inside* the sandbox, started as ``python -I worker.py``. It imports nothing
+from the project (the project is not visible there) and trusts nothing the student defines.
+It never judges anything: it only executes and returns numbers to the trusted grader process.
+
+Wire format, both directions: a message is a JSON frame followed by ``n_arrays`` frames of
+``.npy`` bytes; every frame is an 8-byte big-endian length and its payload. Inside the JSON,
+``{"$a": i}`` is the i-th array frame, ``{"$h": id}`` an object kept in this worker,
+``{"$d": {...}}`` a dict, and ``{"$x": "..."}`` a value that could not be sent.
+"""
+import io
+import json
+import os
+import random
+import struct
+import sys
+import traceback
+import types
+
+import numpy as np
+
+MAX_FRAME = 1 << 30
+OUTPUT_KEEP = 20_000  # characters of printed output kept per cell or call
+
+
+class BoundedText(io.TextIOBase):
+    """Stands in for stdout/stderr: keeps the first characters written, counts the rest."""
+
+    def __init__(self):
+        self.parts, self.kept, self.dropped = [], 0, 0
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        text = str(text)
+        room = OUTPUT_KEEP - self.kept
+        if room > 0:
+            self.parts.append(text[:room])
+            self.kept += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def take(self):
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n[... {self.dropped} more characters of output not shown]"
+        self.parts, self.kept, self.dropped = [], 0, 0
+        return text
+
+
+class Channel:
+    def __init__(self, read_fd, write_fd):
+        self.reader = os.fdopen(read_fd, "rb", buffering=0)
+        self.writer = os.fdopen(write_fd, "wb", buffering=0)
+
+    def _read_exact(self, n):
+        chunks = []
+        while n:
+            chunk = self.reader.read(n)
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def _read_frame(self):
+        (length,) = struct.unpack(">Q", self._read_exact(8))
+        if length > MAX_FRAME:
+            raise ValueError("frame too large")
+        return self._read_exact(length)
+
+    def receive(self):
+        header = json.loads(self._read_frame())
+        arrays = [np.load(io.BytesIO(self._read_frame()), allow_pickle=False) for _ in range(header.get("n_arrays", 0))]
+        return header, arrays
+
+    def send(self, header, arrays=()):
+        frames = [json.dumps(dict(header, n_arrays=len(arrays))).encode()]
+        for array in arrays:
+            buffer = io.BytesIO()
+            np.save(buffer, array, allow_pickle=False)
+            frames.append(buffer.getvalue())
+        self.writer.write(b"".join(struct.pack(">Q", len(f)) + f for f in frames))
+
+
+class Worker:
+    def __init__(self, channel):
+        self.channel = channel
+        # display() exists in every notebook kernel; here it shows nothing
+        self.namespace = {"__name__": "__main__", "__builtins__": __builtins__, "display": lambda *a, **k: None}
+        self.objects = {}
+        self.next_id = 1
+        self.output = BoundedText()
+        sys.stdout = sys.stderr = self.output
+
+    # -- values -------------------------------------------------------------------------------
+
+    def keep(self, obj):
+        handle = self.next_id
+        self.next_id += 1
+        self.objects[handle] = obj
+        return {"$h": handle}
+
+    def encode(self, value, arrays, notes, depth=0):
+        """Turn a student's value into JSON plus arrays; anything odd becomes a note, not a crash."""
+        if depth > 6:
+            return {"$x": "a value nested too deeply"}
+        if value is None or isinstance(value, (bool, int, float, str)) and type(value) in (bool, int, float, str):
+            return value
+        if type(value) is np.ndarray or isinstance(value, (np.ndarray, np.generic)) or hasattr(type(value), "__array__"):
+            kind = type(value).__name__
+            try:
+                array = np.array(value, subok=False, copy=True)
+            except Exception as error:  # noqa: BLE001 - the student's __array__ may raise anything
+                return {"$x": f"a {kind} that could not be turned into an array ({type(error).__name__})"}
+            if type(value) is not np.ndarray and not isinstance(value, np.generic):
+                notes.append(f"returned a {kind}, not a plain numpy.ndarray; it was converted")
+            if array.dtype.kind not in "biufc":
+                return {"$x": f"an array of dtype {array.dtype}"}
+            arrays.append(array)
+            return {"$a": len(arrays) - 1}
+        if type(value) in (list, tuple):
+            return [self.encode(item, arrays, notes, depth + 1) for item in value]
+        if type(value) is dict:
+            return {"$d": {str(k): self.encode(v, arrays, notes, depth + 1) for k, v in value.items()}}
+        return {"$x": f"a {type(value).__name__}"}
+
+    def decode(self, value, arrays):
+        if isinstance(value, list):
+            return [self.decode(item, arrays) for item in value]
+        if isinstance(value, dict):
+            if "$a" in value:
+                return arrays[value["$a"]].copy()
+            if "$h" in value:
+                return self.objects[value["$h"]]
+            if "$d" in value:
+                return {k: self.decode(v, arrays) for k, v in value["$d"].items()}
+        return value
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def run(self):
+        while True:
+            try:
+                request, arrays = self.channel.receive()
+            except EOFError:
+                return
+            out_arrays = []
+            try:
+                reply = getattr(self, "op_" + request["op"])(request, arrays, out_arrays)
+            except BaseException as error:  # noqa: BLE001 - SystemExit and friends are the student's too
+                out_arrays = []
+                reply = {"ok": False, "error": describe_error(error)}
+            reply["output"] = self.output.take()
+            self.channel.send(reply, out_arrays)
+
+    def op_exec(self, request, arrays, out):
+        code = compile(request["source"], f"<{request['name']}>", "exec")
+        exec(code, self.namespace)  # noqa: S102 - running the student's cell is this process's job
+        return {"ok": True}
+
+    def op_inspect(self, request, arrays, out):
+        classes, functions = {}, []
+        for name, value in list(self.namespace.items()):
+            if isinstance(value, type):
+                attributes = set()
+                for klass in value.__mro__:
+                    if klass is not object:
+                        attributes.update(vars(klass))
+                classes[name] = {"attributes": sorted(attributes), "bases": [b.__name__ for b in value.__mro__[1:]]}
+            elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType)) or callable(value):
+                functions.append(name)
+        return {"ok": True, "classes": classes, "functions": sorted(functions)}
+
+    def op_new(self, request, arrays, out):
+        cls = self.namespace[request["class"]]
+        seed(request.get("seed"))
+        obj = cls(*self.decode(request.get("args", []), arrays), **self.decode(request.get("kwargs", {}), arrays))
+        return {"ok": True, "result": self.keep(obj)}
+
+    def op_new_dict(self, request, arrays, out):
+        return {"ok": True, "result": self.keep({})}
+
+    def op_call(self, request, arrays, out):
+        """Call a method of a kept object (``target`` and ``method``) or a function of the namespace."""
+        if request.get("target") is not None:
+            function = getattr(self.objects[request["target"]["$h"]], request["method"])
+        else:
+            function = self.namespace[request["function"]]
+        args = self.decode(request.get("args", []), arrays)
+        kwargs = self.decode(request.get("kwargs", {}), arrays)
+        seed(request.get("seed"))
+        result = function(*args, **kwargs)
+        notes = []
+        reply = {"ok": True, "result": self.encode(result, out, notes)}
+        if request.get("return_args"):
+            reply["args_after"] = self.encode(args, out, [])
+        if request.get("keep_result"):
+            reply["kept"] = self.keep(result)
+        reply["notes"] = notes
+        return reply
+
+    def op_getattr(self, request, arrays, out):
+        obj = self.objects[request["target"]["$h"]]
+        names = request["name"].split(".")
+        for name in names:
+            obj = obj[name] if isinstance(obj, dict) else getattr(obj, name)
+        notes = []
+        return {"ok": True, "result": self.encode(obj, out, notes), "notes": notes}
+
+    def op_setattr(self, request, arrays, out):
+        setattr(self.objects[request["target"]["$h"]], request["name"], self.decode(request["value"], arrays))
+        return {"ok": True}
+
+    def op_write_arrays(self, request, arrays, out):
+        """Write new values into an object's parameter arrays in place, found through ``getter``;
+        where the getter does not give them, set the named attributes instead."""
+        obj = self.objects[request["target"]["$h"]]
+        values = self.decode(request["values"], arrays)
+        try:
+            found = getattr(obj, request["getter"])() if request.get("getter") else None
+        except Exception:  # noqa: BLE001 - a stubbed or broken getter: fall back to the attributes
+            found = None
+        flat = flatten(found) if found is not None else []
+        if len(flat) == len(values) and all(
+            isinstance(p, np.ndarray) and p.shape == v.shape for p, v in zip(flat, values)
+        ):
+            for p, v in zip(flat, values):
+                p[...] = v
+            return {"ok": True, "via": "getter"}
+        for name, v in zip(request["attributes"], values):
+            current = getattr(obj, name, None)
+            if isinstance(current, np.ndarray) and current.shape == v.shape:
+                current[...] = v
+            else:
+                setattr(obj, name, v)
+        return {"ok": True, "via": "attributes"}
+
+    def op_nudge(self, request, arrays, out):
+        """Subtract ``delta`` in place from every array the getter returns, as an optimizer does."""
+        obj = self.objects[request["target"]["$h"]]
+        count = 0
+        for p in flatten(getattr(obj, request["getter"])()):
+            if isinstance(p, np.ndarray):
+                p -= request["delta"]
+                count += 1
+        return {"ok": True, "count": count}
+
+    def op_probe(self, request, arrays, out):
+        base = self.namespace[request["base"]]
+        probe_class = make_probe_class(base, request["hooks"], request["kind"])
+        return {"ok": True, "result": self.keep(probe_class(*self.decode(request.get("args", []), arrays)))}
+
+    def op_ping(self, request, arrays, out):
+        return {"ok": True}
+
+
+def flatten(items):
+    if isinstance(items, (list, tuple)):
+        return [leaf for item in items for leaf in flatten(item)]
+    return [items]
+
+
+def seed(value):
+    if value is not None:
+        np.random.seed(value)
+        random.seed(value)
+
+
+def describe_error(error):
+    """The exception and the student's own frames only (those of ``<cell ...>`` code)."""
+    student_frames = [
+        frame for frame in traceback.extract_tb(error.__traceback__)
+        if frame.filename.startswith("<cell") or frame.filename.startswith("<file")
+    ]
+    frames = [
+        f"  {frame.filename[1:-1]}, line {frame.lineno}, in {frame.name}" + (f"\n    {frame.line}" if frame.line else "")
+        for frame in student_frames
+    ]
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001 - a hostile __str__
+        message = "(the exception's message could not be shown)"
+    innermost = student_frames[-1].name if student_frames else None
+    return {"type": type(error).__name__, "message": message[:2000], "frames": frames[-8:], "function": innermost}
+
+
+def make_probe_class(base, hooks, kind):
+    """A small module of known behaviour, built on the student's own base class and hook names,
+    so that containers can be tested independently of the student's other layers.
+
+    ``square``: y = x^2 + x, no parameters.  ``scale``: y = x * w with one parameter vector w.
+    """
+
+    def compute(self, input):
+        if kind == "square":
+            return input * input + input
+        return input * self._w
+
+    def input_grad(self, input, grad):
+        if kind == "square":
+            return grad * (2 * input + 1)
+        return grad * self._w
+
+    def store(self, name, value):
+        setattr(self, hooks[name + "_attr"], value)
+        return value
+
+    namespace = {
+        hooks["forward"]: lambda self, input: store(self, "output", compute(self, input)),
+        hooks["grad_input"]: lambda self, input, grad: store(self, "grad_input", input_grad(self, input, grad)),
+        hooks["grad_params"]: lambda self, input, grad: (
+            None if kind == "square" else self._gw.__iadd__((grad * input).sum(axis=0))
+        ),
+        hooks["zero"]: lambda self: None if kind == "square" else self._gw.fill(0),
+        hooks["params"]: lambda self: [] if kind == "square" else [self._w],
+        hooks["grads"]: lambda self: [] if kind == "square" else [self._gw],
+        "__repr__": lambda self: f"Probe{kind.title()}()",
+    }
+
+    def __init__(self, *args):
+        base.__init__(self)
+        if kind == "scale":
+            self._w = np.array(args[0], dtype=float)
+            self._gw = np.zeros_like(self._w)
+
+    namespace["__init__"] = __init__
+    return type(f"_Probe{kind.title()}", (base,), namespace)
+
+
+def main():
+    # Keep the protocol on private descriptors; the student's prints go to a bounded buffer
+    # and anything written straight to file descriptors 1 and 2 goes nowhere.
+    channel = Channel(os.dup(0), os.dup(1))
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    Worker(channel).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Checks of the graders themselves: the reference scores full marks, mutants lose points."""

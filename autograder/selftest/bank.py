@@ -1,0 +1,129 @@
+"""The grader's quality checks: the reference, a bank of mutants (each the reference with one
+known mistake) and a bank of other correct solutions, all graded as real submissions."""
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..results import build_results
+from ..runner import grade
+from .reference_submission import reference_source, stub_source
+
+HERE = Path(__file__).resolve().parent
+ALTERNATIVES = HERE / "alternatives"
+EXTENDS_REFERENCE = "# extends: reference"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    item: str
+    diagnosis: str
+    edits: tuple  # (file, old, new)
+    mistake: str = ""
+
+    def source(self):
+        return reference_source(self.edits)
+
+
+def load_mutants(path=HERE / "mutants.toml"):
+    data = tomllib.loads(Path(path).read_text())
+    mutants = []
+    for entry in data.get("mutant", []):
+        edits = tuple((e["file"], e["old"], e["new"]) for e in entry["edit"])
+        mutants.append(Mutant(entry["id"], entry["item"], entry["diagnosis"], edits, entry.get("mistake", "")))
+    ids = [m.id for m in mutants]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise ValueError(f"duplicate mutant ids: {sorted(duplicates)}")
+    return mutants
+
+
+def alternative_source(path):
+    """An alternative solution: a whole submission, or, when it starts with ``# extends: reference``,
+    classes that replace the reference's (defined after it, as a student redefining a class would)."""
+    text = Path(path).read_text()
+    if text.startswith(EXTENDS_REFERENCE):
+        return reference_source() + "\n\n" + text
+    return text
+
+
+def alternatives():
+    return sorted(ALTERNATIVES.glob("*.py"))
+
+
+def grade_source(assignment, source, name="submission"):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{name}.py"
+        path.write_text(source)
+        outcomes, info = grade(assignment, path)
+    return build_results(assignment, outcomes, info)
+
+
+@dataclass
+class Verdict:
+    name: str
+    ok: bool
+    problems: list = field(default_factory=list)
+    results: dict | None = None
+
+
+def item_scores(results):
+    return {name: (v["score"], v["max_score"]) for name, v in results["extra_data"]["items"].items()}
+
+
+def grader_errors(results):
+    return [t["name"] for t in results["tests"] if (t.get("extra_data") or {}).get("diagnosis") == "grader_error"]
+
+
+def judge_full_marks(name, results):
+    problems = [f"{item}: {s:g}/{m:g}" for item, (s, m) in item_scores(results).items() if s != m]
+    problems += [f"grader error in {t}" for t in grader_errors(results)]
+    failing = [f"{t['name']}: {t['output']}" for t in results["tests"] if t["status"] != "passed"]
+    return Verdict(name, not problems, problems + failing[:5], results)
+
+
+def judge_mutant(mutant, results):
+    problems = []
+    scores = item_scores(results)
+    if mutant.item not in scores:
+        problems.append(f"item {mutant.item} is not in the manifest")
+    else:
+        score, max_score = scores[mutant.item]
+        if score >= max_score:
+            problems.append(f"{mutant.item} kept full marks ({score:g}/{max_score:g})")
+    for item, (score, max_score) in scores.items():
+        if item != mutant.item and score != max_score:
+            problems.append(f"another item lost points: {item} {score:g}/{max_score:g}")
+    found = {d["diagnosis"] for d in results["extra_data"]["diagnoses"] if d["item"] == mutant.item}
+    if mutant.diagnosis not in found:
+        problems.append(f"expected diagnosis {mutant.diagnosis!r}, got {sorted(found) or 'none'}")
+    problems += [f"grader error in {t}" for t in grader_errors(results)]
+    return Verdict(mutant.id, not problems, problems, results)
+
+
+def judge_stub(results):
+    problems = [f"{item}: {s:g} points" for item, (s, _) in item_scores(results).items() if s != 0]
+    problems += [f"grader error in {t}" for t in grader_errors(results)]
+    for item in item_scores(results):
+        messages = {t["output"] for t in results["tests"] if t["tags"][0] == item}
+        if not any("not implemented" in m for m in messages):
+            problems.append(f"{item}: no 'not implemented' message ({sorted(messages)[:1]})")
+    return Verdict("stub", not problems, problems, results)
+
+
+def run_all(assignment, mutants=None, progress=None):
+    """Every check of the bank; returns a list of :class:`Verdict`."""
+    say = progress or (lambda name: None)
+    verdicts = []
+    say("reference")
+    verdicts.append(judge_full_marks("reference", grade_source(assignment, reference_source(), "reference")))
+    say("stub")
+    verdicts.append(judge_stub(grade_source(assignment, stub_source(), "stub")))
+    for mutant in mutants if mutants is not None else load_mutants():
+        say(f"mutant {mutant.id}")
+        verdicts.append(judge_mutant(mutant, grade_source(assignment, mutant.source(), mutant.id)))
+    for path in alternatives():
+        say(f"alternative {path.stem}")
+        verdicts.append(judge_full_marks(f"alternative {path.stem}", grade_source(assignment, alternative_source(path), path.stem)))
+    return verdicts
