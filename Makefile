@@ -32,6 +32,7 @@ test: env
 bench: EXTRAS = dev,crosscheck
 bench: env
 	$(PY) benchmarks/bench_reference.py
+	$(PY) benchmarks/bench_grading.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

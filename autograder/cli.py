@@ -1,6 +1,7 @@
 """The ``autograder`` command."""
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -48,6 +49,30 @@ def _grade(args):
     return 0
 
 
+def _selftest(args):
+    import dataclasses
+
+    from . import manifest
+    from .selftest.bank import load_mutants, run_all
+
+    assignment = manifest.load(args.assignment)
+    if args.items:
+        unknown = set(args.items) - set(assignment.items)
+        if unknown:
+            print(f"unknown items: {sorted(unknown)}", file=sys.stderr)
+            return 2
+        assignment = dataclasses.replace(assignment, items={k: v for k, v in assignment.items.items() if k in args.items})
+    mutants = [m for m in load_mutants() if m.item in assignment.items and (not args.only or m.id in args.only)]
+    verdicts = run_all(assignment, mutants, include_alternatives=not args.only, jobs=args.jobs)
+    failed = [v for v in verdicts if not v.ok]
+    for verdict in verdicts:
+        print(f"{'ok  ' if verdict.ok else 'FAIL'} {verdict.name}")
+        for problem in verdict.problems if not verdict.ok else []:
+            print(f"       {problem}")
+    print(f"{len(verdicts) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
 def print_summary(assignment, rows, out):
     items = list(assignment.items)
     header = ["submission"] + items + ["total"]
@@ -77,6 +102,13 @@ def build_parser():
     grade.add_argument("--out", default="graded", help="output folder (default: graded)")
     grade.add_argument("--json", action="store_true", help="print the one submission's results.json to stdout")
     grade.set_defaults(run=_grade)
+
+    selftest = commands.add_parser("selftest", help="check the graders: reference, stub, mutants, alternatives")
+    selftest.add_argument("assignment", nargs="?", default="modules")
+    selftest.add_argument("--items", nargs="+", help="only these items (the manifest restricted to them)")
+    selftest.add_argument("--only", nargs="+", help="only these mutants (and the reference and stub)")
+    selftest.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel gradings")
+    selftest.set_defaults(run=_selftest)
     return parser
 
 

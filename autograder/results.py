@@ -85,7 +85,7 @@ def feedback_markdown(results):
         failed = [t for t in tests if t["status"] != "passed"]
         if failed and all(t["extra_data"]["diagnosis"] == "not_implemented" for t in failed):
             methods = sorted({t["output"].split(" is not implemented")[0] for t in failed})
-            lines += [f"- **Not implemented yet**: {', '.join(methods)} still raise NotImplementedError.", ""]
+            lines += [f"- **Not implemented yet**: {', '.join(methods)} {'still raises' if len(methods) == 1 else 'still raise'} NotImplementedError.", ""]
             continue
         shown = set()
         for test in tests:

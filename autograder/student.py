@@ -30,7 +30,8 @@ def explain(error, where):
     """Plain words for a sandbox failure during ``where`` (e.g. ``Linear.forward``)."""
     if isinstance(error, StudentError):
         if error.type == "NotImplementedError":
-            method = where.split(".")[0] + "." + error.function if error.function and "." in where else where
+            plain = where.replace("(...)", "")
+            method = plain.split(".")[0] + "." + error.function if error.function and "." in plain else plain
             return StudentFailure(f"{method} is not implemented yet: it still raises NotImplementedError.", "not_implemented")
         detail = f"{where} raised {error}"
         if error.frames:
@@ -161,6 +162,14 @@ class StudentModule:
                 ):
                     self.submission.mutations.append(f"{where} changed its argument {position + 1} in place")
         return decoded["result"]
+
+    def call_kept(self, method, *args, seed=0):
+        """Call a method whose result stays in the worker (e.g. ``seq[i]``); returns it as a module."""
+        where = f"{self.name}.{method}"
+        self._check_alive(where)
+        _, decoded = self.submission._send(where, "call", list(args), target=self.handle.wire(), method=method,
+                                           keep_result=True, seed=seed)
+        return StudentModule(self.submission, "Probe", decoded["kept"])
 
     # The public API, the same in every dialect
     def forward(self, x, seed=0):

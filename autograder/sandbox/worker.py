@@ -229,7 +229,14 @@ class Worker:
         ):
             for p, v in zip(flat, values):
                 p[...] = v
-            return {"ok": True, "via": "getter"}
+            try:  # a getter that hands out copies: the values did not reach the layer
+                again = flatten(getattr(obj, request["getter"])())
+            except Exception:  # noqa: BLE001
+                again = []
+            if len(again) == len(values) and all(
+                isinstance(p, np.ndarray) and p.shape == v.shape and np.array_equal(p, v) for p, v in zip(again, values)
+            ):
+                return {"ok": True, "via": "getter"}
         for name, v in zip(request["attributes"], values):
             current = getattr(obj, name, None)
             if isinstance(current, np.ndarray) and current.shape == v.shape:

@@ -112,18 +112,36 @@ def judge_stub(results):
     return Verdict("stub", not problems, problems, results)
 
 
-def run_all(assignment, mutants=None, progress=None):
-    """Every check of the bank; returns a list of :class:`Verdict`."""
+def _check(task):
+    """One check of the bank, in whatever process runs it: ``task`` is (kind, name, assignment, payload)."""
+    kind, name, assignment, payload = task
+    if kind == "reference":
+        return judge_full_marks(name, grade_source(assignment, reference_source(), "reference"))
+    if kind == "stub":
+        return judge_stub(grade_source(assignment, stub_source(), "stub"))
+    if kind == "mutant":
+        return judge_mutant(payload, grade_source(assignment, payload.source(), payload.id))
+    return judge_full_marks(name, grade_source(assignment, alternative_source(payload), payload.stem))
+
+
+def run_all(assignment, mutants=None, progress=None, include_alternatives=True, jobs=1):
+    """Every check of the bank; returns a list of :class:`Verdict`, in a fixed order."""
+    tasks = [("reference", "reference", assignment, None), ("stub", "stub", assignment, None)]
+    tasks += [("mutant", m.id, assignment, m) for m in (mutants if mutants is not None else load_mutants())]
+    if include_alternatives:
+        tasks += [("alternative", f"alternative {p.stem}", assignment, p) for p in alternatives()]
     say = progress or (lambda name: None)
-    verdicts = []
-    say("reference")
-    verdicts.append(judge_full_marks("reference", grade_source(assignment, reference_source(), "reference")))
-    say("stub")
-    verdicts.append(judge_stub(grade_source(assignment, stub_source(), "stub")))
-    for mutant in mutants if mutants is not None else load_mutants():
-        say(f"mutant {mutant.id}")
-        verdicts.append(judge_mutant(mutant, grade_source(assignment, mutant.source(), mutant.id)))
-    for path in alternatives():
-        say(f"alternative {path.stem}")
-        verdicts.append(judge_full_marks(f"alternative {path.stem}", grade_source(assignment, alternative_source(path), path.stem)))
-    return verdicts
+    if jobs <= 1:
+        verdicts = []
+        for task in tasks:
+            say(task[1])
+            verdicts.append(_check(task))
+        return verdicts
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        verdicts = []
+        for task, verdict in zip(tasks, pool.map(_check, tasks)):
+            say(task[1])
+            verdicts.append(verdict)
+        return verdicts

@@ -1,0 +1,355 @@
+"""Shared math of the Conv2d, MaxPool2d, ClassContrastiveCriterion and optimizer graders: the
+results that known mistakes would produce, computed here in the trusted process so that a
+failing test can name the mistake."""
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from autograder.checks import expect, expect_close, fail
+from autograder.graders.support import pair
+from autograder.student import StudentFailure
+
+# -- Conv2d --------------------------------------------------------------------------------------
+
+
+def correlate(x, w, pad):
+    """Cross-correlation of ``x`` (N, C, H, W) with ``w`` (O, C, k, k), zero padding ``pad``:
+    (N, O, H + 2 pad - k + 1, W + 2 pad - k + 1)."""
+    k = w.shape[-1]
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    if padded.shape[2] < k or padded.shape[3] < k:
+        return None
+    windows = sliding_window_view(padded, (k, k), axis=(2, 3))  # (N, C, H', W', k, k)
+    return np.einsum("nchwab,ocab->nohw", windows, w)
+
+
+def conv_forward(x, W, b, pad=None, flip=False):
+    kernel = W[:, :, ::-1, ::-1] if flip else W
+    out = correlate(x, kernel, W.shape[-1] // 2 if pad is None else pad)
+    return None if out is None else out + b[None, :, None, None]
+
+
+def conv_grad_input(g, W, flip=True, swap=True):
+    """gradInput of the "same" correlation: correlate gradOutput with W flipped, channels swapped.
+    ``flip`` / ``swap`` False give the results of the two usual mistakes."""
+    kernel = W.transpose(1, 0, 2, 3) if swap else W
+    if flip:
+        kernel = kernel[:, :, ::-1, ::-1]
+    if kernel.shape[1] != g.shape[1]:
+        return None
+    return correlate(g, kernel, W.shape[-1] // 2)
+
+
+def conv_grad_weight(x, g, k):
+    """gradW[o, c, a, b] = sum_{n, h, w} padded_x[n, c, h + a, w + b] g[n, o, h, w]."""
+    pad = k // 2
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    windows = sliding_window_view(padded, (k, k), axis=(2, 3))  # (N, C, H, W, k, k)
+    return np.einsum("nchwab,nohw->ocab", windows, g)
+
+
+def check_accumulation_own(submission, ref, canonical, args, inputs, names, what):
+    """Two backward calls without zeroing give the sum of the gradients each gives alone, on
+    fresh layers with the same parameters (so neither zeroGradParameters nor a wrong gradient
+    formula is charged here)."""
+    alone = []
+    for x, g in inputs:
+        student, _ = pair(submission, ref, canonical, *args)
+        student.forward(x)
+        student.backward(x, g)
+        alone.append(student.grad_parameters())
+    student, _ = pair(submission, ref, canonical, *args)
+    for x, g in inputs:
+        student.forward(x)
+        student.backward(x, g)
+    together = student.grad_parameters()
+    expect(len(together) == len(names), "parameters_not_returned", what,
+           f"The gradient getter returned {len(together)} arrays; expected {len(names)} ({', '.join(names)}).")
+    for index, name in enumerate(names):
+        total = sum(grads[index] for grads in alone)
+        expect_close(together[index], total, f"{what}: {name} after {len(inputs)} backward calls",
+                     [("grad_overwritten", alone[-1][index])])
+
+
+def check_parameters_in_place(submission, student, reference, x, what, constructor):
+    """An optimizer changes the arrays the getter returns; the layer must see the change. Judged
+    against the student's own forward with the changed parameters set directly (so a forward
+    mistake is charged to the forward test only)."""
+    before = student.forward(x)
+    count = student.nudge_parameters(0.25)
+    after = student.forward(x)
+    expected_count = len(reference.getParameters())
+    expect(count == expected_count, "parameters_not_returned", what,
+           f"The parameter getter returned {count} arrays; expected {expected_count}.")
+    expect(not np.allclose(after, before), "parameters_not_returned", what,
+           "Subtracting 0.25 from the arrays it returned did not change the output.")
+    twin = submission.new(*constructor)
+    twin.set_parameters([p - 0.25 for p in reference.getParameters()])
+    expect_close(after, twin.forward(x), f"{what}: output after an in-place optimizer step")
+
+
+# -- MaxPool2d -----------------------------------------------------------------------------------
+
+
+def pool_blocks(x, k):
+    """(N, C, H/k, W/k, k*k): each window's elements in row-major order."""
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // k, k, w // k, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // k, w // k, k * k)
+
+
+def unblock(blocks, shape, k):
+    n, c, h, w = shape
+    return blocks.reshape(n, c, h // k, w // k, k, k).transpose(0, 1, 2, 4, 3, 5).reshape(shape)
+
+
+def pool_grad_at(x, g, k, position):
+    """The gradient sent to ``position(blocks) -> index in the window`` of every window."""
+    blocks = pool_blocks(x, k)
+    index = position(blocks)[..., None]
+    grad = np.zeros(blocks.shape)
+    np.put_along_axis(grad, index, g[..., None], axis=-1)
+    return unblock(grad, x.shape, k)
+
+
+def pool_grad_transposed(x, g, k):
+    """The gradient sent to the maximum's position with row and column swapped inside the window."""
+    def transposed(blocks):
+        first = blocks.argmax(axis=-1)
+        return (first % k) * k + first // k
+    return pool_grad_at(x, g, k, transposed)
+
+
+def pool_grad_all(x, g, k, split=False):
+    """The gradient sent to every maximum of each window (or split evenly between them)."""
+    blocks = pool_blocks(x, k)
+    winners = blocks == blocks.max(axis=-1, keepdims=True)
+    share = g[..., None] / winners.sum(axis=-1, keepdims=True) if split else g[..., None]
+    return unblock(winners * share, x.shape, k)
+
+
+def pool_grad_everywhere(x, g, k):
+    """The gradient copied to every element of its window (upsampling, no routing)."""
+    return np.repeat(np.repeat(g, k, axis=2), k, axis=3)
+
+
+# -- ClassContrastiveCriterion ---------------------------------------------------------------------
+
+
+def contrastive(x, y, M, pos_norm=None, neg_norm=None, include_diagonal=False, scale=1.0):
+    """Loss and gradient of ``scale * (sum_pos d^2 / pos_norm + sum_neg max(0, M - d)^2 / neg_norm)``
+    over ordered pairs; the defaults (numbers of positive and negative pairs i != j) are the
+    specification, the other settings the usual counting mistakes."""
+    n = len(y)
+    diff = x[:, None, :] - x[None, :, :]
+    dist = np.sqrt(np.sum(diff ** 2, axis=-1))
+    same = y[:, None] == y[None, :]
+    positive = same & ~np.eye(n, dtype=bool)
+    negative = ~same
+    n_pos = positive.sum() + (n if include_diagonal else 0)
+    n_neg = negative.sum()
+    pos_norm = n_pos if pos_norm is None else pos_norm
+    neg_norm = n_neg if neg_norm is None else neg_norm
+    loss, coef = 0.0, np.zeros((n, n))
+    if positive.any():
+        loss += np.sum(dist[positive] ** 2) / pos_norm
+        coef[positive] = 4.0 / pos_norm
+    if negative.any():
+        d = dist[negative]
+        hinge = np.maximum(0, M - d)
+        loss += np.sum(hinge ** 2) / neg_norm
+        coef[negative] = np.where(d > 0, -4.0 * hinge / np.where(d > 0, d, 1.0), 0.0) / neg_norm
+    grad = x * coef.sum(axis=1, keepdims=True) - coef @ x
+    return scale * loss, scale * grad
+
+
+def contrastive_mistakes(x, y, M, which):
+    """``[(diagnosis, prediction)]`` for the pair-counting mistakes; ``which`` 0 = loss, 1 = gradient."""
+    n = len(y)
+    variants = [
+        dict(include_diagonal=True),                      # i == j counted as positive pairs
+        dict(pos_norm=n * n, neg_norm=n * n),              # divided by N^2
+        dict(pos_norm=n * (n - 1), neg_norm=n * (n - 1)),  # divided by the number of all pairs
+        dict(pos_norm=n, neg_norm=n),                      # divided by the batch size
+        dict(pos_norm=1, neg_norm=1),                      # sums, not means
+        dict(scale=0.5),                                   # only the pairs i < j, over the ordered counts
+        dict(scale=2.0),
+    ]
+    return [("contrastive_pairs", lambda v=v: contrastive(x, y, M, **v)[which]) for v in variants]
+
+
+def contrastive_inputs(rng, n, d, M, labels, margin=0.1):
+    """Embeddings whose pairwise distances stay away from 0 and from the hinge at M."""
+    for _ in range(1000):
+        x = rng.standard_normal((n, d)) * (M / np.sqrt(2 * d)) * 1.2
+        dist = np.sqrt(np.sum((x[:, None] - x[None]) ** 2, axis=-1))
+        off = dist[~np.eye(n, dtype=bool)]
+        if off.min() > margin and np.abs(off - M).min() > margin:
+            return x
+    raise RuntimeError("no well-conditioned embeddings found")
+
+
+# -- optimizers ------------------------------------------------------------------------------------
+
+
+def copy_nested(variables):
+    return [[np.array(v, dtype=np.float64) for v in layer] for layer in variables]
+
+
+def flat(variables):
+    return [v for layer in variables for v in layer]
+
+
+def sgd_run(variables, gradient_steps, config, momentum=True, keep_state=True):
+    """The variables after each step of SGD with momentum (or a known mistake)."""
+    variables = copy_nested(variables)
+    velocity, history = {}, []
+    for gradients in gradient_steps:
+        if not keep_state:
+            velocity = {}
+        for index, (var, grad) in enumerate(zip(flat(variables), flat(gradients))):
+            old = velocity.get(index, np.zeros_like(grad)) if momentum else np.zeros_like(grad)
+            velocity[index] = config["momentum"] * old + config["learning_rate"] * grad
+            var -= velocity[index]
+        history.append(copy_nested(variables))
+    return history
+
+
+def adam_run(variables, gradient_steps, config, correct_m=True, correct_v=True, keep_moments=True, keep_t=True):
+    """The variables after each step of Adam (or a known mistake), and the last (m, v, t)."""
+    variables = copy_nested(variables)
+    b1, b2, eps, lr = config["beta1"], config["beta2"], config["epsilon"], config["learning_rate"]
+    m, v, t, history = {}, {}, 0, []
+    for gradients in gradient_steps:
+        t = t + 1 if keep_t else 1
+        if not keep_moments:
+            m, v = {}, {}
+        lr_t = lr * (np.sqrt(1 - b2 ** t) if correct_v else 1.0) / ((1 - b1 ** t) if correct_m else 1.0)
+        for index, (var, grad) in enumerate(zip(flat(variables), flat(gradients))):
+            m[index] = b1 * m.get(index, 0.0) + (1 - b1) * grad
+            v[index] = b2 * v.get(index, 0.0) + (1 - b2) * grad * grad
+            var -= lr_t * m[index] / (np.sqrt(v[index]) + eps)
+        history.append(copy_nested(variables))
+    return history, (m, v, t)
+
+
+def optimizer_step(submission, canonical, variables, gradients, config, state, what):
+    """One call of the student's optimizer on copies of ``variables``; ``state`` is a worker-side
+    dict. Returns the variables after the call (in-place updates are visible there, a rebound
+    name is not), the gradients after the call, and the state dict as the worker holds it
+    (keys as strings)."""
+    try:
+        _, after = submission.call_function(canonical, copy_nested(variables), copy_nested(gradients), dict(config), state)
+    except StudentFailure as failure:
+        if failure.diagnosis == "not_implemented":  # plain words for a function (not a method) left as the stub
+            name = submission.name_of(canonical)
+            raise StudentFailure(f"{name} is not implemented yet: it still raises NotImplementedError.",
+                                 "not_implemented") from None
+        raise
+    new = nested_arrays(after[0], variables, what)
+    gradients_after = nested_arrays(after[1], gradients, what.replace("variables", "gradients"))
+    return new, gradients_after, after[3] if isinstance(after[3], dict) else {}
+
+
+def run_optimizer(submission, canonical, variables, gradient_steps, config):
+    """Call the optimizer once per gradient step with one state dict, feeding each call the
+    variables the previous one left. Returns per step ``(before, after, gradients_after, state)``."""
+    state = submission.new_dict()
+    steps, current = [], copy_nested(variables)
+    for number, gradients in enumerate(gradient_steps, start=1):
+        what = f"{submission.name_of(canonical)}: the variables after step {number}"
+        new, gradients_after, state_after = optimizer_step(submission, canonical, current, gradients, config, state, what)
+        steps.append((current, new, gradients_after, state_after))
+        current = new
+    return steps
+
+
+def nested_arrays(value, like, what):
+    """``value`` (as sent back by the worker) as per-layer lists of float arrays shaped like ``like``."""
+    if not isinstance(value, list) or len(value) != len(like):
+        fail("wrong_shape", what, "The list of per-layer lists of arrays lost its structure.")
+    result = []
+    for layer, like_layer in zip(value, like):
+        if not isinstance(layer, list) or len(layer) != len(like_layer):
+            fail("wrong_shape", what, "The list of per-layer lists of arrays lost its structure.")
+        arrays = []
+        for array, like_array in zip(layer, like_layer):
+            if not isinstance(array, np.ndarray) or array.shape != like_array.shape:
+                shape = getattr(array, "shape", type(array).__name__)
+                fail("wrong_shape", what, f"An array of shape {like_array.shape} became {shape}.")
+            arrays.append(array.astype(np.float64))
+        result.append(arrays)
+    return result
+
+
+def expect_in_place(before, after, what):
+    """Every variable must have changed in the arrays the optimizer was given."""
+    unchanged = [i for i, (b, a) in enumerate(zip(flat(before), flat(after))) if np.array_equal(a, b)]
+    if unchanged:
+        count = len(flat(before))
+        detail = ("None of the arrays changed." if len(unchanged) == count else
+                  f"{len(unchanged)} of the {count} arrays did not change (array number {unchanged[0] + 1} first).")
+        fail("optimizer_not_in_place", what, detail)
+
+
+def expect_gradients_unchanged(gradients, gradients_after, what):
+    for i, (b, a) in enumerate(zip(flat(gradients), flat(gradients_after))):
+        if not np.array_equal(a, b):
+            fail("input_mutated", what, f"(gradient array number {i + 1} was changed in place)")
+
+
+def state_values(entry):
+    """The arrays of a state sub-dict (e.g. ``state["m"]``) in the order they were stored; a list is accepted."""
+    if isinstance(entry, dict):
+        entry = list(entry.values())
+    if not isinstance(entry, list) or not all(isinstance(v, np.ndarray) for v in entry):
+        return None
+    return [v.astype(np.float64) for v in entry]
+
+
+def concat(variables):
+    return np.concatenate([v.ravel() for v in flat(variables)])
+
+
+def optimizer_problem(rng, steps):
+    """Variables as a model gives them (a layer without parameters included) and gradient steps
+    with entries of moderate size (at least 0.2 in magnitude)."""
+    shapes = [[(3, 2), (3,)], [], [(4,)]]
+    variables = [[rng.standard_normal(s) for s in layer] for layer in shapes]
+    gradient_steps = []
+    for _ in range(steps):
+        layers = []
+        for layer in shapes:
+            grads = []
+            for s in layer:
+                g = rng.standard_normal(s)
+                grads.append(np.where(np.abs(g) < 0.2, np.copysign(0.2, g) + g, g))
+            layers.append(grads)
+        gradient_steps.append(layers)
+    return variables, gradient_steps
+
+
+def expect_state_kept(submission, canonical, config, rng):
+    """The optimizer keeps its state in the dict it is given: the dict is not empty after a call,
+    and two optimizers taking turns, each with its own dict, get what each gets alone (state kept
+    in a global or a function attribute mixes them up). Judged against the student's own
+    results, so a wrong update rule is charged elsewhere."""
+    problems = [optimizer_problem(rng, 2) for _ in range(2)]
+    alone = [run_optimizer(submission, canonical, variables, steps, config) for variables, steps in problems]
+    name = submission.name_of(canonical)
+    for which, run in enumerate(alone):
+        for number, (_, _, _, state) in enumerate(run, start=1):
+            if not state:
+                fail("optimizer_state_not_kept", f"{name}: the `state` dictionary after step {number}",
+                     "It was still empty after the call.")
+    states = [submission.new_dict() for _ in problems]
+    current = [copy_nested(variables) for variables, _ in problems]
+    for number in range(2):
+        for which, (_, steps) in enumerate(problems):
+            what = (f"{name}: two optimizers with their own `state` dictionaries taking turns, "
+                    f"optimizer {which + 1}, step {number + 1}")
+            after, _, _ = optimizer_step(submission, canonical, current[which], steps[number], config, states[which],
+                                         what)
+            own = alone[which][number][1]
+            if not np.allclose(concat(after), concat(own), rtol=1e-10, atol=1e-12):
+                fail("optimizer_state_not_kept", what, "The result differs from the same optimizer run on its own: "
+                     "the state must live in the `state` dictionary passed in, not in a global variable.")
+            current[which] = after

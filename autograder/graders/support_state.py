@@ -1,0 +1,125 @@
+"""Helpers of the Sequential, BatchNormalization and Dropout graders.
+
+Probe modules (``submission.probe``) have known behaviour; the functions here are that
+behaviour in plain NumPy on the trusted side, so a container can be judged without
+trusting any of the student's other layers.
+"""
+import numpy as np
+
+from autograder.checks import fail
+from autograder.student import StudentFailure
+
+BN_EPS = 1e-3
+
+
+# -- probes ------------------------------------------------------------------------------------
+
+def probe_forward(kind, x, w=None):
+    return x * x + x if kind == "square" else x * w
+
+
+def probe_grad_input(kind, x, g, w=None):
+    return g * (2 * x + 1) if kind == "square" else g * w
+
+
+def chain(specs, x, g, at_container_input=False):
+    """Output, gradInput and the scale probes' weight gradients of a chain of probes.
+
+    ``specs`` are ``("square",)`` or ``("scale", w)``. With ``at_container_input`` every module
+    is differentiated at the container's input (the mistake), not at the input it saw.
+    """
+    inputs, out = [], x
+    for kind, *w in specs:
+        inputs.append(out)
+        out = probe_forward(kind, out, *w)
+    grad, grads = g, []
+    for (kind, *w), seen in reversed(list(zip(specs, inputs))):
+        at = x if at_container_input else seen
+        if kind == "scale":
+            grads.append((grad * at).sum(axis=0))
+        grad = probe_grad_input(kind, at, grad, *w)
+    return out, grad, grads[::-1]
+
+
+def build_sequential(submission, specs):
+    """The student's Sequential holding probes; returns ``(sequential, probes)``."""
+    seq = submission.new("Sequential")
+    probes = []
+    for kind, *args in specs:
+        probe = submission.probe(kind, *args)
+        seq.call("add", probe.handle, check_inputs=False)
+        probes.append(probe)
+    return seq, probes
+
+
+def item_of(container, index):
+    """``container[index]`` as a module handle kept in the worker."""
+    return container.call_kept("__getitem__", index)
+
+
+def describe_structure(value):
+    """A short picture of a nested list of arrays, e.g. ``[[], [array (3,)], []]``."""
+    if isinstance(value, list):
+        return "[" + ", ".join(describe_structure(v) for v in value) + "]"
+    if isinstance(value, np.ndarray):
+        return f"array {value.shape}"
+    return type(value).__name__
+
+
+# -- batch normalization --------------------------------------------------------------------------
+
+def normalized(x, mean, var):
+    return (x - mean) / np.sqrt(var + BN_EPS)
+
+
+def as_features(value, d):
+    """A moving statistic as a vector of ``d`` features (a scalar is broadcast), or None."""
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if array.size == d:
+        return array.reshape(d)
+    if array.size == 1:
+        return np.full(d, float(array.reshape(-1)[0]))
+    return None
+
+
+def moving_stats(module, d):
+    """The student's ``(moving_mean, moving_variance)`` as feature vectors, or None when unreadable or unset."""
+    try:
+        mean = module.attribute("moving_mean")
+        var = module.attribute("moving_variance")
+    except StudentFailure:
+        return None
+    mean, var = as_features(mean, d), as_features(var, d)
+    if mean is None or var is None:
+        return None
+    return mean, var
+
+
+def require_moving_stats(module, d, what):
+    stats = moving_stats(module, d)
+    if stats is None:
+        fail("batchnorm_moving_not_updated", what,
+             f"After training forward passes, `moving_mean` and `moving_variance` should hold one value per "
+             f"feature ({d} features here); they are missing, None, or of another size.")
+    return stats
+
+
+# -- dropout ------------------------------------------------------------------------------------
+
+def nonzero_input(rng, shape, margin=0.1):
+    """Inputs with no element near 0, so that zeroed outputs and ratios output / input are unambiguous."""
+    x = rng.standard_normal(shape)
+    return np.where(np.abs(x) < margin, np.copysign(margin, x) + x, x)
+
+
+def is_mask_of(ratio, values, rtol=1e-6):
+    """Every element of ``ratio`` is one of ``values`` (e.g. 0 and 1 / (1 - p))."""
+    hit = np.zeros(ratio.shape, dtype=bool)
+    for v in values:
+        hit |= np.isclose(ratio, v, rtol=rtol, atol=1e-9)
+    return bool(np.all(hit))

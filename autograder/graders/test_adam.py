@@ -1,0 +1,96 @@
+"""adam_optimizer(variables, gradients, config, state): t += 1; m, v moving averages of g and g^2;
+var -= lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps), in place; m, v, t in ``state``."""
+import numpy as np
+
+from autograder.checks import expect, expect_close, fail
+from autograder.graders.support_adv import (
+    adam_run, concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, optimizer_problem, run_optimizer,
+    state_values,
+)
+
+CONFIG = {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+NAME = "adam_optimizer"
+# The variables are compared with atol 1e-6 (steps are about 1e-2): adding epsilon to
+# sqrt(v_hat) (the bias-corrected v) instead of to sqrt(v) is the other common form of Adam;
+# with gradients of at least 0.2 in magnitude it moves a variable by less than 1e-7.
+TOL = dict(rtol=1e-6, atol=1e-6)
+
+
+def variants(variables, gradient_steps):
+    """What the usual mistakes give after each step."""
+    return [
+        ("adam_no_bias_correction", adam_run(variables, gradient_steps, CONFIG, correct_m=False, correct_v=False)[0]),
+        ("adam_no_bias_correction", adam_run(variables, gradient_steps, CONFIG, correct_m=False)[0]),
+        ("adam_no_bias_correction", adam_run(variables, gradient_steps, CONFIG, correct_v=False)[0]),
+        ("optimizer_state_not_kept", adam_run(variables, gradient_steps, CONFIG, keep_moments=False)[0]),
+        ("optimizer_state_not_kept", adam_run(variables, gradient_steps, CONFIG, keep_t=False)[0]),
+    ]
+
+
+def test_first_step(submission, rng):
+    """one step matches Adam with bias correction"""
+    variables, gradient_steps = optimizer_problem(rng, 1)
+    ((before, after, _, _),) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
+    what = f"{NAME}: the variables after one step"
+    expect_in_place(before, after, what)
+    mistakes = [(key, concat(history[0])) for key, history in variants(variables, gradient_steps)[:3]]
+    expect_close(concat(after), concat(adam_run(variables, gradient_steps, CONFIG)[0][0]), what, mistakes, **TOL)
+
+
+def test_several_steps(submission, rng):
+    """several steps match Adam: moving averages m and v, step count t, bias correction"""
+    variables, gradient_steps = optimizer_problem(rng, 4)
+    steps = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
+    expected, _ = adam_run(variables, gradient_steps, CONFIG)
+    wrong = variants(variables, gradient_steps)
+    for number, (before, after, _, state) in enumerate(steps, start=1):
+        what = f"{NAME}: the variables after step {number} of {len(steps)}"
+        expect_in_place(before, after, what)
+        right = concat(expected[number - 1])
+        if not np.allclose(concat(after), right, **TOL):
+            expect(bool(state), "optimizer_state_not_kept", what, "The `state` dictionary was still empty after the call.")
+        expect_close(concat(after), right, what, [(key, concat(history[number - 1])) for key, history in wrong], **TOL)
+
+
+def test_state(submission, rng):
+    """the state dictionary holds t and the moving averages m and v, one set per optimizer"""
+    variables, gradient_steps = optimizer_problem(rng, 2)
+    steps = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
+    _, (m, v, t) = adam_run(variables, gradient_steps, CONFIG)
+    state = steps[-1][3]
+    what = f"{NAME}: the `state` dictionary after 2 steps"
+    expect(bool(state), "optimizer_state_not_kept", what, "It is empty.")
+    missing = [key for key in ("t", "m", "v") if key not in state]
+    expect(not missing, "optimizer_state_not_kept", what,
+           f"It has no {', '.join(repr(k) for k in missing)} (it has {', '.join(repr(k) for k in state) or 'nothing'}).")
+    got_t = state["t"]
+    if isinstance(got_t, np.ndarray) and got_t.size == 1:
+        got_t = got_t.item()
+    is_number = isinstance(got_t, (int, float)) and not isinstance(got_t, bool)
+    expect(is_number and got_t == t, "optimizer_state_not_kept", f"{what}: state['t']",
+           f"Expected {t} (one per call), got {got_t!r}.")
+    for key, expected in (("m", m), ("v", v)):
+        got = state_values(state[key])
+        expect(got is not None and len(got) == len(expected), "optimizer_state_not_kept", f"{what}: state[{key!r}]",
+               f"Expected a dictionary with one array per variable ({len(expected)}), keyed by the variable's index.")
+        for index, (got_array, expected_array) in enumerate(zip(got, expected.values())):
+            if got_array.shape != expected_array.shape or not np.allclose(got_array, expected_array):
+                fail("optimizer_state_not_kept", f"{what}: state[{key!r}], variable {index}",
+                     f"It does not hold the moving average {'m of the gradients' if key == 'm' else 'v of their squares'}"
+                     " after 2 steps (it must be updated in the dictionary, not in a local copy).")
+    expect_state_kept(submission, NAME, CONFIG, rng)
+
+
+def test_in_place(submission, rng):
+    """the variables are updated in place, so the model sees the change"""
+    variables, gradient_steps = optimizer_problem(rng, 1)
+    ((before, after, _, _),) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
+    expect_in_place(before, after, f"{NAME}: the variable arrays after one step")
+
+
+def test_input_unchanged(submission, rng):
+    """the gradients are left unchanged"""
+    variables, gradient_steps = optimizer_problem(rng, 2)
+    for (_, _, gradients_after, _), gradients in zip(run_optimizer(submission, NAME, variables, gradient_steps, CONFIG),
+                                                     gradient_steps):
+        expect_gradients_unchanged(gradients, gradients_after, NAME)

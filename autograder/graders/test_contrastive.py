@@ -1,0 +1,130 @@
+"""ClassContrastiveCriterion(M): over ordered pairs i != j, the mean of d_ij^2 over positive pairs
+plus the mean of max(0, M - d_ij)^2 over negative pairs; an empty term is 0."""
+import time
+
+import numpy as np
+
+from autograder.checks import close, expect, expect_close, expect_gradient, expect_unchanged, fail
+from autograder.graders.support_adv import contrastive_inputs, contrastive_mistakes
+from autograder.student import StudentFailure
+
+# (N, d, M, labels)
+BATCHES = [
+    (8, 3, 1.5, [0, 1, 2, 0, 1, 2, 0, 0]),
+    (6, 4, 2.0, [3, 3, 1, 1, 7, 7]),
+    (7, 2, 1.0, [1, 0, 1, 1, 0, 2, 1]),
+]
+# batches where one of the two terms has no pairs
+EDGE_BATCHES = [
+    (6, 3, 1.5, [2, 2, 2, 2, 2, 2], "all labels equal (no negative pairs)"),
+    (5, 3, 1.5, [0, 1, 2, 3, 4], "all labels different (no positive pairs)"),
+]
+# Time allowed for forward + backward at N = 500, d = 16: vectorised NumPy needs a few
+# hundredths of a second, a Python loop over the 250 000 pairs a few seconds.
+VECTORISED_N = 500
+VECTORISED_SECONDS = 1.0
+
+
+def criterion(submission, ref, M):
+    return submission.new("ClassContrastiveCriterion", M), ref.ClassContrastiveCriterion(M)
+
+
+def batch(rng, n, d, M, labels):
+    return contrastive_inputs(rng, n, d, M, labels), np.array(labels, dtype=np.int64)
+
+
+def test_forward(submission, ref, rng):
+    """the loss matches the mean over positive and over negative pairs"""
+    for n, d, M, labels in BATCHES:
+        student, reference = criterion(submission, ref, M)
+        x, y = batch(rng, n, d, M, labels)
+        expect_close(student.loss(x, y), reference.forward(x, y),
+                     f"ClassContrastiveCriterion({M}) loss for {n} embeddings of size {d}, labels {labels}",
+                     contrastive_mistakes(x, y, M, 0))
+
+
+def expect_loss(got, expected, x, y, M, what):
+    """The loss against the reference; a result that fits a pair-counting mistake is left to the
+    forward test, which names it, so that it is not charged twice."""
+    mistakes = contrastive_mistakes(x, y, M, 0)
+    if any(close(got, prediction()) for _, prediction in mistakes):
+        return
+    expect_close(got, expected, what)
+
+
+def test_empty_terms(submission, ref, rng):
+    """a term with no pairs (one class only, or all labels different) counts as 0"""
+    for n, d, M, labels, case in EDGE_BATCHES:
+        student, reference = criterion(submission, ref, M)
+        x, y = batch(rng, n, d, M, labels)
+        what = f"ClassContrastiveCriterion({M}) loss when {case}"
+        got = student.loss(x, y)
+        expect(np.isfinite(got), "contrastive_empty_term", what, f"It returned {got}.")
+        expect_loss(got, reference.forward(x, y), x, y, M, what)
+        got = student.backward(x, y)
+        expect(np.all(np.isfinite(got)), "contrastive_empty_term", f"{what}: gradInput", "It contains NaN or infinity.")
+        expect_gradient(got, reference.backward(x, y), f"{what}: gradInput",
+                        own_forward=lambda z, student=student, y=y: student.loss(z, y), x=x, grad_output=1.0,
+                        mistakes=contrastive_mistakes(x, y, M, 1))
+
+
+def test_grad_input(submission, ref, rng):
+    """gradInput matches the reference and the finite differences"""
+    for n, d, M, labels in BATCHES[:2]:
+        student, reference = criterion(submission, ref, M)
+        x, y = batch(rng, n, d, M, labels)
+        reference.forward(x, y)
+        student.loss(x, y)
+        expect_gradient(student.backward(x, y), reference.backward(x, y),
+                        f"ClassContrastiveCriterion({M}) gradInput for {n} embeddings of size {d}",
+                        own_forward=lambda z, student=student, y=y: student.loss(z, y), x=x, grad_output=1.0,
+                        mistakes=contrastive_mistakes(x, y, M, 1))
+
+
+def test_zero_distance(submission, ref, rng):
+    """two coincident embeddings with different labels give a finite loss and gradient"""
+    M = 1.5
+    student, reference = criterion(submission, ref, M)
+    x, y = batch(rng, 5, 3, M, [0, 1, 0, 1, 2])
+    x[1] = x[0]  # a negative pair at distance 0: its term contributes 0 to the gradient
+    what = f"ClassContrastiveCriterion({M}) with two identical embeddings of different labels"
+    loss = student.loss(x, y)
+    expect(np.isfinite(loss), "nonfinite", f"{what}: loss", f"It returned {loss}.")
+    expect_loss(loss, reference.forward(x, y), x, y, M, f"{what}: loss")
+    got = student.backward(x, y)
+    expect(np.all(np.isfinite(got)), "contrastive_zero_distance", f"{what}: gradInput")
+    # central differences of the student's own loss give 0 for the coincident pair too (the
+    # term is symmetric about distance 0), so they are a fair second oracle here
+    expect_gradient(got, reference.backward(x, y), f"{what}: gradInput",
+                    own_forward=lambda z: student.loss(z, y), x=x, grad_output=1.0,
+                    mistakes=contrastive_mistakes(x, y, M, 1))
+
+
+def test_vectorised(submission, ref, rng):
+    """forward and backward on 500 embeddings finish quickly (no Python loop over pairs)"""
+    M, n = 1.0, VECTORISED_N
+    student, _ = criterion(submission, ref, M)
+    x = rng.standard_normal((n, 16)) * 0.2
+    y = rng.integers(0, 10, n)
+    what = f"ClassContrastiveCriterion({M}) on {n} embeddings of size 16"
+    limit = VECTORISED_SECONDS
+    started = time.perf_counter()
+    try:
+        student.loss(x, y)
+        student.backward(x, y)
+    except StudentFailure as failure:
+        if failure.diagnosis == "timeout":
+            fail("not_vectorised", what, str(failure))
+        raise
+    seconds = time.perf_counter() - started
+    expect(seconds <= limit, "not_vectorised", what,
+           f"forward and backward took {seconds:.1f} s together; vectorised NumPy code needs well under {limit:.1f} s.")
+
+
+def test_input_unchanged(submission, ref, rng):
+    """forward and backward leave the embeddings and the labels unchanged"""
+    student, _ = criterion(submission, ref, 1.5)
+    x, y = batch(rng, 6, 3, 1.5, [0, 1, 0, 1, 2, 2])
+    student.loss(x, y)
+    student.backward(x, y)
+    expect_unchanged(submission, "ClassContrastiveCriterion(1.5)")

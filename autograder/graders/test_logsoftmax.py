@@ -1,0 +1,55 @@
+"""LogSoftMax: row-wise x - logsumexp(x), stable for entries up to 1e4 in magnitude."""
+
+from autograder.graders.support import check_inputs_unchanged
+from autograder.graders.support_act import (
+    LARGE, backward_softmaxes, check_module_grad, check_values, log_softmax_grad, log_softmax_mistakes, quiet,
+    row_softmax,
+)
+
+SHAPES = [(4, 5), (3, 3), (1, 6)]
+
+
+@quiet
+def grad_mistakes(x, g):
+    s = row_softmax(x)
+    return [
+        ("softmax_grad_diagonal", g * (1 - s)),
+        ("softmax_sum_wrong_axis", g - s * g.sum(axis=0, keepdims=True)),
+    ]
+
+
+def test_forward(submission, ref, rng):
+    """output matches x - logsumexp(x) row-wise"""
+    for shape in SHAPES:
+        x = rng.standard_normal(shape) * 2
+        got = submission.new("LogSoftMax").forward(x)
+        check_values(got, ref.LogSoftMax().forward(x), f"LogSoftMax output for an input of shape {shape}",
+                     log_softmax_mistakes(x))
+
+
+def test_grad_input(submission, ref, rng):
+    """gradInput is gradOutput - softmax(x) * sum(gradOutput, axis=1)"""
+    for shape in SHAPES:
+        x, g = rng.standard_normal(shape) * 2, rng.standard_normal(shape)
+        check_module_grad(submission.new("LogSoftMax"), ref.LogSoftMax(), x, g,
+                          f"LogSoftMax gradInput for an input of shape {shape}", grad_mistakes(x, g))
+
+
+def test_stable(submission, ref, rng):
+    """forward and backward stay finite and correct for inputs as large as 1e4"""
+    x = LARGE.copy()
+    g = rng.standard_normal(x.shape)
+    student, reference = submission.new("LogSoftMax"), ref.LogSoftMax()
+    what = "LogSoftMax for an input with entries from -1e4 to 1e4 (rows near +1e4, near -1e4, moderate, mixed)"
+    check_values(student.forward(x), reference.forward(x), f"{what}: output", log_softmax_mistakes(x),
+                 nonfinite_key="softmax_overflow")
+    got = student.backward(x, g)
+    predictions = [(key, log_softmax_grad(s, g)) for key, s in backward_softmaxes(x)]
+    check_values(got, reference.backward(x, g), f"{what}: gradInput", predictions + grad_mistakes(x, g),
+                 nonfinite_key="softmax_overflow")
+
+
+def test_input_unchanged(submission, ref, rng):
+    """forward and backward leave their input arrays unchanged"""
+    x, g = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    check_inputs_unchanged(submission, submission.new("LogSoftMax"), x, g, "LogSoftMax")

@@ -1,0 +1,94 @@
+"""ClassNLLCriterionUnstable: probabilities and one-hot targets, -sum(y * log(clip(p, EPS, 1 - EPS))) / N,
+gradient -y / clip(p) / N, EPS = 1e-15."""
+import numpy as np
+
+from autograder.graders.support_act import (
+    check_batch_division, check_criterion_grad, check_criterion_unchanged, check_loss, check_values,
+    criterion_gradient, criterion_pair, one_hot, quiet, row_softmax,
+)
+
+NAME = "ClassNLLCriterionUnstable"
+EPS = 1e-15
+SHAPES = [(4, 3), (6, 5), (1, 4)]
+# Exact zeros and ones: a zero probability on the target (row 0), a probability of one (row 1),
+# zeros off the target (rows 0 and 2), where 0 * log(0) is nan unless the input is clipped.
+EDGE_P = np.array([
+    [0.0, 0.5, 0.5, 0.0],
+    [1.0, 0.0, 0.0, 0.0],
+    [0.2, 0.3, 0.0, 0.5],
+])
+EDGE_Y = np.eye(4)[[0, 0, 3]]
+
+
+def probabilities(rng, shape):
+    """Rows of a softmax, every entry well inside (EPS, 1 - EPS), so finite differences are exact."""
+    return row_softmax(rng.standard_normal(shape))
+
+
+@quiet
+def loss_mistakes(p, y):
+    n, d = p.shape
+    total = -np.sum(y * np.log(np.clip(p, EPS, 1 - EPS)))
+    return [
+        ("loss_sign", -total / n),
+        ("not_divided_by_batch", total if n > 1 else None),
+        ("not_divided_by_batch", total / d if d != n else None),
+        ("divided_by_all_elements", total / (n * d)),
+        ("nll_unstable_needs_log", -np.sum(y * p) / n),
+        ("nll_no_clipping", -np.sum(y * np.log(p)) / n),
+    ]
+
+
+@quiet
+def grad_mistakes(p, y):
+    n, d = p.shape
+    grad = -y / np.clip(p, EPS, 1 - EPS)
+    return [
+        ("gradient_sign", -grad / n),
+        ("not_divided_by_batch", grad if n > 1 else None),
+        ("not_divided_by_batch", grad / d if d != n else None),
+        ("divided_by_all_elements", grad / (n * d)),
+        ("nll_no_clipping", -y / p / n),
+    ]
+
+
+def test_forward(submission, ref, rng):
+    """the loss is -sum(target * log(input)) / N for probabilities"""
+    for shape in SHAPES:
+        student, reference = criterion_pair(submission, ref, NAME)
+        p, y = probabilities(rng, shape), one_hot(rng, *shape)
+        check_loss(student, reference, p, y, f"{student.name} loss for probabilities of shape {shape} and one-hot "
+                   "targets", loss_mistakes(p, y))
+
+
+def test_grad_input(submission, ref, rng):
+    """gradInput is -target / input / N"""
+    for shape in SHAPES:
+        student, reference = criterion_pair(submission, ref, NAME)
+        p, y = probabilities(rng, shape), one_hot(rng, *shape)
+        check_criterion_grad(student, reference, p, y, f"{student.name} gradInput for probabilities of shape "
+                             f"{shape} and one-hot targets", grad_mistakes(p, y))
+
+
+def test_clipping(submission, ref):
+    """probabilities of exactly 0 and 1 are clipped to [EPS, 1 - EPS]: loss and gradient stay finite"""
+    student, reference = criterion_pair(submission, ref, NAME)
+    p, y = EDGE_P.copy(), EDGE_Y.copy()
+    what = (f"{student.name} with probabilities of exactly 0 and 1 (row 0 gives its target class probability 0, "
+            f"which counts as -log(EPS) = -log(1e-15) = {-np.log(EPS):.4g})")
+    check_loss(student, reference, p, y, f"{what}: loss", loss_mistakes(p, y), nonfinite_key="nll_no_clipping")
+    reference.forward(p, y)
+    check_values(criterion_gradient(student, p, y), reference.backward(p, y), f"{what}: gradInput",
+                 grad_mistakes(p, y), nonfinite_key="nll_no_clipping")
+
+
+def test_batch_size(submission, ref, rng):
+    """the loss and its gradient are divided by the batch size"""
+    student, _ = criterion_pair(submission, ref, NAME)
+    check_batch_division(student, probabilities(rng, (3, 4)), one_hot(rng, 3, 4), 4, student.name)
+
+
+def test_input_unchanged(submission, ref, rng):
+    """forward and backward leave the input and target arrays unchanged"""
+    student, _ = criterion_pair(submission, ref, NAME)
+    check_criterion_unchanged(submission, student, EDGE_P.copy(), EDGE_Y.copy(), student.name)

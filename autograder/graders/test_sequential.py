@@ -1,0 +1,145 @@
+"""Sequential, judged with probe modules of known behaviour built on the student's own Module
+base class (``square``: x^2 + x; ``scale``: x * w), so no other layer of the student's is involved."""
+import numpy as np
+
+from autograder.checks import close, expect, expect_close, expect_gradient, expect_unchanged, fail
+from autograder.graders.support_state import build_sequential, chain, describe_structure, item_of, probe_forward
+from autograder.student import StudentFailure
+
+WHAT = "Sequential of four test modules (x*x + x, x*w1, x*x + x, x*w2)"
+
+
+def specs_for(rng, d):
+    return [("square",), ("scale", rng.uniform(0.5, 1.5, d)), ("square",), ("scale", rng.uniform(-1.5, -0.5, d))]
+
+
+def test_forward(submission, ref, rng):
+    """forward applies every module in order"""
+    for n, d in ((4, 3), (2, 5)):
+        specs = specs_for(rng, d)
+        seq, _ = build_sequential(submission, specs)
+        x = rng.uniform(-1, 1, (n, d))
+        expected, _, _ = chain(specs, x, np.ones_like(x))
+        expect_close(seq.forward(x), expected, f"{WHAT}: forward for an input of shape {x.shape}",
+                     mistakes=[("sequential_first_module_only", probe_forward("square", x))])
+    seq, _ = build_sequential(submission, [("scale", np.full(3, 2.0))])
+    x = rng.uniform(-1, 1, (2, 3))
+    expect_close(seq.forward(x), 2 * x, "Sequential with a single module (x * 2): forward")
+
+
+def test_backward(submission, ref, rng):
+    """backward differentiates module i at its own input, the output of module i - 1"""
+    n, d = 3, 4
+    specs = specs_for(rng, d)
+    seq, _ = build_sequential(submission, specs)
+    x, g = rng.uniform(-1, 1, (n, d)), rng.standard_normal((n, d))
+    _, expected, _ = chain(specs, x, g)
+    _, at_input, _ = chain(specs, x, g, at_container_input=True)
+    seq.forward(x)
+    got = seq.backward(x, g)
+    expect_gradient(got, expected, f"{WHAT}: gradInput from backward", own_forward=seq.forward, x=x, grad_output=g,
+                    mistakes=[("sequential_container_input", at_input)])
+
+
+def test_grad_params(submission, ref, rng):
+    """the modules' parameter gradients are taken at the inputs they saw in forward"""
+    n, d = 5, 3
+    specs = specs_for(rng, d)
+    seq, probes = build_sequential(submission, specs)
+    x, g = rng.uniform(-1, 1, (n, d)), rng.standard_normal((n, d))
+    _, _, expected = chain(specs, x, g)
+    _, _, at_input = chain(specs, x, g, at_container_input=True)
+    seq.forward(x)
+    seq.backward(x, g)
+    scales = [i for i, (kind, *_) in enumerate(specs) if kind == "scale"]
+    for index, want, wrong in zip(scales, expected, at_input):
+        got = probes[index].grad_parameters()[0]
+        expect_close(got, want, f"{WHAT}: after backward, the weight gradient of module {index} (x*w)",
+                     mistakes=[("sequential_container_input", wrong)])
+
+
+def test_parameters(submission, ref, rng):
+    """getParameters / getGradParameters are per-module lists of the modules' own arrays"""
+    d = 3
+    specs = specs_for(rng, d)
+    seq, probes = build_sequential(submission, specs)
+    getter, grad_getter = submission.dialect.get_parameters, submission.dialect.get_grad_parameters
+    expected_shape = "[[], [array (3,)], [], [array (3,)]]"
+    x, g = rng.uniform(-1, 1, (4, d)), rng.standard_normal((4, d))
+    for probe in probes:  # give the scale modules non-zero gradients without the container's backward
+        probe.forward(x)
+        probe.backward(x, g)
+    for method, arrays in ((getter, [s[1] for s in specs if s[0] == "scale"]),
+                           (grad_getter, [p.grad_parameters()[0] for p, s in zip(probes, specs) if s[0] == "scale"])):
+        raw = seq.call(method, check_inputs=False)
+        if raw is None:
+            fail("returns_none", f"Sequential.{method}()", "It must return a list with one list per module.")
+        picture = describe_structure(raw)
+        expect(picture == expected_shape, "sequential_parameters", f"{WHAT}: {method}()",
+               f"Expected one list per module, {expected_shape}; got {picture}.")
+        for k, (got, want) in enumerate(zip([leaf for sub in raw for leaf in sub], arrays)):
+            expect_close(got, want, f"{WHAT}: {method}(): array {k + 1}")
+    count = seq.nudge_parameters(0.25)
+    expect(count == 2, "sequential_parameters", f"{WHAT}: {getter}()",
+           f"An optimizer step through it changed {count} arrays; expected the 2 weight vectors of the modules.")
+    w = specs[1][1]
+    expect_close(probes[1].forward(x), x * (w - 0.25),
+                 f"{WHAT}: module 1's output after an optimizer step on the arrays of {getter}()",
+                 mistakes=[("sequential_parameters", x * w)])
+
+
+def test_zero_grad(submission, ref, rng):
+    """zeroGradParameters zeroes the gradients of every module"""
+    d = 3
+    specs = specs_for(rng, d)
+    seq, probes = build_sequential(submission, specs)
+    x, g = rng.uniform(-1, 1, (4, d)), rng.standard_normal((4, d))
+    for probe in probes:
+        probe.forward(x)
+        probe.backward(x, g)
+    seq.zero_grad()
+    for index, probe in enumerate(probes):
+        for grad in probe.grad_parameters():
+            expect(not np.any(grad), "grad_not_zeroed",
+                   f"{WHAT}: {submission.dialect.zero_grad}(): the gradient of module {index}")
+
+
+def test_train_evaluate(submission, ref, rng):
+    """train() and evaluate() switch the mode of every module"""
+    seq, probes = build_sequential(submission, specs_for(rng, 3))
+    for method, value in (("evaluate", False), ("train", True), ("evaluate", False)):
+        getattr(seq, method)()
+        for index, probe in enumerate(probes):
+            mode = probe.attribute("training")
+            mode = bool(mode) if isinstance(mode, (bool, np.ndarray)) and np.size(mode) == 1 else mode
+            expect(mode is value, "sequential_mode_not_propagated", f"{WHAT}: {method}()",
+                   f"Afterwards module {index} has training = {mode!r}; expected {value}.")
+
+
+def test_getitem(submission, ref, rng):
+    """seq[i] is the i-th module added"""
+    d = 3
+    specs = specs_for(rng, d)
+    seq, _ = build_sequential(submission, specs)
+    x = rng.uniform(-1, 1, (2, d))
+    for index in (0, 1, 3, -1):
+        kind, *w = specs[index]
+        what = f"seq[{index}] for a {WHAT}"
+        try:
+            out = item_of(seq, index).forward(x)
+        except StudentFailure as failure:
+            if failure.diagnosis in ("not_implemented", "timeout", "crashed"):
+                raise
+            fail("sequential_getitem", what, f"Calling forward on it failed: {failure}")
+        expect(close(out, probe_forward(kind, x, *w)), "sequential_getitem", what,
+               f"It does not behave as module {index} ({'x*x + x' if kind == 'square' else 'x*w'}).")
+
+
+def test_input_unchanged(submission, ref, rng):
+    """forward and backward leave their input arrays unchanged"""
+    d = 3
+    seq, _ = build_sequential(submission, specs_for(rng, d))
+    x, g = rng.uniform(-1, 1, (4, d)), rng.standard_normal((4, d))
+    seq.forward(x)
+    seq.backward(x, g)
+    expect_unchanged(submission, WHAT)

@@ -1,0 +1,55 @@
+"""SoftMax: row-wise exp(x) / sum(exp(x)), stable for entries up to 1e4 in magnitude."""
+
+from autograder.graders.support import check_inputs_unchanged
+from autograder.graders.support_act import (
+    LARGE, backward_softmaxes, check_module_grad, check_values, quiet, row_softmax, softmax_grad, softmax_mistakes,
+)
+
+# non-square first, then a square batch (where a maximum without keepdims still broadcasts), one row
+SHAPES = [(4, 5), (3, 3), (1, 6)]
+
+
+@quiet
+def grad_mistakes(x, g):
+    s = row_softmax(x)
+    return [
+        ("softmax_grad_diagonal", s * (1 - s) * g),
+        ("softmax_sum_wrong_axis", s * (g - (g * s).sum(axis=0, keepdims=True))),
+    ]
+
+
+def test_forward(submission, ref, rng):
+    """output matches the row-wise softmax"""
+    for shape in SHAPES:
+        x = rng.standard_normal(shape) * 2
+        got = submission.new("SoftMax").forward(x)
+        check_values(got, ref.SoftMax().forward(x), f"SoftMax output for an input of shape {shape}",
+                     softmax_mistakes(x))
+
+
+def test_grad_input(submission, ref, rng):
+    """gradInput is s * (gradOutput - sum(gradOutput * s, axis=1))"""
+    for shape in SHAPES:
+        x, g = rng.standard_normal(shape) * 2, rng.standard_normal(shape)
+        check_module_grad(submission.new("SoftMax"), ref.SoftMax(), x, g,
+                          f"SoftMax gradInput for an input of shape {shape}", grad_mistakes(x, g))
+
+
+def test_stable(submission, ref, rng):
+    """forward and backward stay finite and correct for inputs as large as 1e4"""
+    x = LARGE.copy()
+    g = rng.standard_normal(x.shape)
+    student, reference = submission.new("SoftMax"), ref.SoftMax()
+    what = "SoftMax for an input with entries from -1e4 to 1e4 (rows near +1e4, near -1e4, moderate, mixed)"
+    check_values(student.forward(x), reference.forward(x), f"{what}: output", softmax_mistakes(x),
+                 nonfinite_key="softmax_overflow")
+    got = student.backward(x, g)
+    predictions = [(key, softmax_grad(s, g)) for key, s in backward_softmaxes(x)]
+    check_values(got, reference.backward(x, g), f"{what}: gradInput", predictions + grad_mistakes(x, g),
+                 nonfinite_key="softmax_overflow")
+
+
+def test_input_unchanged(submission, ref, rng):
+    """forward and backward leave their input arrays unchanged"""
+    x, g = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    check_inputs_unchanged(submission, submission.new("SoftMax"), x, g, "SoftMax")

@@ -1,0 +1,59 @@
+"""SoftPlus: log(1 + exp(x)), stable for large |x|; gradient g * sigmoid(x)."""
+import numpy as np
+from scipy.special import expit
+
+from autograder.graders.support import check_inputs_unchanged
+from autograder.graders.support_act import check_module_grad, check_values, quiet
+
+LARGE = np.array([
+    [1000.0, -1000.0, 800.0, -800.0],
+    [1e4, -1e4, 50.0, -50.0],
+    [710.0, -710.0, 0.5, -0.5],
+])
+
+
+@quiet
+def forward_mistakes(x):
+    return [("softplus_overflow", np.log(1 + np.exp(x)))]
+
+
+@quiet
+def grad_mistakes(x, g):
+    return [
+        ("softplus_grad_exp", g * np.exp(x)),
+        ("softplus_overflow", g * np.exp(x) / (1 + np.exp(x))),
+        ("gradient_sign", -g * expit(x)),
+    ]
+
+
+def test_forward(submission, ref, rng):
+    """output matches log(1 + exp(x))"""
+    for shape in [(5, 4), (2, 7)]:
+        x = rng.standard_normal(shape) * 3
+        check_values(submission.new("SoftPlus").forward(x), ref.SoftPlus().forward(x),
+                     f"SoftPlus output for an input of shape {shape}", forward_mistakes(x))
+
+
+def test_grad_input(submission, ref, rng):
+    """gradInput is gradOutput * sigmoid(x)"""
+    for shape in [(5, 4), (2, 7)]:
+        x, g = rng.standard_normal(shape) * 3, rng.standard_normal(shape)
+        check_module_grad(submission.new("SoftPlus"), ref.SoftPlus(), x, g,
+                          f"SoftPlus gradInput for an input of shape {shape}", grad_mistakes(x, g), elementwise=True)
+
+
+def test_stable(submission, ref, rng):
+    """forward and backward stay finite and correct for inputs as large as 1e4 in magnitude"""
+    x, g = LARGE.copy(), rng.standard_normal(LARGE.shape)
+    student, reference = submission.new("SoftPlus"), ref.SoftPlus()
+    what = "SoftPlus for inputs from -1e4 to 1e4 (including 710, 800, 1000, where exp overflows)"
+    check_values(student.forward(x), reference.forward(x), f"{what}: output", forward_mistakes(x),
+                 nonfinite_key="softplus_overflow")
+    check_values(student.backward(x, g), reference.backward(x, g), f"{what}: gradInput", grad_mistakes(x, g),
+                 nonfinite_key="softplus_overflow")
+
+
+def test_input_unchanged(submission, ref, rng):
+    """forward and backward leave their input arrays unchanged"""
+    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    check_inputs_unchanged(submission, submission.new("SoftPlus"), x, g, "SoftPlus")

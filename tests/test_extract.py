@@ -1,0 +1,77 @@
+"""Reading submissions: notebooks of any origin and .py files, without running them."""
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder.extract import SubmissionError, neutralise_magics, read_cells
+
+
+def write_notebook(path, cells):
+    nb = new_notebook(cells=cells)
+    nbformat.write(nb, path)
+    return path
+
+
+def test_code_cells_in_order_without_markdown_or_grader_cells(tmp_path):
+    grade_cell = new_code_cell("assert False  # hidden test")
+    grade_cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "t", "points": 1}
+    solution_cell = new_code_cell("y = 2")
+    solution_cell.metadata["nbgrader"] = {"grade": True, "solution": True, "grade_id": "s", "points": 1}
+    path = write_notebook(tmp_path / "a.ipynb", [
+        new_markdown_cell("# title"), new_code_cell("x = 1"), grade_cell, solution_cell, new_code_cell("   "),
+    ])
+    cells = read_cells(path)
+    assert [c.source for c in cells] == ["x = 1", "y = 2"]
+    assert [c.name for c in cells] == ["cell 2", "cell 4"]
+
+
+def test_magics_and_shell_lines_are_neutralised():
+    source = "%matplotlib inline\nimport numpy as np\n!pip install foo\nfiles = !ls\nfor i in range(2):\n    %time f()\n"
+    result = neutralise_magics(source)
+    compile(result, "<test>", "exec")
+    assert "pip" not in result.replace("# IPython magic removed", "") or "pass" in result
+    assert "files = None" in result
+    assert neutralise_magics("%%bash\necho hi") is None
+    assert neutralise_magics("%%time\nx = 1") == "x = 1"
+
+
+def test_nbformat_v3_notebooks_are_converted(tmp_path):
+    v3 = {
+        "nbformat": 3, "nbformat_minor": 0, "metadata": {},
+        "worksheets": [{"cells": [{"cell_type": "code", "input": "z = 3", "language": "python", "outputs": []}]}],
+    }
+    path = tmp_path / "old.ipynb"
+    path.write_text(json.dumps(v3))
+    assert [c.source for c in read_cells(path)] == ["z = 3"]
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{not json", "not a valid notebook"),
+    ("[1, 2]", "not a notebook"),
+    ('{"nbformat": 99}', "could not be read"),
+])
+def test_broken_notebooks_are_clear_errors(tmp_path, content, message):
+    path = tmp_path / "broken.ipynb"
+    path.write_text(content)
+    with pytest.raises(SubmissionError, match=message):
+        read_cells(path)
+
+
+def test_source_as_list_crlf_and_latin1(tmp_path):
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "source": ["a = 1\r\n", "b = 'é'"], "metadata": {}, "outputs": [], "execution_count": None},
+    ]}
+    path = tmp_path / "x.ipynb"
+    path.write_bytes(json.dumps(nb, ensure_ascii=False).encode("latin-1"))
+    (cell,) = read_cells(path)
+    assert cell.source == "a = 1\nb = 'é'"
+
+
+def test_python_files_split_at_cell_markers_and_keep_line_numbers(tmp_path):
+    path = tmp_path / "sub.py"
+    path.write_text("import numpy as np\n# %%\nx = 1\n# In[3]:\ny = 2\n")
+    cells = read_cells(path)
+    assert len(cells) == 3
+    assert cells[2].source.splitlines()[4] == "y = 2"  # line 5 of the file

@@ -1,0 +1,144 @@
+"""The sandbox: isolation, limits, restarts, and a protocol that trusts nothing from the worker."""
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.sandbox.client import Limits, Sandbox, StudentError, WorkerDied, WorkerTimeout, bubblewrap_works
+from autograder.sandbox.protocol import Unsendable, decode
+
+PROJECT = Path(__file__).resolve().parents[1]
+needs_bwrap = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap is not installed or cannot run here")
+FAST = Limits(cell_seconds=2, call_seconds=3, start_seconds=20)
+
+
+@pytest.fixture(params=["full", "reduced"])
+def sandbox(request):
+    if request.param == "full" and not bubblewrap_works():
+        pytest.skip("bubblewrap is not installed or cannot run here")
+    with Sandbox(FAST, isolation=request.param) as box:
+        yield box
+
+
+def run(box, source):
+    (report,) = box.run_cells([("cell 1", source)])
+    return report
+
+
+def call(box, source_expression):
+    """Evaluate an expression in the worker by assigning it in a cell and reading it back."""
+    run(box, f"def _probe():\n    return {source_expression}")
+    reply, arrays = box.request("call", function="_probe", args=[], return_args=False)
+    return decode(reply["result"], arrays, box.generation)
+
+
+def test_cells_run_like_a_kernel(sandbox):
+    reports = sandbox.run_cells([("cell 1", "x = 2"), ("cell 2", "raise ValueError('boom')"), ("cell 3", "y = x * 3\nprint(y)")])
+    assert [r.ok for r in reports] == [True, False, True]
+    assert isinstance(reports[1].error, StudentError) and "boom" in str(reports[1].error)
+    assert "cell 2" in reports[1].error.traceback_text()
+    assert reports[2].output == "6\n"
+
+
+def test_printing_a_lot_is_bounded(sandbox):
+    report = run(sandbox, "for i in range(200000):\n    print('spam spam spam')")
+    assert report.ok and len(report.output) < 30_000 and "not shown" in report.output
+
+
+def test_hanging_code_times_out_and_the_worker_comes_back(sandbox):
+    sandbox.run_cells([("cell 1", "value = 41")])
+    report = run(sandbox, "while True:\n    pass")
+    assert not report.ok and isinstance(report.error, WorkerTimeout)
+    assert sandbox.restarts == 1
+    assert call(sandbox, "value + 1") == 42  # earlier cells were run again
+
+
+@pytest.mark.parametrize("source", ["import os\nos._exit(3)", "import os, signal\nos.kill(os.getpid(), 9)", "import sys\nsys.exit(0)"])
+def test_exits_cost_only_the_request(sandbox, source):
+    sandbox.run_cells([("cell 1", "kept = 'yes'")])
+    report = run(sandbox, source)
+    assert not report.ok
+    if "sys.exit" in source:
+        assert isinstance(report.error, StudentError) and report.error.type == "SystemExit"
+    else:
+        assert isinstance(report.error, WorkerDied)
+    assert call(sandbox, "kept") == "yes"
+
+
+def test_memory_limit_is_a_student_error_not_a_crash(sandbox):
+    report = run(sandbox, "import numpy as np\nbig = np.ones((1 << 40,), dtype=np.uint8)")
+    assert not report.ok and isinstance(report.error, StudentError) and report.error.type == "MemoryError"
+
+
+def test_odd_return_values_are_converted_or_reported(sandbox):
+    run(sandbox, "import numpy as np\nclass Liar(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
+                 "class ArrayLike:\n    def __array__(self, dtype=None, copy=None):\n        return np.arange(3.0)\n")
+    liar = call(sandbox, "np.zeros(3).view(Liar)")
+    assert type(liar) is np.ndarray and not np.any(liar)
+    assert np.array_equal(call(sandbox, "ArrayLike()"), [0.0, 1.0, 2.0])
+    assert isinstance(call(sandbox, "object()"), Unsendable)
+    assert isinstance(call(sandbox, "np.array([object()])"), Unsendable)
+    assert call(sandbox, "[1, 'a', None, (2.5,)]") == [1, "a", None, [2.5]]
+
+
+def test_limits_apply_without_bubblewrap_too():
+    with Sandbox(FAST, isolation="reduced") as box:
+        report = run(box, "open('big.bin', 'wb').write(b'0' * (100 << 20))")
+        assert not report.ok  # the 64 MB file-size limit
+
+
+@needs_bwrap
+def test_full_isolation_hides_the_project_and_the_network():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    try:
+        with Sandbox(FAST, isolation="full") as box:
+            assert call(box, f"__import__('os').path.exists({str(PROJECT / 'reference_impl')!r})") is False
+            assert call(box, "__import__('importlib.util').util.find_spec('reference_impl') is None") is True
+            assert call(box, "__import__('importlib.util').util.find_spec('autograder') is None") is True
+            report = run(box, f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)")
+            assert not report.ok
+            report = run(box, "open('/usr/evil', 'w')")
+            assert not report.ok
+            assert run(box, "open('notes.txt', 'w').write('mine')").ok  # its own private folder is writable
+            assert call(box, "__import__('os').listdir('/')") is not None
+    finally:
+        server.close()
+
+
+def test_the_worker_cannot_send_pickles_or_objects():
+    from autograder.sandbox import protocol
+
+    import io
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(protocol.ProtocolError):
+        protocol.parse_array(buffer.getvalue())
+    with pytest.raises(protocol.ProtocolError):
+        protocol.parse_header(b"\x80\x04not json")
+    with pytest.raises(protocol.ProtocolError):
+        protocol.frame_length((1 << 62).to_bytes(8, "big"))
+
+
+def test_sandboxes_run_side_by_side():
+    boxes = []
+    errors = []
+
+    def work(i):
+        try:
+            with Sandbox(FAST) as box:
+                box.run_cells([("cell 1", f"v = {i}")])
+                boxes.append(call(box, "v"))
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and sorted(boxes) == [0, 1, 2]
