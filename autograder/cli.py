@@ -7,6 +7,19 @@ from pathlib import Path
 
 
 def _demo(args):
+    """Grade the bundled example submissions and show what a student reads."""
+    examples = Path(__file__).resolve().parent.parent / "examples" / "submissions"
+    out = Path(args.out)
+    status = _grade(argparse.Namespace(assignment="modules", paths=[str(examples)], out=str(out), json=False))
+    for name in args.show:
+        feedback = out / name / "feedback.md"
+        if feedback.is_file():
+            print(f"\n{'=' * 30} {feedback} {'=' * 30}\n")
+            print(feedback.read_text())
+    return status
+
+
+def _train_digits(args):
     from reference_impl.training import train_digits_mlp
 
     result = train_digits_mlp(n_epochs=args.epochs, seed=args.seed, verbose=True)
@@ -91,10 +104,15 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="train the reference MLP on the bundled digits")
-    demo.add_argument("--epochs", type=int, default=30)
-    demo.add_argument("--seed", type=int, default=0)
+    demo = commands.add_parser("demo", help="grade the bundled example submissions")
+    demo.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
+    demo.add_argument("--show", nargs="*", default=["bob", "erin"], help="submissions whose feedback to print")
     demo.set_defaults(run=_demo)
+
+    train = commands.add_parser("train-digits", help="train the reference MLP on the bundled digits")
+    train.add_argument("--epochs", type=int, default=30)
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(run=_train_digits)
 
     grade = commands.add_parser("grade", help="grade submissions in the sandbox")
     grade.add_argument("assignment", help="assignment name (assignments/<name>.toml) or a manifest path")

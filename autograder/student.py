@@ -4,6 +4,8 @@ Every value that comes back is checked here before a grader sees it: arrays are 
 float arrays, a missing method or a stub is reported in plain words, and every call's
 inputs are compared after the call to catch in-place modification.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from .sandbox.client import SandboxError, StudentError, WorkerDied, WorkerTimeout
@@ -16,6 +18,11 @@ PARAMETER_ATTRIBUTES = {
     "Conv2d": (["W", "b"], ["gradW", "gradb"]),
     "ChannelwiseScaling": (["gamma", "beta"], ["gradGamma", "gradBeta"]),
 }
+
+
+# A method that hangs this many times is not called again for this submission: each hang
+# costs a full call limit and a worker restart.
+TIMEOUTS_BEFORE_GIVING_UP = 2
 
 
 class StudentFailure(AssertionError):
@@ -69,6 +76,13 @@ def as_array(value, where, allow_scalar=False):
     return value.astype(np.float64)
 
 
+@dataclass
+class FunctionCall:
+    result: object
+    args_after: list
+    same_arrays: bool  # False when the function replaced arrays in the lists it was given
+
+
 class Submission:
     """A running submission: its sandbox, dialect and the names it defines."""
 
@@ -78,6 +92,7 @@ class Submission:
         self.classes = classes
         self.functions = set(functions)
         self.mutations = []  # notes on inputs changed in place, read by the graders
+        self.timeouts = {}  # "Class.method" -> how many calls ran out of time
 
     def name_of(self, canonical):
         return self.dialect.name_of(canonical) if self.dialect else canonical
@@ -94,6 +109,8 @@ class Submission:
         try:
             return self.sandbox.request(op, **fields)
         except SandboxError as error:
+            if isinstance(error, WorkerTimeout):
+                self.timeouts[where] = self.timeouts.get(where, 0) + 1
             raise explain(error, where) from None
 
     def _send(self, where, op, values, **fields):
@@ -123,11 +140,12 @@ class Submission:
         return decoded["result"]
 
     def call_function(self, canonical, *args, seed=0):
-        """Call one of the student's functions; returns ``(result, args after the call)``."""
+        """Call one of the student's functions with copies of ``args``: what it returned, the
+        arguments as the call left them, and whether their arrays are still the same objects."""
         self.require(canonical)
         name = self.name_of(canonical)
-        _, decoded = self._send(f"{name}(...)", "call", list(args), function=name, return_args=True, seed=seed)
-        return decoded["result"], decoded["args_after"]
+        reply, decoded = self._send(f"{name}(...)", "call", list(args), function=name, return_args=True, seed=seed)
+        return FunctionCall(decoded["result"], decoded["args_after"], bool(reply.get("same_arrays", True)))
 
     def get(self, handle, name, where):
         reply, arrays = self._request(where, "getattr", target=handle.wire(), name=name)
@@ -152,6 +170,9 @@ class StudentModule:
         """Call a method; returns its (decoded) result. Records any argument changed in place."""
         where = f"{self.name}.{method}"
         self._check_alive(where)
+        if self.submission.timeouts.get(where, 0) >= TIMEOUTS_BEFORE_GIVING_UP:
+            raise StudentFailure(f"{where} was not run again: it did not finish within the time limit "
+                                 f"{TIMEOUTS_BEFORE_GIVING_UP} times already.", "timeout")
         _, decoded = self.submission._send(where, "call", list(args), target=self.handle.wire(), method=method,
                                            return_args=check_inputs, seed=seed)
         if check_inputs:

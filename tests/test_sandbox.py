@@ -142,3 +142,11 @@ def test_sandboxes_run_side_by_side():
     for t in threads:
         t.join()
     assert not errors and sorted(boxes) == [0, 1, 2]
+
+
+def test_a_submission_has_a_total_time_budget():
+    with Sandbox(Limits(cell_seconds=2, call_seconds=2, submission_seconds=3), isolation="reduced") as box:
+        reports = box.run_cells([("cell 1", "import time\ntime.sleep(1.5)"), ("cell 2", "time.sleep(1.5)"),
+                                 ("cell 3", "x = 1")])
+        assert reports[0].ok and not reports[2].ok
+        assert "grading time" in str(reports[2].error)

@@ -236,14 +236,8 @@ def optimizer_step(submission, canonical, variables, gradients, config, state, w
     dict. Returns the variables after the call (in-place updates are visible there, a rebound
     name is not), the gradients after the call, and the state dict as the worker holds it
     (keys as strings)."""
-    try:
-        _, after = submission.call_function(canonical, copy_nested(variables), copy_nested(gradients), dict(config), state)
-    except StudentFailure as failure:
-        if failure.diagnosis == "not_implemented":  # plain words for a function (not a method) left as the stub
-            name = submission.name_of(canonical)
-            raise StudentFailure(f"{name} is not implemented yet: it still raises NotImplementedError.",
-                                 "not_implemented") from None
-        raise
+    after = submission.call_function(canonical, copy_nested(variables), copy_nested(gradients), dict(config),
+                                     state).args_after
     new = nested_arrays(after[0], variables, what)
     gradients_after = nested_arrays(after[1], gradients, what.replace("variables", "gradients"))
     return new, gradients_after, after[3] if isinstance(after[3], dict) else {}
@@ -278,6 +272,16 @@ def nested_arrays(value, like, what):
             arrays.append(array.astype(np.float64))
         result.append(arrays)
     return result
+
+
+def expect_arrays_kept(submission, canonical, variables, gradients, config, what):
+    """The optimizer updates the arrays it is given, not the lists that hold them: a model's
+    getParameters() lists are rebuilt on every call, so a replaced list item is a lost update."""
+    call = submission.call_function(canonical, copy_nested(variables), copy_nested(gradients), dict(config),
+                                    submission.new_dict())
+    expect(call.same_arrays, "optimizer_not_in_place", what,
+           "It put new arrays into the lists (variables[i][j] = ...) instead of changing the arrays themselves "
+           "(variables[i][j] -= ...).")
 
 
 def expect_in_place(before, after, what):

@@ -4,8 +4,8 @@ import numpy as np
 
 from autograder.checks import expect, expect_close, fail
 from autograder.graders.support_adv import (
-    adam_run, concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, optimizer_problem, run_optimizer,
-    state_values,
+    adam_run, concat, expect_arrays_kept, expect_gradients_unchanged, expect_in_place, expect_state_kept,
+    optimizer_problem, run_optimizer, state_values,
 )
 
 CONFIG = {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
@@ -86,6 +86,8 @@ def test_in_place(submission, rng):
     variables, gradient_steps = optimizer_problem(rng, 1)
     ((before, after, _, _),) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
     expect_in_place(before, after, f"{NAME}: the variable arrays after one step")
+    expect_arrays_kept(submission, NAME, variables, gradient_steps[0], CONFIG,
+                       f"{NAME}: the variable arrays after one step")
 
 
 def test_input_unchanged(submission, rng):

@@ -4,7 +4,8 @@ import numpy as np
 
 from autograder.checks import expect, expect_close
 from autograder.graders.support_adv import (
-    concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, optimizer_problem, run_optimizer, sgd_run,
+    concat, expect_arrays_kept, expect_gradients_unchanged, expect_in_place, expect_state_kept, optimizer_problem,
+    run_optimizer, sgd_run,
 )
 
 CONFIG = {"learning_rate": 0.1, "momentum": 0.9}
@@ -48,6 +49,8 @@ def test_in_place(submission, rng):
     variables, gradient_steps = optimizer_problem(rng, 1)
     ((before, after, _, _),) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
     expect_in_place(before, after, f"{title(submission)}: the variable arrays after one step")
+    expect_arrays_kept(submission, NAME, variables, gradient_steps[0], CONFIG,
+                       f"{title(submission)}: the variable arrays after one step")
 
 
 def test_input_unchanged(submission, rng):

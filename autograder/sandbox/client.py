@@ -28,8 +28,9 @@ PROJECT_PACKAGES = ("autograder", "reference_impl")
 @dataclass(frozen=True)
 class Limits:
     cell_seconds: float = 30.0
-    call_seconds: float = 10.0
+    call_seconds: float = 5.0
     cpu_seconds: int = 300  # the worker's whole life
+    submission_seconds: float = 600.0  # wall clock for everything one submission gets, restarts included
     memory_mb: int = 3072  # address space
     processes: int = 256
     file_size_mb: int = 64
@@ -140,6 +141,7 @@ class Sandbox:
         self.generation = 0
         self.restarts = 0
         self.cells = []  # (name, source) of the cells that ran without dying or hanging
+        self.deadline = time.monotonic() + limits.submission_seconds
         self._start()
 
     # -- process ------------------------------------------------------------------------------
@@ -259,6 +261,11 @@ class Sandbox:
         or :class:`WorkerDied` (after restarting the worker) when it hung or died.
         """
         timeout = self.limits.call_seconds if timeout is None else timeout
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise WorkerTimeout(f"could not run: the submission used up its {self.limits.submission_seconds:g} s "
+                                "grading time")
+        timeout = min(timeout, remaining)
         arrays = list(arrays or [])
         message = protocol.pack(dict(fields, op=op), arrays)
         deadline = time.monotonic() + timeout

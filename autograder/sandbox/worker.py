@@ -191,12 +191,15 @@ class Worker:
             function = self.namespace[request["function"]]
         args = self.decode(request.get("args", []), arrays)
         kwargs = self.decode(request.get("kwargs", {}), arrays)
+        leaves_before = [id(leaf) for leaf in flatten(args) if isinstance(leaf, np.ndarray)]
         seed(request.get("seed"))
         result = function(*args, **kwargs)
         notes = []
         reply = {"ok": True, "result": self.encode(result, out, notes)}
         if request.get("return_args"):
             reply["args_after"] = self.encode(args, out, [])
+            # False when the call put new arrays into the lists it was given instead of updating them
+            reply["same_arrays"] = leaves_before == [id(leaf) for leaf in flatten(args) if isinstance(leaf, np.ndarray)]
         if request.get("keep_result"):
             reply["kept"] = self.keep(result)
         reply["notes"] = notes

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..results import build_results
 from ..runner import grade
+from .dialect_variants import GENERATED
 from .reference_submission import reference_source, stub_source
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +50,12 @@ def alternative_source(path):
 
 
 def alternatives():
-    return sorted(ALTERNATIVES.glob("*.py"))
+    """``(name, file)`` of every alternative: the files, then the generated dialect rewrites (file None)."""
+    return [(path.stem, path) for path in sorted(ALTERNATIVES.glob("*.py"))] + [(name, None) for name in sorted(GENERATED)]
+
+
+def alternative_text(name, path):
+    return GENERATED[name]() if path is None else alternative_source(path)
 
 
 def grade_source(assignment, source, name="submission"):
@@ -121,7 +127,8 @@ def _check(task):
         return judge_stub(grade_source(assignment, stub_source(), "stub"))
     if kind == "mutant":
         return judge_mutant(payload, grade_source(assignment, payload.source(), payload.id))
-    return judge_full_marks(name, grade_source(assignment, alternative_source(payload), payload.stem))
+    stem, path = payload
+    return judge_full_marks(name, grade_source(assignment, alternative_text(stem, path), stem))
 
 
 def run_all(assignment, mutants=None, progress=None, include_alternatives=True, jobs=1):
@@ -129,7 +136,7 @@ def run_all(assignment, mutants=None, progress=None, include_alternatives=True, 
     tasks = [("reference", "reference", assignment, None), ("stub", "stub", assignment, None)]
     tasks += [("mutant", m.id, assignment, m) for m in (mutants if mutants is not None else load_mutants())]
     if include_alternatives:
-        tasks += [("alternative", f"alternative {p.stem}", assignment, p) for p in alternatives()]
+        tasks += [("alternative", f"alternative {stem}", assignment, (stem, path)) for stem, path in alternatives()]
     say = progress or (lambda name: None)
     if jobs <= 1:
         verdicts = []
