@@ -42,7 +42,7 @@ def _grade(args):
     quiet = args.json
     rows = []
     for sub in submissions:
-        outcomes, info = grade(assignment, sub.path)
+        outcomes, info = grade(assignment, sub.files(assignment))
         results = build_results(assignment, outcomes, info)
         results["extra_data"]["submission"] = sub.name
         results["extra_data"]["student"] = sub.student
@@ -86,6 +86,13 @@ def _selftest(args):
     return 1 if failed else 0
 
 
+def _release(args):
+    from .release import release
+
+    report = release(args.assignment, quick=args.quick)
+    return 0 if report.ok else 1
+
+
 def print_summary(assignment, rows, out):
     items = list(assignment.items)
     header = ["submission"] + items + ["total"]
@@ -120,6 +127,11 @@ def build_parser():
     grade.add_argument("--out", default="graded", help="output folder (default: graded)")
     grade.add_argument("--json", action="store_true", help="print the one submission's results.json to stdout")
     grade.set_defaults(run=_grade)
+
+    release = commands.add_parser("release", help="validate the instructor notebooks and generate the student release")
+    release.add_argument("assignment")
+    release.add_argument("--quick", action="store_true", help="grade only the main notebook's solutions")
+    release.set_defaults(run=_release)
 
     selftest = commands.add_parser("selftest", help="check the graders: reference, stub, mutants, alternatives")
     selftest.add_argument("assignment", nargs="?", default="modules")

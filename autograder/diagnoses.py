@@ -148,3 +148,8 @@ DIAGNOSES.update({
     "elu_alpha_misplaced": "alpha multiplies the whole of exp(x) - 1: the output for x <= 0 is alpha * (exp(x) - 1), "
                            "not alpha * exp(x) - 1.",
 })
+
+DIAGNOSES.update({
+    "model_missing": "The notebook does not leave a trained model in a variable named `model`.",
+    "low_accuracy": "The final model's accuracy on held-out digits is below this mark.",
+})

@@ -79,7 +79,27 @@ def load_notebook(path):
         raise SubmissionError(f"{name} could not be read as a notebook: {error}") from None
 
 
-def notebook_cells(path):
+RUN_MAGIC = re.compile(r"^%run\s+(?:-\w+\s+)*['\"]?([\w.\-/ ]+?\.(?:ipynb|py))['\"]?\s*$")
+
+
+def expand_run(cell, folder, depth):
+    """``%run other.ipynb`` on a line of its own becomes the other file's cells, as in a kernel."""
+    lines = cell.source.splitlines()
+    for number, line in enumerate(lines):
+        match = RUN_MAGIC.match(line)
+        if not match:
+            continue
+        target = (folder / match.group(1)).resolve()
+        if depth >= 3 or target.parent != folder.resolve() or not target.is_file():
+            continue  # left to neutralise_magics, which replaces it by `pass`
+        before = Cell(cell.name, "\n".join(lines[:number]))
+        after = Cell(cell.name, "\n" * (number + 1) + "\n".join(lines[number + 1:]))
+        included = [Cell(f"{target.name} {c.name}", c.source) for c in read_cells(target, depth + 1)]
+        return [c for c in [before] if c.source.strip()] + included + expand_run(after, folder, depth)
+    return [cell]
+
+
+def notebook_cells(path, depth=0):
     notebook = load_notebook(path)
     cells = []
     for index, cell in enumerate(notebook.get("cells", []), start=1):
@@ -88,9 +108,14 @@ def notebook_cells(path):
         source = cell.get("source", "")
         if isinstance(source, list):
             source = "".join(source)
-        source = neutralise_magics(str(source).replace("\r\n", "\n"))
-        if source is not None and source.strip():
-            cells.append(Cell(f"cell {index}", source))
+        source = str(source).replace("\r\n", "\n")
+        for part in expand_run(Cell(f"cell {index}", source), Path(path).parent, depth):
+            if part.name != f"cell {index}":  # an included file's cells are already neutralised
+                cells.append(part)
+                continue
+            text = neutralise_magics(part.source)
+            if text is not None and text.strip():
+                cells.append(Cell(part.name, text))
     return cells
 
 
@@ -113,8 +138,8 @@ def python_file_cells(path):
     return result
 
 
-def read_cells(path):
+def read_cells(path, depth=0):
     path = Path(path)
     if path.suffix == ".py":
         return python_file_cells(path)
-    return notebook_cells(path)
+    return notebook_cells(path, depth)

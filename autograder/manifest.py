@@ -6,6 +6,7 @@ from pathlib import Path
 from .sandbox.client import Limits
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
+SOURCE_NOTEBOOKS = ASSIGNMENTS.parent / "source_notebooks"
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,8 @@ class Item:
     grader: str  # module in autograder/graders, e.g. "test_linear"
     tests: dict  # test key -> points
     grade_id: str = ""
+    notebook: str = ""  # the notebook whose code it grades; empty: the assignment's main notebook
+    defined: bool = True  # False: not a class or function of the submission (the grader looks for itself)
 
     @property
     def max_score(self):
@@ -29,10 +32,39 @@ class Assignment:
     main_notebook: str
     items: dict = field(default_factory=dict)
     limits: Limits = Limits()
+    manual: dict = field(default_factory=dict)  # grade_id -> points of the hand-graded cells
+    notebook_limits: dict = field(default_factory=dict)  # notebook name -> Limits that differ from `limits`
+
+    @property
+    def course_files(self):
+        """The ``.py`` files shipped beside the notebooks (e.g. ``datasets.py``): a notebook may
+        import them, so they are put beside each submission in the sandbox. They are public:
+        nbgrader copies them into the release."""
+        return sorted((SOURCE_NOTEBOOKS / self.name).glob("*.py"))
+
+    def limits_for(self, notebook):
+        return self.notebook_limits.get(notebook, self.limits)
 
     @property
     def max_score(self):
+        """The autograded points (hand-graded cells are scored in nbgrader's formgrader)."""
         return sum(item.max_score for item in self.items.values())
+
+    def main_only(self):
+        """The assignment restricted to the items of its main notebook."""
+        import dataclasses
+
+        items = {k: v for k, v in self.items.items() if self.notebook_of(v) == self.main_notebook}
+        return dataclasses.replace(self, items=items)
+
+    def notebook_of(self, item):
+        return item.notebook or self.main_notebook
+
+    def item_for_grade_id(self, grade_id):
+        for item in self.items.values():
+            if item.grade_id == grade_id:
+                return item
+        return None
 
 
 class ManifestError(Exception):
@@ -57,8 +89,15 @@ def load(name_or_path):
         tests = spec.get("tests", {})
         if not tests or not all(isinstance(p, (int, float)) and p >= 0 for p in tests.values()):
             raise ManifestError(f"{path.name}: item {name} needs tests with non-negative points")
-        items[name] = Item(name, spec.get("track", "basic"), spec["grader"], dict(tests), spec.get("grade_id", ""))
+        items[name] = Item(name, spec.get("track", "basic"), spec["grader"], dict(tests), spec.get("grade_id", ""),
+                           spec.get("notebook", ""), spec.get("defined", True))
     notebooks = tuple(header.get("notebooks", []))
+    notebook_limits = {}
+    for notebook, overrides in data.get("notebook_limits", {}).items():
+        unknown = set(overrides) - set(Limits.__dataclass_fields__)
+        if unknown:
+            raise ManifestError(f"{path.name}: unknown limits {sorted(unknown)} for {notebook}")
+        notebook_limits[notebook] = Limits(**{**limits_data, **overrides})
     return Assignment(
         name=header.get("name", path.stem),
         title=header.get("title", path.stem),
@@ -66,4 +105,6 @@ def load(name_or_path):
         main_notebook=header.get("main_notebook", notebooks[0] if notebooks else ""),
         items=items,
         limits=Limits(**limits_data),
+        manual=dict(data.get("manual", {})),
+        notebook_limits=notebook_limits,
     )

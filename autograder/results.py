@@ -75,32 +75,31 @@ def feedback_markdown(results):
         lines += ["Cells that raised an error when run top to bottom:", ""]
         lines += [f"- {c['name']}: {c['error'].splitlines()[0] if c['error'] else 'error'}" for c in failed_cells]
         lines.append("")
-    by_item = {}
-    for test in results["tests"]:
-        by_item.setdefault(test["tags"][0], []).append(test)
-    for item, tests in by_item.items():
-        totals = extra["items"][item]
-        mark = "✓" if totals["score"] == totals["max_score"] else "✗"
-        lines += [f"## {mark} {item}: {totals['score']:g} / {totals['max_score']:g}", ""]
-        failed = [t for t in tests if t["status"] != "passed"]
-        if failed and all(t["extra_data"]["diagnosis"] == "not_implemented" for t in failed):
-            methods = sorted({t["output"].split(" is not implemented")[0] for t in failed})
-            lines += [f"- **Not implemented yet**: {', '.join(methods)} {'still raises' if len(methods) == 1 else 'still raise'} NotImplementedError.", ""]
-            continue
-        shown = set()
-        for test in tests:
-            if test["status"] == "passed":
-                continue
-            title = test["name"].split(": ", 1)[1]
-            if test["output"] in shown:
-                continue
-            shown.add(test["output"])
-            lines += [f"- **{title}**: {test['output']}"]
-        if shown:
-            lines.append("")
+    for item in extra["items"]:
+        lines += item_feedback(results, item)
     if extra.get("isolation") == "reduced":
         lines += ["", "_Graded with reduced isolation (bubblewrap is not available on the grading machine)._"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def item_feedback(results, item):
+    """The lines of ``feedback.md`` about one item: its score, then what went wrong."""
+    tests = [t for t in results["tests"] if t["tags"][0] == item]
+    totals = results["extra_data"]["items"][item]
+    mark = "✓" if totals["score"] == totals["max_score"] else "✗"
+    lines = [f"## {mark} {item}: {totals['score']:g} / {totals['max_score']:g}", ""]
+    failed = [t for t in tests if t["status"] != "passed"]
+    if failed and all(t["extra_data"]["diagnosis"] == "not_implemented" for t in failed):
+        methods = sorted({t["output"].split(" is not implemented")[0] for t in failed})
+        verb = "still raises" if len(methods) == 1 else "still raise"
+        return lines + [f"- **Not implemented yet**: {', '.join(methods)} {verb} NotImplementedError.", ""]
+    shown = set()
+    for test in failed:
+        if test["output"] in shown:
+            continue
+        shown.add(test["output"])
+        lines.append(f"- **{test['name'].split(': ', 1)[1]}**: {test['output']}")
+    return lines + ([""] if shown else [])
 
 
 def write_atomic(path, text):

@@ -1,4 +1,5 @@
 """Grade one submission: read its cells, run them in the sandbox, run the graders with pytest."""
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +26,12 @@ class RunningSubmission:
         self.sandbox.close()
 
 
-def open_submission(path, limits=Limits()):
-    """Start a sandbox, run the submission's cells in it and find out what it defines."""
+def open_submission(path, limits=Limits(), course_files=()):
+    """Start a sandbox, run the submission's cells in it and find out what it defines.
+    ``course_files`` (public helpers such as ``datasets.py``) are put beside the submission."""
     cells = read_cells(path)
-    sandbox = Sandbox(limits, files=[path])
+    path = Path(path)
+    sandbox = Sandbox(limits, files=[f for f in course_files if Path(f).name != path.name] + [path])
     try:
         reports = sandbox.run_cells([(cell.name, cell.source) for cell in cells])
         reply, _ = sandbox.request("inspect", timeout=limits.call_seconds)
@@ -93,7 +96,7 @@ def run_graders(assignment, submission):
     for item in assignment.items.values():
         for key in item.tests:
             title = titles.get((item.grader, key), key)
-            if submission.defines(item.name):
+            if not item.defined or submission.defines(item.name):
                 nodes[test_node(item, key)] = (item.name, key)
             else:
                 name = submission.name_of(item.name)
@@ -132,27 +135,41 @@ class _SubmissionPlugin:
         config.stash[SUBMISSION_KEY] = self.submission
 
 
-def grade(assignment, path):
-    """Grade one notebook or ``.py`` file; returns ``(outcomes, info)``; never raises for bad input."""
+def grade(assignment, files):
+    """Grade one submission; ``files`` maps a manifest notebook name to the file that stands for
+    it (a single path stands for the main notebook). Each notebook runs in its own sandbox with
+    the items it carries. Returns ``(outcomes, info)``; never raises for bad input."""
+    if not isinstance(files, dict):
+        files = {assignment.main_notebook: files}
     started = time.monotonic()
     info = {"cells": [], "dialect": None, "isolation": None, "error": None, "restarts": 0}
-    try:
-        running = open_submission(path, assignment.limits)
-    except (SubmissionError, SandboxError, OSError) as error:
-        info["error"] = str(error)
-        outcomes = [
-            Outcome(item.name, key, False, f"The submission could not be graded: {error}", "unreadable", key)
-            for item in assignment.items.values() for key in item.tests
-        ]
-        info["seconds"] = time.monotonic() - started
-        return outcomes, info
-    try:
-        info["dialect"] = running.dialect.name if running.dialect else None
-        info["isolation"] = running.sandbox.isolation
-        info["cells"] = running.cells
-        outcomes = run_graders(assignment, running.submission)
-        info["restarts"] = running.sandbox.restarts
-    finally:
-        running.close()
+    outcomes = []
+    groups = {}
+    for item in assignment.items.values():
+        groups.setdefault(assignment.notebook_of(item), []).append(item)
+    for notebook, items in groups.items():
+        part = dataclasses.replace(assignment, items={item.name: item for item in items})
+        path = files.get(notebook)
+        if path is None:
+            outcomes += [Outcome(item.name, key, False, f"{notebook} was not submitted.", "missing", key)
+                         for item in items for key in item.tests]
+            continue
+        try:
+            running = open_submission(path, assignment.limits_for(notebook), assignment.course_files)
+        except (SubmissionError, SandboxError, OSError) as error:
+            info["error"] = str(error)
+            outcomes += [Outcome(item.name, key, False, f"The submission could not be graded: {error}", "unreadable", key)
+                         for item in items for key in item.tests]
+            continue
+        try:
+            if notebook == assignment.main_notebook or info["dialect"] is None:
+                info["dialect"] = running.dialect.name if running.dialect else info["dialect"]
+            info["isolation"] = running.sandbox.isolation
+            info["cells"] += running.cells
+            outcomes += run_graders(part, running.submission)
+            info["restarts"] += running.sandbox.restarts
+        finally:
+            running.close()
+    order = {(it.name, k): i for i, (it, k) in enumerate((it, k) for it in assignment.items.values() for k in it.tests)}
     info["seconds"] = time.monotonic() - started
-    return outcomes, info
+    return sorted(outcomes, key=lambda o: order[(o.item, o.test)]), info

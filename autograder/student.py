@@ -93,6 +93,7 @@ class Submission:
         self.functions = set(functions)
         self.mutations = []  # notes on inputs changed in place, read by the graders
         self.timeouts = {}  # "Class.method" -> how many calls ran out of time
+        self.cache = {}  # results that several grader tests share (e.g. a trained model's accuracy)
 
     def name_of(self, canonical):
         return self.dialect.name_of(canonical) if self.dialect else canonical
@@ -126,6 +127,11 @@ class Submission:
         self.require(canonical)
         name = self.name_of(canonical)
         _, decoded = self._send(f"{name}(...)", "new", list(args), **{"class": name, "kwargs": kwargs, "seed": 0})
+        return StudentModule(self, canonical, decoded["result"])
+
+    def variable(self, name, canonical="Sequential"):
+        """The object the student's notebook left in the variable ``name``, driven as ``canonical``."""
+        _, decoded = self._send(f"the variable `{name}`", "lookup", [], name=name)
         return StudentModule(self, canonical, decoded["result"])
 
     def probe(self, kind, *args):

@@ -9,8 +9,12 @@ SUFFIXES = {".ipynb", ".py"}
 @dataclass(frozen=True)
 class SubmissionFile:
     name: str  # the submission's folder name in the output
-    path: Path
+    path: Path  # the file graded as the main notebook
     student: str | None = None
+    others: tuple = ()  # (manifest notebook name, path) of the assignment's other notebooks found beside it
+
+    def files(self, assignment):
+        return {assignment.main_notebook: self.path, **dict(self.others)}
 
 
 def safe_name(text):
@@ -29,6 +33,12 @@ def main_file(folder, assignment):
     return notebooks[0] if notebooks else None
 
 
+def with_others(sub, folder, assignment):
+    others = tuple((name, folder / name) for name in assignment.notebooks
+                   if name != assignment.main_notebook and (folder / name).is_file() and folder / name != sub.path)
+    return SubmissionFile(sub.name, sub.path, sub.student, others)
+
+
 def discover(paths, assignment):
     """Submissions in the given paths: files, an nbgrader ``submitted/`` tree (or one student's
     folder of it), or a flat folder of notebooks. Names are made unique."""
@@ -45,12 +55,14 @@ def discover(paths, assignment):
             for student in students:
                 file = main_file(student / assignment.name, assignment)
                 if file:
-                    found.append(SubmissionFile(safe_name(student.name), file, student.name))
+                    found.append(with_others(SubmissionFile(safe_name(student.name), file, student.name),
+                                             student / assignment.name, assignment))
             continue
         if path.name == assignment.name and path.parent != path:  # submitted/<student>/<assignment>
             file = main_file(path, assignment)
             if file:
-                found.append(SubmissionFile(safe_name(path.parent.name), file, path.parent.name))
+                found.append(with_others(SubmissionFile(safe_name(path.parent.name), file, path.parent.name), path,
+                                         assignment))
             continue
         for file in sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SUFFIXES):
             found.append(SubmissionFile(safe_name(file.stem), file))
@@ -58,5 +70,5 @@ def discover(paths, assignment):
     for sub in found:
         count = seen.get(sub.name, 0)
         seen[sub.name] = count + 1
-        unique.append(sub if count == 0 else SubmissionFile(f"{sub.name}-{count + 1}", sub.path, sub.student))
+        unique.append(sub if count == 0 else SubmissionFile(f"{sub.name}-{count + 1}", sub.path, sub.student, sub.others))
     return unique

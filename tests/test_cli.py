@@ -9,6 +9,7 @@ from autograder.selftest.reference_submission import reference_source
 from tests.helpers import notebook_from_source, reference_notebook
 
 ASSIGNMENT = manifest.load("modules")
+MAIN = ASSIGNMENT.main_only()  # a lone notebook stands for the main notebook only
 
 
 def grade(*args, cwd=None):
@@ -23,7 +24,10 @@ def test_json_output_is_the_results_file_and_follows_gradescope(tmp_path):
     results = json.loads(result.stdout)  # nothing else on stdout
     assert results == json.loads((tmp_path / "out" / "some_renamed_file" / "results.json").read_text())
     assert (tmp_path / "out" / "some_renamed_file" / "feedback.md").read_text().startswith("# Feedback")
-    assert results["score"] == results["max_score"] == ASSIGNMENT.max_score
+    assert results["max_score"] == ASSIGNMENT.max_score and results["score"] == MAIN.max_score
+    for item in set(ASSIGNMENT.items) - set(MAIN.items):
+        outputs = {t["output"] for t in results["tests"] if t["tags"] == [item]}
+        assert outputs == {f"{ASSIGNMENT.notebook_of(ASSIGNMENT.items[item])} was not submitted."}
     assert results["extra_data"]["dialect"] == "torch-legacy"
     assert results["extra_data"]["isolation"] in {"full", "reduced"}
     assert set(results["extra_data"]["items"]) == set(ASSIGNMENT.items)
@@ -68,7 +72,7 @@ def test_folders_nbgrader_tree_and_flat(tmp_path):
     assert result.returncode == 0, result.stderr
     for name in ["alice", "bob", "carol"]:
         results = json.loads((tmp_path / "out" / name / "results.json").read_text())
-        assert results["score"] == ASSIGNMENT.max_score, (name, results["output"])
+        assert results["score"] == MAIN.max_score, (name, results["output"])
     assert "alice" in result.stdout and "total" in result.stdout
 
 

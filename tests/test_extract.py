@@ -75,3 +75,23 @@ def test_python_files_split_at_cell_markers_and_keep_line_numbers(tmp_path):
     cells = read_cells(path)
     assert len(cells) == 3
     assert cells[2].source.splitlines()[4] == "y = 2"  # line 5 of the file
+
+
+def test_run_magic_includes_the_other_notebook(tmp_path):
+    write_notebook(tmp_path / "modules.ipynb", [new_code_cell("class Linear:\n    pass"), new_code_cell("%matplotlib inline\nk = 1")])
+    write_notebook(tmp_path / "training.ipynb", [new_code_cell("import numpy as np\n%run modules.ipynb\nmodel = Linear()"),
+                                                 new_code_cell("%run missing.ipynb\nz = 2")])
+    cells = read_cells(tmp_path / "training.ipynb")
+    assert [c.name for c in cells] == ["cell 1", "modules.ipynb cell 1", "modules.ipynb cell 2", "cell 1", "cell 2"]
+    assert cells[0].source == "import numpy as np"
+    assert cells[2].source.startswith("pass")
+    assert cells[3].source.strip() == "model = Linear()"
+    assert "pass" in cells[4].source and "z = 2" in cells[4].source
+
+
+def test_run_magic_cannot_leave_the_folder_or_recurse_forever(tmp_path):
+    write_notebook(tmp_path / "a.ipynb", [new_code_cell("%run a.ipynb\nx = 1")])
+    (tmp_path / "sub").mkdir()
+    write_notebook(tmp_path / "sub" / "b.ipynb", [new_code_cell("%run ../a.ipynb")])
+    assert len(read_cells(tmp_path / "a.ipynb")) == 4  # three levels of itself, then the magic is removed
+    assert [c.source for c in read_cells(tmp_path / "sub" / "b.ipynb")] == ["pass  # IPython magic removed"]

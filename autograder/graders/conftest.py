@@ -11,11 +11,32 @@ import numpy as np
 import pytest
 
 import reference_impl
+from autograder import manifest
 from autograder.runner import SUBMISSION_KEY, open_submission
 from autograder.selftest.reference_submission import write_reference_submission
 
 
-@pytest.fixture(scope="session")
+# What a student's training notebook ends with: a model trained on the digits, in `model`.
+TRAINING_CODE = """
+from datasets import iterate_minibatches, load_digits, one_hot
+
+X_train, y_train, X_test, y_test = load_digits()
+np.random.seed(0)
+model = Sequential()
+for layer in (Linear(64, 128), ReLU(), Linear(128, 10), LogSoftMax()):
+    model.add(layer)
+criterion, config, state = ClassNLLCriterion(), {"learning_rate": 0.05, "momentum": 0.9}, {}
+for epoch in range(30):
+    for x, y in iterate_minibatches(X_train, one_hot(y_train, 10), 32, rng=epoch):
+        model.zeroGradParameters()
+        prediction = model.forward(x)
+        criterion.forward(prediction, y)
+        model.backward(x, criterion.backward(prediction, y))
+        sgd_momentum(model.getParameters(), model.getGradParameters(), config, state)
+"""
+
+
+@pytest.fixture(scope="module")
 def submission(request):
     provided = request.config.stash.get(SUBMISSION_KEY, None)
     if provided is not None:
@@ -23,7 +44,9 @@ def submission(request):
     folder = tempfile.TemporaryDirectory()
     request.addfinalizer(folder.cleanup)
     path = write_reference_submission(Path(folder.name) / "reference.py")
-    running = open_submission(path)
+    if request.module.__name__.endswith("test_training"):
+        path.write_text(path.read_text() + TRAINING_CODE)
+    running = open_submission(path, course_files=manifest.load("modules").course_files)
     request.addfinalizer(running.close)
     return running.submission
 

@@ -133,6 +133,7 @@ def _check(task):
 
 def run_all(assignment, mutants=None, progress=None, include_alternatives=True, jobs=1):
     """Every check of the bank; returns a list of :class:`Verdict`, in a fixed order."""
+    assignment = assignment.main_only()  # the bank's submissions are single files
     tasks = [("reference", "reference", assignment, None), ("stub", "stub", assignment, None)]
     tasks += [("mutant", m.id, assignment, m) for m in (mutants if mutants is not None else load_mutants())]
     if include_alternatives:

@@ -1,0 +1,89 @@
+"""The step of ``nbgrader autograde`` that runs student code: ours, in the sandbox.
+
+``nbgrader_config.py`` puts :class:`SandboxedGrading` where nbgrader's ``Execute`` was in
+``Autograde.autograde_preprocessors``. It never starts a Jupyter kernel: it grades the
+notebook's items through the sandbox and writes into each grade cell the feedback (as
+Markdown) and the points earned (as the cell's numeric result, which nbgrader reads as
+partial credit). So the gradebook, formgrader and ``generate_feedback`` work unchanged.
+"""
+import dataclasses
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+from . import manifest
+from .results import build_results, item_feedback
+from .runner import grade
+
+
+class GradingConfigurationError(Exception):
+    """The notebook and the assignment manifest disagree; nothing is graded rather than points given away."""
+
+
+def grade_cells(nb):
+    return [
+        cell for cell in nb.cells
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
+        and not cell.metadata.get("nbgrader", {}).get("solution")
+    ]
+
+
+def items_of(nb, assignment, notebook_name):
+    """The manifest item of every grade cell; a cell the manifest does not know is an error."""
+    found = {}
+    for cell in grade_cells(nb):
+        grade_id = cell.metadata["nbgrader"].get("grade_id", "")
+        item = assignment.item_for_grade_id(grade_id)
+        if item is None:
+            raise GradingConfigurationError(
+                f"{notebook_name}: grade cell {grade_id!r} has no item in the manifest of {assignment.name!r}; "
+                "add it to the manifest (with its tests and points) or remove the grade cell")
+        points = float(cell.metadata["nbgrader"].get("points", 0))
+        if points != item.max_score:
+            raise GradingConfigurationError(
+                f"{notebook_name}: grade cell {grade_id!r} is worth {points:g} points but the manifest gives "
+                f"{item.name} {item.max_score:g}")
+        found[grade_id] = item
+    return found
+
+
+class SandboxedGrading(NbGraderPreprocessor):
+    """Grade through the sandbox and write each grade cell's feedback and points."""
+
+    manifest = Unicode("", help="Assignment manifest (name or path); by default the assignment's id.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        assignment = manifest.load(self.manifest or info["assignment"])
+        notebook_name = f"{info['notebook']}.ipynb"
+        items = items_of(nb, assignment, notebook_name)
+        if not items:
+            return nb, resources
+        part = dataclasses.replace(assignment, items={item.name: item for item in items.values()})
+        with tempfile.TemporaryDirectory(prefix="autograde-") as folder:
+            folder = Path(folder)
+            # The other notebooks of this submission, for `%run modules.ipynb`
+            here = Path(resources.get("metadata", {}).get("path") or ".")
+            for sibling in here.glob("*.ipynb"):
+                shutil.copy(sibling, folder / sibling.name)
+            path = folder / notebook_name
+            nbformat.write(nb, path)
+            files = {assignment.notebook_of(item): path for item in items.values()}
+            outcomes, grading_info = grade(part, files)
+        results = build_results(part, outcomes, grading_info)
+        self.log.info("%s: %g / %g autograded points (%s isolation)", notebook_name, results["score"],
+                      results["max_score"], grading_info.get("isolation"))
+        for cell in grade_cells(nb):
+            item = items[cell.metadata["nbgrader"]["grade_id"]]
+            score = results["extra_data"]["items"][item.name]["score"]
+            text = "\n".join(item_feedback(results, item.name)).strip() + "\n"
+            cell.outputs = [
+                nbformat.v4.new_output("display_data", data={"text/markdown": text, "text/plain": text}),
+                nbformat.v4.new_output("execute_result", data={"text/plain": f"{score:g}"}, execution_count=1),
+            ]
+            cell.execution_count = 1
+        return nb, resources

@@ -1,0 +1,161 @@
+"""``autograder release ASSIGNMENT``: validate the instructor notebooks, generate the student
+version with nbgrader, then check that the release leaks nothing and grades to zero."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import manifest
+from .nbgrader_plugin import GradingConfigurationError, grade_cells, items_of
+from .results import build_results
+from .runner import grade
+
+ROOT = manifest.ASSIGNMENTS.parent
+# Text that must never reach students: solution markers, hidden tests, the private packages.
+FORBIDDEN = [
+    re.compile(p) for p in (
+        r"BEGIN SOLUTION", r"END SOLUTION", r"BEGIN HIDDEN TESTS", r"reference_impl", r"autograder\.graders",
+        r"autograder/graders", r"mutants\.toml",
+    )
+]
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    checks: list = field(default_factory=list)
+
+    def add(self, name, ok, detail=""):
+        self.checks.append(Check(name, bool(ok), detail))
+        return ok
+
+    @property
+    def ok(self):
+        return all(c.ok for c in self.checks)
+
+    def show(self, out=sys.stdout):
+        for check in self.checks:
+            print(f"{'ok  ' if check.ok else 'FAIL'} {check.name}" + (f": {check.detail}" if check.detail else ""), file=out)
+
+
+def read_notebook(path):
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
+def manual_cells(nb):
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: float(cell.metadata["nbgrader"].get("points", 0))
+        for cell in nb.cells
+        if cell.metadata.get("nbgrader", {}).get("grade") and cell.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def check_sources(assignment, source, report):
+    """Grade cells and manifest agree: one grade cell per item, in its notebook, with its points;
+    the hand-graded cells are the manifest's [manual] table."""
+    seen, manual = {}, {}
+    for name in assignment.notebooks:
+        path = source / name
+        if not report.add(f"{name} exists", path.is_file(), str(path)):
+            continue
+        nb = read_notebook(path)
+        try:
+            for grade_id, item in items_of(nb, assignment, name).items():
+                report.add(f"{grade_id} is in {assignment.notebook_of(item)}", assignment.notebook_of(item) == name,
+                           f"found in {name}")
+                if grade_id in seen:
+                    report.add(f"{grade_id} appears once", False, f"also in {seen[grade_id]}")
+                seen[grade_id] = name
+        except GradingConfigurationError as error:
+            report.add(f"grade cells of {name} match the manifest", False, str(error))
+        manual.update(manual_cells(nb))
+    missing = [item.grade_id for item in assignment.items.values() if item.grade_id not in seen]
+    report.add("every manifest item has a grade cell", not missing, ", ".join(missing))
+    report.add("hand-graded cells match the manifest's [manual] table", manual == {k: float(v) for k, v in
+                                                                                   assignment.manual.items()},
+               f"notebooks {sorted(manual.items())} vs manifest {sorted(assignment.manual.items())}" if manual != {
+                   k: float(v) for k, v in assignment.manual.items()} else "")
+
+
+def grade_folder(assignment, folder):
+    files = {name: folder / name for name in assignment.notebooks if (folder / name).is_file()}
+    outcomes, info = grade(assignment, files)
+    return build_results(assignment, outcomes, info)
+
+
+def run_nbgrader(assignment_name, course_root):
+    """nbgrader generate_assignment with this project's nbgrader_config.py, into ``course_root``."""
+    nbgrader = Path(sys.executable).with_name("nbgrader")
+    command = [str(nbgrader), "generate_assignment", assignment_name, "--force", "--log-level=WARN",
+               f"--CourseDirectory.root={course_root}"]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def generate(assignment_name, course_root):
+    """The release of ``assignment_name`` generated in a scratch course folder; returns its path."""
+    source = ROOT / "source_notebooks" / assignment_name
+    shutil.copytree(source, Path(course_root) / "source_notebooks" / assignment_name,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    result = run_nbgrader(assignment_name, course_root)
+    if result.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.stdout}\n{result.stderr}")
+    return Path(course_root) / "release" / assignment_name
+
+
+def check_release(assignment, released, report):
+    for path in sorted(released.rglob("*")):
+        if path.is_file() and path.suffix in {".ipynb", ".py", ".md", ".txt"}:
+            text = path.read_text(errors="replace")
+            hits = [p.pattern for p in FORBIDDEN if p.search(text)]
+            report.add(f"release/{path.relative_to(released)} leaks nothing", not hits, ", ".join(hits))
+    results = grade_folder(assignment, released)
+    per_item = results["extra_data"]["items"]
+    report.add("the released stubs score 0 on every item", all(v["score"] == 0 for v in per_item.values()),
+               ", ".join(f"{k} {v['score']:g}" for k, v in per_item.items() if v["score"]))
+    errors = [t["name"] for t in results["tests"] if t["extra_data"]["diagnosis"] == "grader_error"]
+    report.add("grading the stubs raises no grader error", not errors, ", ".join(errors))
+
+
+def release(assignment_name, quick=False, out=sys.stdout):
+    """Validate, generate into release/, validate the result. Returns the :class:`Report`."""
+    assignment = manifest.load(assignment_name)
+    source = ROOT / "source_notebooks" / assignment.name
+    report = Report()
+    check_sources(assignment, source, report)
+    graded = assignment.main_only() if quick else assignment
+    results = grade_folder(graded, source)
+    report.add("the instructor's solutions get full marks" + (" (main notebook)" if quick else ""),
+               results["score"] == results["max_score"],
+               f"{results['score']:g} / {results['max_score']:g}: " + "; ".join(
+                   t["name"] for t in results["tests"] if t["status"] != "passed")[:2000])
+    if not report.ok:
+        report.show(out)
+        return report
+    with tempfile.TemporaryDirectory(prefix="release-") as scratch:
+        generated = generate(assignment.name, scratch)
+        check_release(graded, generated, report)
+        if report.ok:
+            target = ROOT / "release" / assignment.name
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(generated, target)
+            report.add(f"written to {target.relative_to(ROOT)}", True)
+    report.show(out)
+    return report
+
+
+def comparable(nb):
+    """What must match between the committed release and a fresh one: cells' type, source and nbgrader metadata."""
+    return [(c.cell_type, c.source, json.dumps(c.metadata.get("nbgrader", {}), sort_keys=True)) for c in nb.cells]
