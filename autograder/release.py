@@ -1,6 +1,7 @@
 """``autograder release ASSIGNMENT``: validate the instructor notebooks, generate the student
 version with nbgrader, then check that the release leaks nothing and grades to zero."""
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -100,7 +101,12 @@ def run_nbgrader(assignment_name, course_root):
     nbgrader = Path(sys.executable).with_name("nbgrader")
     command = [str(nbgrader), "generate_assignment", assignment_name, "--force", "--log-level=WARN",
                f"--CourseDirectory.root={course_root}"]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=nbgrader_environment())
+
+
+def nbgrader_environment():
+    """nbgrader runs helper commands (alembic) by name: the environment's bin folder goes first on PATH."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def generate(assignment_name, course_root):
@@ -138,8 +144,8 @@ def release(assignment_name, quick=False, out=sys.stdout):
     results = grade_folder(graded, source)
     report.add("the instructor's solutions get full marks" + (" (main notebook)" if quick else ""),
                results["score"] == results["max_score"],
-               f"{results['score']:g} / {results['max_score']:g}: " + "; ".join(
-                   t["name"] for t in results["tests"] if t["status"] != "passed")[:2000])
+               f"{results['score']:g} / {results['max_score']:g}"
+               + "".join(f"; {t['name']}" for t in results["tests"] if t["status"] != "passed")[:2000])
     if not report.ok:
         report.show(out)
         return report

@@ -39,7 +39,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    assignment = manifest.load("modules")
+    assignment = manifest.load("modules").main_only()  # the modules notebook: every item but the final model
     with tempfile.TemporaryDirectory() as folder:
         path = notebook_from_source(Path(folder) / "modules.ipynb", reference_source())
         first = grade_once(assignment, path)

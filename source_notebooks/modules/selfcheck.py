@@ -98,9 +98,13 @@ def check_layer(layer, input_shape, seed=0, training=True):
     x = rng.standard_normal(input_shape)
     x = np.where(np.abs(x) < 0.05, 0.05 * np.sign(x + 1e-12) + x, x)  # away from kinks at 0
     table = _Table(f"Self-check of {type(layer).__name__} on an input of shape {tuple(input_shape)}")
-    for mode in ("train", "evaluate"):
-        if hasattr(layer, mode) and (mode == "train") == training:
-            getattr(layer, mode)()
+    mode = "train" if training else "evaluate"
+    try:
+        if hasattr(layer, mode):
+            _call(getattr(layer, mode))
+    except _Stub:
+        table.add(mode, None)
+        return table.show()
     x_before = x.copy()
 
     def forward():
