@@ -33,6 +33,7 @@ bench: EXTRAS = dev,crosscheck
 bench: env
 	$(PY) benchmarks/bench_reference.py
 	$(PY) benchmarks/bench_grading.py
+	$(PY) benchmarks/bench_batch.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -10,7 +10,8 @@ def _demo(args):
     """Grade the bundled example submissions and show what a student reads."""
     examples = Path(__file__).resolve().parent.parent / "examples" / "submissions"
     out = Path(args.out)
-    status = _grade(argparse.Namespace(assignment="modules", paths=[str(examples)], out=str(out), json=False))
+    status = _grade(argparse.Namespace(assignment="modules", paths=[str(examples)], out=str(out), json=False,
+                                       jobs=args.jobs, force=args.force, dask_scheduler=None))
     for name in args.show:
         feedback = out / name / "feedback.md"
         if feedback.is_file():
@@ -29,8 +30,7 @@ def _train_digits(args):
 
 def _grade(args):
     from . import manifest
-    from .results import build_results, write_submission_results
-    from .runner import grade
+    from .batch import grade_batch
     from .submissions import discover
 
     assignment = manifest.load(args.assignment)
@@ -38,28 +38,33 @@ def _grade(args):
     if not submissions:
         print("No submissions found in the given paths.", file=sys.stderr)
         return 1
+    if args.json and len(submissions) != 1:
+        print("--json needs exactly one submission", file=sys.stderr)
+        return 2
     out = Path(args.out)
-    quiet = args.json
-    rows = []
-    for sub in submissions:
-        outcomes, info = grade(assignment, sub.files(assignment))
-        results = build_results(assignment, outcomes, info)
-        results["extra_data"]["submission"] = sub.name
-        results["extra_data"]["student"] = sub.student
-        results["extra_data"]["file"] = str(sub.path)
-        write_submission_results(out / sub.name, results)
-        rows.append((sub.name, results))
-        if not quiet:
-            print(f"{sub.name:30s} {results['score']:7.2f} / {results['max_score']:g}"
-                  f"   {info.get('seconds', 0):5.1f} s   {info.get('dialect') or '-'}", file=sys.stderr)
+    progress = not args.json and not getattr(args, "quiet", False)
+    try:
+        report = grade_batch(assignment, submissions, out, jobs=getattr(args, "jobs", None),
+                             force=getattr(args, "force", False), scheduler=getattr(args, "dask_scheduler", None),
+                             progress=progress)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted. The results written so far in {out}/ are kept; the same command resumes.",
+              file=sys.stderr)
+        return 130
+    errors = [o for o in report.outcomes if o.status == "error"]
+    for outcome in errors:
+        print(f"\nGrading {outcome.job.name} ({outcome.job.file}) failed; nothing was written for it "
+              f"(a rerun retries it):\n{outcome.error}", file=sys.stderr)
     if args.json:
-        if len(rows) != 1:
-            print("--json needs exactly one submission", file=sys.stderr)
-            return 2
-        print(json.dumps(rows[0][1], indent=2))
+        if not report.rows:
+            return 1
+        print(json.dumps(report.rows[0][1], indent=2))
     else:
-        print_summary(assignment, rows, out)
-    return 0
+        print_summary(assignment, report.rows, out)
+        counts = {status: report.count(status) for status in ("graded", "skipped", "failed", "error")}
+        print(f"{counts['graded']} graded, {counts['skipped']} unchanged (skipped), "
+              f"{counts['failed']} could not be graded (see their feedback), {counts['error']} failed to grade")
+    return 1 if errors else 0
 
 
 def _selftest(args):
@@ -84,6 +89,48 @@ def _selftest(args):
             print(f"       {problem}")
     print(f"{len(verdicts) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
+
+
+def _gradescope(args):
+    from .gradescope import build_zip
+
+    path = build_zip(args.assignment, args.out)
+    print(f"Wrote {path}: upload it as the assignment's autograder (Configure Autograder > Zip file upload).")
+    return 0
+
+
+def _export(args):
+    from . import manifest
+    from .export import load_grades, write_csv
+
+    assignment = manifest.load(args.assignment)
+    try:
+        grades = load_grades(assignment, args.results, args.gradebook, args.nbgrader_assignment)
+    except (FileNotFoundError, KeyError) as error:
+        print(error.args[0] if error.args else error, file=sys.stderr)
+        return 1
+    for warning in grades.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    out = args.out or f"{assignment.name}-grades.csv"
+    write_csv(grades, out, bom=not args.no_bom)
+    if out != "-":
+        print(f"Wrote {out}: {len(grades.records)} students, columns: student, {', '.join(grades.columns)}, total",
+              file=sys.stderr)
+    return 0
+
+
+def _report(args):
+    from . import manifest
+    from .report import write_report
+
+    assignment = manifest.load(args.assignment)
+    try:
+        path = write_report(assignment, args.results, args.out, args.threshold / 100)
+    except FileNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"Wrote {path}")
+    return 0
 
 
 def _release(args):
@@ -114,6 +161,8 @@ def build_parser():
     demo = commands.add_parser("demo", help="grade the bundled example submissions")
     demo.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
     demo.add_argument("--show", nargs="*", default=["bob", "erin"], help="submissions whose feedback to print")
+    demo.add_argument("-j", "--jobs", type=int, default=None, help="parallel gradings (default: the number of cores)")
+    demo.add_argument("--force", action="store_true", help="regrade even the unchanged examples")
     demo.set_defaults(run=_demo)
 
     train = commands.add_parser("train-digits", help="train the reference MLP on the bundled digits")
@@ -126,7 +175,37 @@ def build_parser():
     grade.add_argument("paths", nargs="+", help="notebooks, .py files, or folders of them")
     grade.add_argument("--out", default="graded", help="output folder (default: graded)")
     grade.add_argument("--json", action="store_true", help="print the one submission's results.json to stdout")
+    grade.add_argument("-j", "--jobs", type=int, default=None,
+                       help="submissions graded in parallel, each in its own process (default: the number of cores)")
+    grade.add_argument("--force", action="store_true",
+                       help="regrade every submission, even those whose files, manifest and graders are unchanged")
+    grade.add_argument("--dask-scheduler", metavar="ADDRESS",
+                       help="grade on a Dask cluster (e.g. tcp://host:8786) instead of this machine (needs the dask extra)")
+    grade.add_argument("--quiet", action="store_true", help="no progress bar and no line per submission")
     grade.set_defaults(run=_grade)
+
+    gradescope = commands.add_parser("gradescope", help="build Gradescope's autograder.zip for an assignment")
+    gradescope.add_argument("assignment", help="assignment name (assignments/<name>.toml) or a manifest path")
+    gradescope.add_argument("--out", default="autograder.zip", help="the zip to write (default: autograder.zip)")
+    gradescope.set_defaults(run=_gradescope)
+
+    export = commands.add_parser("export", help="grades as a CSV for a learning-management system")
+    export.add_argument("assignment", help="assignment name (assignments/<name>.toml) or a manifest path")
+    export.add_argument("--format", choices=["csv"], default="csv", help="the file format (default: csv)")
+    export.add_argument("--results", default="graded", help="folder of graded submissions (default: graded)")
+    export.add_argument("--gradebook", help="read nbgrader's gradebook.db instead of the results folders")
+    export.add_argument("--nbgrader-assignment", help="the assignment's name in the gradebook, if not the manifest's")
+    export.add_argument("--out", help="the CSV to write, or - for stdout (default: <assignment>-grades.csv)")
+    export.add_argument("--no-bom", action="store_true", help="no UTF-8 byte-order mark (Excel needs it for accents)")
+    export.set_defaults(run=_export)
+
+    report = commands.add_parser("report", help="an HTML class report: scores, items, mistakes, students to follow up")
+    report.add_argument("assignment", help="assignment name (assignments/<name>.toml) or a manifest path")
+    report.add_argument("--results", default="graded", help="folder of graded submissions (default: graded)")
+    report.add_argument("--out", help="the HTML file to write (default: <results>/report.html)")
+    report.add_argument("--threshold", type=float, default=50,
+                        help="follow up students whose total is under this percentage (default: 50)")
+    report.set_defaults(run=_report)
 
     release = commands.add_parser("release", help="validate the instructor notebooks and generate the student release")
     release.add_argument("assignment")
@@ -143,5 +222,11 @@ def build_parser():
 
 
 def main(argv=None):
+    from .manifest import ManifestError
+
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except ManifestError as error:
+        print(error, file=sys.stderr)
+        return 2

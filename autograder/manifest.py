@@ -18,10 +18,15 @@ class Item:
     grade_id: str = ""
     notebook: str = ""  # the notebook whose code it grades; empty: the assignment's main notebook
     defined: bool = True  # False: not a class or function of the submission (the grader looks for itself)
+    hidden: frozenset = frozenset()  # test keys students see only once grades are published (Gradescope)
 
     @property
     def max_score(self):
         return sum(self.tests.values())
+
+    def visibility(self, key):
+        """Gradescope's visibility of one test: ``after_published`` when hidden, else ``visible``."""
+        return "after_published" if key in self.hidden else "visible"
 
 
 @dataclass(frozen=True)
@@ -34,13 +39,16 @@ class Assignment:
     limits: Limits = Limits()
     manual: dict = field(default_factory=dict)  # grade_id -> points of the hand-graded cells
     notebook_limits: dict = field(default_factory=dict)  # notebook name -> Limits that differ from `limits`
+    course_dir: Path | None = None  # where the course files are; None: source_notebooks/<name>
 
     @property
     def course_files(self):
         """The ``.py`` files shipped beside the notebooks (e.g. ``datasets.py``): a notebook may
         import them, so they are put beside each submission in the sandbox. They are public:
-        nbgrader copies them into the release."""
-        return sorted((SOURCE_NOTEBOOKS / self.name).glob("*.py"))
+        nbgrader copies them into the release. An installed copy of the project (Gradescope, a
+        Dask worker) has no ``source_notebooks/``: there ``course_dir`` says where they are."""
+        folder = Path(self.course_dir) if self.course_dir is not None else SOURCE_NOTEBOOKS / self.name
+        return sorted(folder.glob("*.py"))
 
     def limits_for(self, notebook):
         return self.notebook_limits.get(notebook, self.limits)
@@ -89,8 +97,14 @@ def load(name_or_path):
         tests = spec.get("tests", {})
         if not tests or not all(isinstance(p, (int, float)) and p >= 0 for p in tests.values()):
             raise ManifestError(f"{path.name}: item {name} needs tests with non-negative points")
+        hidden = spec.get("hidden", [])
+        if hidden is True:
+            hidden = list(tests)
+        if not isinstance(hidden, list) or not set(hidden) <= set(tests):
+            raise ManifestError(f"{path.name}: item {name}: hidden must be true or a list of its test keys, "
+                                f"not {hidden!r}")
         items[name] = Item(name, spec.get("track", "basic"), spec["grader"], dict(tests), spec.get("grade_id", ""),
-                           spec.get("notebook", ""), spec.get("defined", True))
+                           spec.get("notebook", ""), spec.get("defined", True), frozenset(hidden))
     notebooks = tuple(header.get("notebooks", []))
     notebook_limits = {}
     for notebook, overrides in data.get("notebook_limits", {}).items():

@@ -20,8 +20,8 @@ PARAMETER_ATTRIBUTES = {
 }
 
 
-# A method that hangs this many times is not called again for this submission: each hang
-# costs a full call limit and a worker restart.
+# A method that hangs, or kills the worker, this many times is not called again for this
+# submission: each costs a worker restart (and a hang a full call limit too).
 TIMEOUTS_BEFORE_GIVING_UP = 2
 
 
@@ -93,6 +93,7 @@ class Submission:
         self.functions = set(functions)
         self.mutations = []  # notes on inputs changed in place, read by the graders
         self.timeouts = {}  # "Class.method" -> how many calls ran out of time
+        self.crashes = {}  # "Class.method" -> how many calls killed the worker or broke its protocol
         self.cache = {}  # results that several grader tests share (e.g. a trained model's accuracy)
 
     def name_of(self, canonical):
@@ -112,6 +113,8 @@ class Submission:
         except SandboxError as error:
             if isinstance(error, WorkerTimeout):
                 self.timeouts[where] = self.timeouts.get(where, 0) + 1
+            elif isinstance(error, WorkerDied):
+                self.crashes[where] = self.crashes.get(where, 0) + 1
             raise explain(error, where) from None
 
     def _send(self, where, op, values, **fields):
@@ -122,10 +125,20 @@ class Submission:
         decoded = {key: decode(reply[key], reply_arrays, generation) for key in ("result", "args_after", "kept") if key in reply}
         return reply, decoded
 
+    def give_up_if_hung(self, where):
+        """A method or constructor that hung or crashed too often is not called again."""
+        if self.timeouts.get(where, 0) >= TIMEOUTS_BEFORE_GIVING_UP:
+            raise StudentFailure(f"{where} was not run again: it did not finish within the time limit "
+                                 f"{TIMEOUTS_BEFORE_GIVING_UP} times already.", "timeout")
+        if self.crashes.get(where, 0) >= TIMEOUTS_BEFORE_GIVING_UP:
+            raise StudentFailure(f"{where} was not run again: it made the worker process restart "
+                                 f"{TIMEOUTS_BEFORE_GIVING_UP} times already.", "crashed")
+
     def new(self, canonical, *args, **kwargs):
         """Construct the student's class; ``args`` are numbers (and handles)."""
         self.require(canonical)
         name = self.name_of(canonical)
+        self.give_up_if_hung(f"{name}(...)")
         _, decoded = self._send(f"{name}(...)", "new", list(args), **{"class": name, "kwargs": kwargs, "seed": 0})
         return StudentModule(self, canonical, decoded["result"])
 
@@ -176,9 +189,7 @@ class StudentModule:
         """Call a method; returns its (decoded) result. Records any argument changed in place."""
         where = f"{self.name}.{method}"
         self._check_alive(where)
-        if self.submission.timeouts.get(where, 0) >= TIMEOUTS_BEFORE_GIVING_UP:
-            raise StudentFailure(f"{where} was not run again: it did not finish within the time limit "
-                                 f"{TIMEOUTS_BEFORE_GIVING_UP} times already.", "timeout")
+        self.submission.give_up_if_hung(where)
         _, decoded = self.submission._send(where, "call", list(args), target=self.handle.wire(), method=method,
                                            return_args=check_inputs, seed=seed)
         if check_inputs:

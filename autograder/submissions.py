@@ -21,10 +21,17 @@ def safe_name(text):
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "submission"
 
 
+def own_file(path, folder):
+    """A regular file of the student's own folder: a link to anything elsewhere (say, another
+    student's notebook) is not the student's work."""
+    return path.is_file() and (not path.is_symlink() or path.resolve().parent == folder.resolve())
+
+
 def main_file(folder, assignment):
     """The file to grade in one student's assignment folder: the main notebook by name, else the
     only notebook or ``.py`` file, else the first that is not one of the assignment's other notebooks."""
-    candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
+    candidates = sorted(p for p in folder.iterdir()
+                        if own_file(p, folder) and p.suffix in SUFFIXES and not p.name.startswith("."))
     by_name = {p.name: p for p in candidates}
     if assignment.main_notebook in by_name:
         return by_name[assignment.main_notebook]
@@ -35,7 +42,7 @@ def main_file(folder, assignment):
 
 def with_others(sub, folder, assignment):
     others = tuple((name, folder / name) for name in assignment.notebooks
-                   if name != assignment.main_notebook and (folder / name).is_file() and folder / name != sub.path)
+                   if name != assignment.main_notebook and own_file(folder / name, folder) and folder / name != sub.path)
     return SubmissionFile(sub.name, sub.path, sub.student, others)
 
 

@@ -95,3 +95,17 @@ def test_grading_is_deterministic(tmp_path):
         for cell in run["extra_data"]["cells"]:
             cell.pop("seconds")
     assert runs[0] == runs[1]
+
+
+def test_a_link_to_another_students_notebook_is_not_graded(tmp_path):
+    from autograder.submissions import discover
+
+    submitted = tmp_path / "submitted"
+    for student in ["alice", "eve"]:
+        (submitted / student / "modules").mkdir(parents=True)
+    reference_notebook(submitted / "alice" / "modules" / "modules.ipynb")
+    (submitted / "alice" / "modules" / "training.ipynb").write_text("{}")
+    (submitted / "eve" / "modules" / "training.ipynb").symlink_to(submitted / "alice" / "modules" / "training.ipynb")
+    (submitted / "eve" / "modules" / "modules.ipynb").symlink_to(submitted / "alice" / "modules" / "modules.ipynb")
+    found = {sub.name: sub for sub in discover([submitted], ASSIGNMENT)}
+    assert "eve" not in found and found["alice"].others

@@ -2,6 +2,9 @@
 
 Nothing received is executed or unpickled: JSON is parsed, arrays are read with
 ``allow_pickle=False`` and must be plain numeric arrays, and every frame has a size cap.
+The student's code runs in the worker, so it can write anything at all on the reply pipe:
+:func:`check_reply` verifies the shape of every reply before anything else reads it, and the
+caps below bound what one reply can cost this process in memory.
 """
 import io
 import json
@@ -9,7 +12,14 @@ import struct
 
 import numpy as np
 
-MAX_FRAME = 512 << 20
+# The graders exchange arrays of kilobytes; the worker refuses to send more than 64 MB of
+# arrays in one reply (the student sees "an array too large to send"), so these caps are
+# only ever reached by a reply the student's code forged on the pipe.
+MAX_FRAME = 128 << 20  # one array
+MAX_HEADER = 8 << 20  # the JSON part of a reply (an honest one is a few kilobytes)
+MAX_REPLY = 128 << 20  # all the frames of one reply together
+MAX_ARRAYS = 10_000
+MAX_DEPTH = 16  # nesting of values in a reply (the worker sends at most 7)
 NUMERIC_KINDS = "biufc"
 
 
@@ -26,20 +36,23 @@ def pack(header, arrays=()):
     return b"".join(struct.pack(">Q", len(f)) + f for f in frames)
 
 
-def frame_length(prefix):
+def frame_length(prefix, limit=MAX_FRAME):
     (length,) = struct.unpack(">Q", prefix)
-    if length > MAX_FRAME:
-        raise ProtocolError(f"a reply frame of {length} bytes is over the limit")
+    if length > limit:
+        raise ProtocolError(f"a reply frame of {length} bytes is over the limit of {limit}")
     return length
 
 
 def parse_header(payload):
     try:
         header = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ProtocolError(f"reply is not JSON: {error}") from None
-    if not isinstance(header, dict) or not isinstance(header.get("n_arrays", 0), int):
+    # ValueError covers JSON errors and integers of too many digits; RecursionError, nesting
+    except (ValueError, RecursionError) as error:
+        raise ProtocolError(f"reply is not JSON: {type(error).__name__}") from None
+    if not isinstance(header, dict) or type(header.get("n_arrays", 0)) is not int:
         raise ProtocolError("reply header is not an object")
+    if not 0 <= header.get("n_arrays", 0) <= MAX_ARRAYS:
+        raise ProtocolError("too many arrays in a reply")
     return header
 
 
@@ -87,6 +100,69 @@ def encode(value, arrays):
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return value
+
+
+def _is_list_of_str(value):
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+# The fields a reply may carry besides values, and the type each must have.
+FIELD_CHECKS = {
+    "ok": lambda v: isinstance(v, bool),
+    "n_arrays": lambda v: type(v) is int,
+    "output": lambda v: isinstance(v, str),
+    "notes": _is_list_of_str,
+    "functions": _is_list_of_str,
+    "same_arrays": lambda v: isinstance(v, bool),
+    "via": lambda v: isinstance(v, str),
+    "count": lambda v: type(v) is int,
+    "background": lambda v: isinstance(v, dict) and all(type(n) is int for n in v.values()),
+    "error": lambda v: isinstance(v, dict) and all(
+        isinstance(v.get(k, ""), str) for k in ("type", "message")
+    ) and _is_list_of_str(v.get("frames", [])) and (v.get("function") is None or isinstance(v["function"], str)),
+    "classes": lambda v: isinstance(v, dict) and all(
+        isinstance(info, dict) and _is_list_of_str(info.get("attributes", [])) and _is_list_of_str(info.get("bases", []))
+        for info in v.values()
+    ),
+}
+VALUE_FIELDS = ("result", "args_after", "kept")
+
+
+def _check_value(value, n_arrays, depth=0):
+    if depth > MAX_DEPTH:
+        raise ProtocolError("reply values are nested too deeply")
+    if isinstance(value, list):
+        for item in value:
+            _check_value(item, n_arrays, depth + 1)
+    elif isinstance(value, dict):
+        if len(value) != 1:
+            raise ProtocolError("reply has an unknown object")
+        (key, inner), = value.items()
+        if key == "$a" and type(inner) is int and 0 <= inner < n_arrays:
+            return
+        if key == "$h" and type(inner) is int:
+            return
+        if key == "$x" and isinstance(inner, str):
+            return
+        if key == "$d" and isinstance(inner, dict):
+            for item in inner.values():
+                _check_value(item, n_arrays, depth + 1)
+            return
+        raise ProtocolError("reply has an unknown object")
+    elif not (value is None or isinstance(value, (bool, int, float, str))):
+        raise ProtocolError("reply has an unknown value")
+
+
+def check_reply(header):
+    """Raise :class:`ProtocolError` unless every field the trusted side reads has the expected
+    type and every value is well formed, so that nothing later can fail on a forged reply."""
+    for key, value in header.items():
+        check = FIELD_CHECKS.get(key)
+        if check is not None and not check(value):
+            raise ProtocolError(f"reply field {key!r} is malformed")
+        if key in VALUE_FIELDS:
+            _check_value(value, header.get("n_arrays", 0))
+    return header
 
 
 def decode(value, arrays, generation):

@@ -8,13 +8,25 @@ Wire format, both directions: a message is a JSON frame followed by ``n_arrays``
 ``.npy`` bytes; every frame is an 8-byte big-endian length and its payload. Inside the JSON,
 ``{"$a": i}`` is the i-th array frame, ``{"$h": id}`` an object kept in this worker,
 ``{"$d": {...}}`` a dict, and ``{"$x": "..."}`` a value that could not be sent.
+
+The student's code shares this interpreter, so this worker protects the little it needs to
+keep answering (see :meth:`Worker.student`): Python's builtins and ``sys.stdout`` are put
+back after each cell or call, garbage is collected there (a hanging ``__del__`` is charged
+to the code that made the garbage, not to a later call), timers it set are cancelled, and
+threads it left behind are reported. Processes it forks never answer requests. The trusted
+side checks everything anyway; these only keep an honest part of a submission gradable.
 """
+import builtins
+import gc
 import io
 import json
 import os
 import random
+import signal
 import struct
 import sys
+import threading
+import time
 import traceback
 import types
 
@@ -22,6 +34,15 @@ import numpy as np
 
 MAX_FRAME = 1 << 30
 OUTPUT_KEEP = 20_000  # characters of printed output kept per cell or call
+MAX_REPLY_ARRAYS = 64 << 20  # bytes of arrays in one reply (the trusted side refuses more)
+MAX_REPLY_JSON = 4 << 20  # bytes of JSON in one reply
+MAX_VALUE_JSON = 1 << 20  # bytes of JSON for one value (a returned list, say)
+MAX_NAMES = 2000  # classes and functions reported by inspect, and attributes per class
+MAX_ATTRIBUTES = 50_000  # attribute names reported by inspect, all classes together
+BUILTINS = dict(vars(builtins))
+RECURSION_LIMIT = sys.getrecursionlimit()
+_dumps, _loads, _pack, _unpack = json.dumps, json.loads, struct.pack, struct.unpack
+_save, _load = np.save, np.load
 
 
 class BoundedText(io.TextIOBase):
@@ -66,23 +87,26 @@ class Channel:
         return b"".join(chunks)
 
     def _read_frame(self):
-        (length,) = struct.unpack(">Q", self._read_exact(8))
+        (length,) = _unpack(">Q", self._read_exact(8))
         if length > MAX_FRAME:
             raise ValueError("frame too large")
         return self._read_exact(length)
 
     def receive(self):
-        header = json.loads(self._read_frame())
-        arrays = [np.load(io.BytesIO(self._read_frame()), allow_pickle=False) for _ in range(header.get("n_arrays", 0))]
+        header = _loads(self._read_frame())
+        arrays = [_load(io.BytesIO(self._read_frame()), allow_pickle=False) for _ in range(header.get("n_arrays", 0))]
         return header, arrays
 
     def send(self, header, arrays=()):
-        frames = [json.dumps(dict(header, n_arrays=len(arrays))).encode()]
+        frames = [_dumps(dict(header, n_arrays=len(arrays))).encode()]
+        if len(frames[0]) > MAX_REPLY_JSON:  # values are capped on their own; this is a last resort
+            error = {"type": "ReplyTooLarge", "message": "the reply was too large to send", "frames": []}
+            frames, arrays = [_dumps({"ok": False, "error": error, "output": "", "n_arrays": 0}).encode()], ()
         for array in arrays:
             buffer = io.BytesIO()
-            np.save(buffer, array, allow_pickle=False)
+            _save(buffer, array, allow_pickle=False)
             frames.append(buffer.getvalue())
-        self.writer.write(b"".join(struct.pack(">Q", len(f)) + f for f in frames))
+        self.writer.write(b"".join(_pack(">Q", len(f)) + f for f in frames))
 
 
 class Worker:
@@ -94,6 +118,56 @@ class Worker:
         self.next_id = 1
         self.output = BoundedText()
         sys.stdout = sys.stderr = self.output
+        self.pid = os.getpid()
+        self.idle_threads = {}  # thread id -> CPU ticks when it was last seen idle
+
+    # -- running the student's code -----------------------------------------------------------
+
+    def student(self, function, *args, **kwargs):
+        """Call the student's code, then put back what the worker itself relies on."""
+        try:
+            return function(*args, **kwargs)
+        finally:
+            sys.settrace(None)  # first: a tracer would run on everything below
+            sys.setprofile(None)
+            sys.setrecursionlimit(RECURSION_LIMIT)
+            restore_builtins()
+            sys.stdout = sys.stderr = self.output
+            for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+                signal.setitimer(timer, 0)  # a timer would fire during a later request
+            gc.collect()
+
+    def background(self):
+        """Threads the student's code left running: ``busy_new`` those new since the last
+        request that use the CPU, ``busy_old`` idle ones seen before that have started to.
+        Idle threads (a pool waiting for work) are tolerated."""
+        reap_children()
+        ticks = thread_ticks()
+        for tid in list(self.idle_threads):
+            if tid not in ticks:
+                del self.idle_threads[tid]
+        new = [tid for tid in ticks if tid not in self.idle_threads]
+        wait_until = time.monotonic() + 0.2
+        while new and time.monotonic() < wait_until:  # threads that are just finishing
+            time.sleep(0.01)
+            ticks = thread_ticks()
+            new = [tid for tid in new if tid in ticks]
+        busy_new = 0
+        if new:
+            # 15 clock ticks while this thread sleeps: a spinning thread takes most of them even
+            # on a busy machine, one waiting for work takes none
+            time.sleep(0.15)
+            after = thread_ticks()
+            for tid in new:
+                if tid in after:
+                    if after[tid] - ticks[tid] >= 2:
+                        busy_new += 1
+                    else:
+                        self.idle_threads[tid] = after[tid]
+            ticks = after
+        # an idle thread that has used 0.3 s of CPU since it was found idle is no longer idle
+        busy_old = sum(1 for tid, seen in self.idle_threads.items() if ticks.get(tid, seen) - seen >= 30)
+        return {"threads": len(ticks), "busy_new": busy_new, "busy_old": busy_old}
 
     # -- values -------------------------------------------------------------------------------
 
@@ -119,6 +193,8 @@ class Worker:
                 notes.append(f"returned a {kind}, not a plain numpy.ndarray; it was converted")
             if array.dtype.kind not in "biufc":
                 return {"$x": f"an array of dtype {array.dtype}"}
+            if sum(a.nbytes for a in arrays) + array.nbytes > MAX_REPLY_ARRAYS:
+                return {"$x": f"an array too large to send ({array.nbytes >> 20} MB)"}
             arrays.append(array)
             return {"$a": len(arrays) - 1}
         if type(value) in (list, tuple):
@@ -126,6 +202,14 @@ class Worker:
         if type(value) is dict:
             return {"$d": {str(k): self.encode(v, arrays, notes, depth + 1) for k, v in value.items()}}
         return {"$x": f"a {type(value).__name__}"}
+
+    def wire(self, value, arrays, notes):
+        """:meth:`encode`, with a cap on the JSON it makes (a list of millions of numbers, say)."""
+        encoded = self.encode(value, arrays, notes)
+        size = len(_dumps(encoded))
+        if size > MAX_VALUE_JSON:
+            return {"$x": f"a value too large to send ({size >> 10} kB as JSON)"}
+        return encoded
 
     def decode(self, value, arrays):
         if isinstance(value, list):
@@ -153,31 +237,49 @@ class Worker:
             except BaseException as error:  # noqa: BLE001 - SystemExit and friends are the student's too
                 out_arrays = []
                 reply = {"ok": False, "error": describe_error(error)}
+            if os.getpid() != self.pid:  # a process the student's code forked: it never answers
+                os._exit(0)
             reply["output"] = self.output.take()
+            reply["background"] = self.background()
             self.channel.send(reply, out_arrays)
 
     def op_exec(self, request, arrays, out):
         code = compile(request["source"], f"<{request['name']}>", "exec")
-        exec(code, self.namespace)  # noqa: S102 - running the student's cell is this process's job
+        self.student(exec, code, self.namespace)  # noqa: S102 - running the student's cell is this process's job
+        # What the cells built (modules such as SciPy, the student's classes) stays: keeping it
+        # out of later collections makes the one after each call cost microseconds, not 20 ms.
+        gc.freeze()
         return {"ok": True}
 
     def op_inspect(self, request, arrays, out):
-        classes, functions = {}, []
-        for name, value in list(self.namespace.items()):
-            if isinstance(value, type):
-                attributes = set()
-                for klass in value.__mro__:
-                    if klass is not object:
-                        attributes.update(vars(klass))
-                classes[name] = {"attributes": sorted(attributes), "bases": [b.__name__ for b in value.__mro__[1:]]}
-            elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType)) or callable(value):
-                functions.append(name)
+        """The classes and functions the namespace defines. Read through ``type``'s own
+        descriptors, so that a metaclass cannot hang or break this; a class that cannot be
+        read is left out, not the whole submission."""
+        classes, functions, budget = {}, [], MAX_ATTRIBUTES
+        for name, value in list(self.namespace.items())[:50_000]:
+            if not isinstance(name, str) or len(classes) + len(functions) >= MAX_NAMES:
+                continue
+            try:
+                if isinstance(value, type):
+                    mro = TYPE_MRO(value)
+                    attributes = set()
+                    for klass in mro:
+                        if klass is not object:
+                            attributes.update(k for k in TYPE_DICT(klass) if isinstance(k, str) and len(k) <= 100)
+                    # method-like names first, so that a class with thousands of attributes keeps them
+                    ordered = sorted(attributes, key=lambda a: (a.startswith("_"), a))[:min(MAX_NAMES, budget)]
+                    budget -= len(ordered)
+                    classes[name] = {"attributes": sorted(ordered), "bases": [TYPE_NAME(b) for b in mro[1:]]}
+                elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType)) or callable(value):
+                    functions.append(name)
+            except Exception:  # noqa: BLE001 - a hostile class is skipped
+                continue
         return {"ok": True, "classes": classes, "functions": sorted(functions)}
 
     def op_new(self, request, arrays, out):
         cls = self.namespace[request["class"]]
         seed(request.get("seed"))
-        obj = cls(*self.decode(request.get("args", []), arrays), **self.decode(request.get("kwargs", {}), arrays))
+        obj = self.student(cls, *self.decode(request.get("args", []), arrays), **self.decode(request.get("kwargs", {}), arrays))
         return {"ok": True, "result": self.keep(obj)}
 
     def op_lookup(self, request, arrays, out):
@@ -192,18 +294,18 @@ class Worker:
     def op_call(self, request, arrays, out):
         """Call a method of a kept object (``target`` and ``method``) or a function of the namespace."""
         if request.get("target") is not None:
-            function = getattr(self.objects[request["target"]["$h"]], request["method"])
+            function = self.student(getattr, self.objects[request["target"]["$h"]], request["method"])
         else:
             function = self.namespace[request["function"]]
         args = self.decode(request.get("args", []), arrays)
         kwargs = self.decode(request.get("kwargs", {}), arrays)
         leaves_before = [id(leaf) for leaf in flatten(args) if isinstance(leaf, np.ndarray)]
         seed(request.get("seed"))
-        result = function(*args, **kwargs)
+        result = self.student(function, *args, **kwargs)
         notes = []
-        reply = {"ok": True, "result": self.encode(result, out, notes)}
+        reply = {"ok": True, "result": self.wire(result, out, notes)}
         if request.get("return_args"):
-            reply["args_after"] = self.encode(args, out, [])
+            reply["args_after"] = [self.wire(arg, out, []) for arg in args]
             # False when the call put new arrays into the lists it was given instead of updating them
             reply["same_arrays"] = leaves_before == [id(leaf) for leaf in flatten(args) if isinstance(leaf, np.ndarray)]
         if request.get("keep_result"):
@@ -215,12 +317,12 @@ class Worker:
         obj = self.objects[request["target"]["$h"]]
         names = request["name"].split(".")
         for name in names:
-            obj = obj[name] if isinstance(obj, dict) else getattr(obj, name)
+            obj = obj[name] if isinstance(obj, dict) else self.student(getattr, obj, name)
         notes = []
-        return {"ok": True, "result": self.encode(obj, out, notes), "notes": notes}
+        return {"ok": True, "result": self.wire(obj, out, notes), "notes": notes}
 
     def op_setattr(self, request, arrays, out):
-        setattr(self.objects[request["target"]["$h"]], request["name"], self.decode(request["value"], arrays))
+        self.student(setattr, self.objects[request["target"]["$h"]], request["name"], self.decode(request["value"], arrays))
         return {"ok": True}
 
     def op_write_arrays(self, request, arrays, out):
@@ -229,7 +331,7 @@ class Worker:
         obj = self.objects[request["target"]["$h"]]
         values = self.decode(request["values"], arrays)
         try:
-            found = getattr(obj, request["getter"])() if request.get("getter") else None
+            found = self.student(lambda: getattr(obj, request["getter"])()) if request.get("getter") else None
         except Exception:  # noqa: BLE001 - a stubbed or broken getter: fall back to the attributes
             found = None
         flat = flatten(found) if found is not None else []
@@ -239,7 +341,7 @@ class Worker:
             for p, v in zip(flat, values):
                 p[...] = v
             try:  # a getter that hands out copies: the values did not reach the layer
-                again = flatten(getattr(obj, request["getter"])())
+                again = flatten(self.student(lambda: getattr(obj, request["getter"])()))
             except Exception:  # noqa: BLE001
                 again = []
             if len(again) == len(values) and all(
@@ -251,14 +353,14 @@ class Worker:
             if isinstance(current, np.ndarray) and current.shape == v.shape:
                 current[...] = v
             else:
-                setattr(obj, name, v)
+                self.student(setattr, obj, name, v)
         return {"ok": True, "via": "attributes"}
 
     def op_nudge(self, request, arrays, out):
         """Subtract ``delta`` in place from every array the getter returns, as an optimizer does."""
         obj = self.objects[request["target"]["$h"]]
         count = 0
-        for p in flatten(getattr(obj, request["getter"])()):
+        for p in flatten(self.student(lambda: getattr(obj, request["getter"])())):
             if isinstance(p, np.ndarray):
                 p -= request["delta"]
                 count += 1
@@ -267,7 +369,7 @@ class Worker:
     def op_probe(self, request, arrays, out):
         base = self.namespace[request["base"]]
         probe_class = make_probe_class(base, request["hooks"], request["kind"])
-        return {"ok": True, "result": self.keep(probe_class(*self.decode(request.get("args", []), arrays)))}
+        return {"ok": True, "result": self.keep(self.student(probe_class, *self.decode(request.get("args", []), arrays)))}
 
     def op_ping(self, request, arrays, out):
         return {"ok": True}
@@ -285,7 +387,53 @@ def seed(value):
         random.seed(value)
 
 
+def restore_builtins():
+    """Builtins the student's code replaced or added are put back (compared by identity, so
+    that no student ``__eq__`` runs here)."""
+    current = vars(builtins)
+    if len(current) != len(BUILTINS) or any(current.get(k, restore_builtins) is not v for k, v in BUILTINS.items()):
+        current.clear()
+        current.update(BUILTINS)
+
+
+def thread_ticks():
+    """CPU clock ticks of every thread of this process but the main one, by thread id."""
+    ticks = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:  # not Linux: threads are not watched
+        return ticks
+    for tid in tids:
+        if int(tid) == MAIN_TID:
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            ticks[int(tid)] = int(fields[11]) + int(fields[12])  # utime + stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks
+
+
+def reap_children():
+    """Children the student's code started and that have ended are reaped (no zombies)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def describe_error(error):
+    try:
+        return _describe_error(error)
+    except BaseException:  # noqa: BLE001 - a hostile exception whose attributes raise
+        return {"type": "Exception", "message": "(the error could not be described)", "frames": [], "function": None}
+
+
+def _describe_error(error):
     """The exception and the student's own frames only (those of ``<cell ...>`` code)."""
     student_frames = [
         frame for frame in traceback.extract_tb(error.__traceback__)
@@ -300,7 +448,15 @@ def describe_error(error):
     except Exception:  # noqa: BLE001 - a hostile __str__
         message = "(the exception's message could not be shown)"
     innermost = student_frames[-1].name if student_frames else None
-    return {"type": type(error).__name__, "message": message[:2000], "frames": frames[-8:], "function": innermost}
+    return {"type": TYPE_NAME(type(error)), "message": message[:2000], "frames": [f[:1000] for f in frames[-8:]],
+            "function": innermost}
+
+
+MAIN_TID = threading.get_native_id()
+# type's own descriptors: reading a class through them runs none of its metaclass's code
+TYPE_MRO = type.__dict__["__mro__"].__get__
+TYPE_DICT = type.__dict__["__dict__"].__get__
+TYPE_NAME = type.__dict__["__name__"].__get__
 
 
 def make_probe_class(base, hooks, kind):

@@ -1,0 +1,188 @@
+"""Grades for a learning-management system: ``autograder export ASSIGNMENT --format csv``.
+
+One row per student, one column per graded item and one for the total, read either from the
+results folders ``autograder grade`` writes or from nbgrader's gradebook (which also has the
+hand-graded cells). The CSV is UTF-8 with a byte-order mark, so that Excel reads accented
+names right (LibreOffice, Google Sheets and Python's ``utf-8-sig`` skip it), and has exactly
+one header row.
+"""
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Record:
+    """One student's grades, and for a results folder what the grading found."""
+    student: str
+    scores: dict  # column -> points, or None when there is no grade
+    total: float | None
+    max_score: float
+    submission: str = ""
+    diagnoses: list = field(default_factory=list)  # {"item", "test", "diagnosis"} of the failed tests
+    error: str | None = None  # the submission could not be read or run
+    failed_cells: int = 0
+    restarts: int = 0
+    folder: Path | None = None
+
+
+@dataclass
+class Grades:
+    assignment: str
+    columns: list  # graded items (and hand-graded cells from a gradebook), in the manifest's order
+    max_scores: dict  # column -> points
+    records: list
+    source: str = ""
+    warnings: list = field(default_factory=list)
+
+    @property
+    def max_total(self):
+        return sum(self.max_scores.values())
+
+
+def load_results(folder, assignment):
+    """The grades in ``folder/<submission>/results.json`` (what ``autograder grade`` wrote). A
+    student graded twice under different names keeps the most recent grading."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder of graded submissions")
+    columns = list(assignment.items)
+    by_student, warnings = {}, []
+    for path in sorted(folder.glob("*/results.json")):
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+            extra = results["extra_data"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            warnings.append(f"{path}: unreadable ({error}); left out")
+            continue
+        if extra.get("assignment") != assignment.name:
+            continue
+        student = str(extra.get("student") or extra.get("submission") or path.parent.name)
+        items = extra.get("items", {})
+        record = Record(
+            student=student,
+            scores={c: float(items[c]["score"]) if c in items else None for c in columns},
+            total=float(results["score"]),
+            max_score=float(results["max_score"]),
+            submission=str(extra.get("submission") or path.parent.name),
+            diagnoses=[d for d in extra.get("diagnoses", []) if d.get("diagnosis")],
+            error=extra.get("error"),
+            failed_cells=sum(not c.get("ok", True) for c in extra.get("cells", [])),
+            restarts=int(extra.get("worker_restarts") or 0),
+            folder=path.parent,
+        )
+        previous = by_student.get(student)
+        if previous is not None:
+            warnings.append(f"{student} has several graded submissions ({previous.submission}, {record.submission}); "
+                            "the most recent is kept")
+            if (previous.folder / "results.json").stat().st_mtime > path.stat().st_mtime:
+                continue
+        by_student[student] = record
+    # The items the results know (all of the manifest's, unless they were graded with a part of it).
+    present = {c for r in by_student.values() for c, v in r.scores.items() if v is not None}
+    columns = [c for c in columns if c in present] or columns
+    for record in by_student.values():
+        record.scores = {c: record.scores[c] for c in columns}
+    max_scores = {name: assignment.items[name].max_score for name in columns}
+    return Grades(assignment.name, columns, max_scores, sorted(by_student.values(), key=lambda r: r.student),
+                  str(folder), warnings)
+
+
+def load_gradebook(path, assignment, nbgrader_assignment=None):
+    """The grades in nbgrader's ``gradebook.db``: per student, each autograded item (by its
+    grade cell's ``grade_id`` in the manifest) and each hand-graded cell, with nbgrader's score
+    (the manual score when one was given, else the automatic one). A student in the gradebook
+    with no submission gets a row with empty cells."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no gradebook at {path}")
+    name = nbgrader_assignment or assignment.name
+    item_of = {item.grade_id: item.name for item in assignment.items.values() if item.grade_id}
+    with Gradebook(f"sqlite:///{path.resolve()}") as gradebook:
+        try:
+            entry = gradebook.find_assignment(name)
+        except MissingEntry:
+            raise KeyError(f"the gradebook {path} has no assignment {name!r}") from None
+        cells = {}  # grade cell name -> max score
+        for notebook in entry.notebooks:
+            for cell in notebook.grade_cells:
+                cells[cell.name] = float(cell.max_score)
+        order = {name: i for i, name in enumerate(list(assignment.items) + list(assignment.manual))}
+        column_of = {cell: item_of.get(cell, cell) for cell in cells}
+        columns = sorted(set(column_of.values()), key=lambda c: (order.get(c, len(order)), c))
+        max_scores = {c: 0.0 for c in columns}
+        for cell, points in cells.items():
+            max_scores[column_of[cell]] += points
+        records = []
+        for student in gradebook.students:
+            try:
+                submission = gradebook.find_submission(name, student.id)
+            except MissingEntry:
+                records.append(Record(student.id, {c: None for c in columns}, None, sum(max_scores.values())))
+                continue
+            scores = {c: None for c in columns}
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.name in column_of and grade.score is not None:
+                        column = column_of[grade.name]
+                        scores[column] = (scores[column] or 0.0) + float(grade.score)
+            total = sum(v for v in scores.values() if v is not None)
+            records.append(Record(student.id, scores, total, sum(max_scores.values()), submission=name))
+    return Grades(assignment.name, columns, max_scores, sorted(records, key=lambda r: r.student), str(path))
+
+
+def _number(value):
+    if value is None:
+        return ""
+    return f"{round(float(value), 4):g}"
+
+
+def _text(value):
+    """A cell a spreadsheet shows as text: one starting like a formula is quoted (CSV injection)."""
+    value = str(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def to_csv(grades):
+    """The CSV text: a header row ``student, <items...>, total``, then one row per student."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["student", *grades.columns, "total"])
+    for record in grades.records:
+        writer.writerow([_text(record.student), *[_number(record.scores.get(c)) for c in grades.columns],
+                         _number(record.total)])
+    return buffer.getvalue()
+
+
+def write_csv(grades, out, bom=True):
+    text = to_csv(grades)
+    if str(out) == "-":
+        sys.stdout.write(text)
+        return out
+    from .results import write_atomic
+
+    out = Path(out)
+    write_atomic(out, ("\ufeff" if bom else "") + text)
+    readable(out)
+    return out
+
+
+def readable(path):
+    """Make a file written by ``write_atomic`` (private, as ``mkstemp`` makes it) readable as a
+    file normally is, by the umask's rule: a CSV or a report is there to be shared."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+def load_grades(assignment, results=None, gradebook=None, nbgrader_assignment=None):
+    if gradebook:
+        return load_gradebook(gradebook, assignment, nbgrader_assignment)
+    return load_results(results or "graded", assignment)

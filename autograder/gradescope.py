@@ -1,0 +1,324 @@
+"""Gradescope: ``autograder gradescope ASSIGNMENT`` builds ``autograder.zip``, and this module's
+``run`` is what that zip's ``run_autograder`` executes for each submission.
+
+The zip holds:
+
+- ``setup.sh``: run once by Gradescope when it builds the image (Ubuntu, as root): installs
+  bubblewrap when the distribution has it, a Python >= 3.11 with venv, and the wheel below
+  into ``/autograder/venv``;
+- ``run_autograder``: run for every submission; grades ``/autograder/submission/`` with our
+  sandboxed graders and writes ``/autograder/results/results.json``. The environment variable
+  ``AUTOGRADER_ROOT`` (default ``/autograder``) moves the whole layout, so a test can run it
+  in a temporary folder;
+- ``wheels/``: the project as a wheel: the graders, what runs them, and ``reference_impl``,
+  which is the graders' oracle and so has to be there. Not in the zip: the instructor
+  notebooks, the self-test's mutants and alternative solutions, examples, tests;
+- ``assignment/``: the manifest and the course's public helper files (``datasets.py``...).
+
+Students never see the zip; their code, run in the sandbox, cannot read it when bubblewrap
+works in the container (see the README for when it does not).
+"""
+import argparse
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+import traceback
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+from . import manifest
+
+DISTRIBUTION = "nn-homework-autograder"
+PACKAGE = Path(__file__).resolve().parent
+# Parts of the package the graders do not need at run time, some of which are answers.
+EXCLUDED = ("selftest/alternatives/", "selftest/mutants.toml", "selftest/bank.py", "selftest/dialect_variants.py")
+PACKAGE_SUFFIXES = {".py", ".ini", ".toml"}
+
+SETUP_SH = r"""#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu).
+# It installs bubblewrap (the sandbox's full isolation, where the container allows it), a
+# Python >= 3.11 with venv, and this assignment's autograder wheel into $ROOT/venv.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+export DEBIAN_FRONTEND=noninteractive
+
+apt-get update -qq
+apt-get install -y -qq bubblewrap \
+    || echo "bubblewrap is not available: submissions will be graded with reduced isolation"
+
+python_ok() { command -v "$1" >/dev/null 2>&1 && "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; }
+PYTHON=""
+for candidate in python3 python3.13 python3.12 python3.11; do
+    if python_ok "$candidate"; then PYTHON="$candidate"; break; fi
+done
+if [ -z "$PYTHON" ]; then  # Ubuntu 22.04's python3 is 3.10; its universe has 3.11
+    apt-get install -y -qq python3.11 python3.11-venv
+    PYTHON=python3.11
+fi
+VERSION="$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+apt-get install -y -qq "python${VERSION}-venv" || apt-get install -y -qq python3-venv || true
+
+"$PYTHON" -m venv "$ROOT/venv"
+"$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip
+"$ROOT/venv/bin/python" -m pip install --quiet "$HERE"/wheels/*.whl
+# Fail the image build now, not at the first submission, if the graders cannot load.
+"$ROOT/venv/bin/python" -c "import autograder.gradescope, autograder.runner; autograder.runner.grader_titles()"
+"""
+
+RUN_AUTOGRADER = r"""#!/usr/bin/env bash
+# Gradescope runs this, as root, for every submission, in a fresh container:
+# it grades $ROOT/submission/ and writes $ROOT/results/results.json.
+# AUTOGRADER_ROOT (default /autograder) moves the whole layout, for testing it elsewhere.
+set -uo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+exec "$ROOT/venv/bin/python" -m autograder.gradescope run --root "$ROOT"
+"""
+
+
+# -- building the zip -----------------------------------------------------------------------------
+
+def _record_hash(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def package_files():
+    """``(path in the wheel, file)`` of everything the graders need at run time."""
+    import reference_impl
+
+    files = []
+    for label, root in [("autograder", PACKAGE), ("reference_impl", Path(reference_impl.__file__).resolve().parent)]:
+        for path in sorted(root.rglob("*")):
+            relative = path.relative_to(root).as_posix()
+            if (path.is_file() and path.suffix in PACKAGE_SUFFIXES and "__pycache__" not in relative
+                    and not (label == "autograder" and relative.startswith(EXCLUDED))):
+                files.append((f"{label}/{relative}", path))
+    return files
+
+
+def runtime_requirements():
+    """The project's runtime dependencies (not its extras): from ``pyproject.toml`` in a checkout,
+    else from the installed metadata."""
+    pyproject = PACKAGE.parent / "pyproject.toml"
+    if pyproject.is_file():
+        import tomllib
+
+        return list(tomllib.loads(pyproject.read_text())["project"]["dependencies"])
+    return [r for r in metadata.requires(DISTRIBUTION) or [] if "extra ==" not in r.replace("'", '"')]
+
+
+def build_wheel(folder):
+    """A wheel of the project's graders (see :func:`package_files`), built without network or
+    build tools: a wheel is a zip with a ``.dist-info`` folder."""
+    version = metadata.version(DISTRIBUTION)
+    name = DISTRIBUTION.replace("-", "_")
+    dist_info = f"{name}-{version}.dist-info"
+    meta = [
+        "Metadata-Version: 2.1", f"Name: {DISTRIBUTION}", f"Version: {version}", "Requires-Python: >=3.11",
+        "Summary: The sandboxed graders of the NumPy neural-network homework (Gradescope build)",
+        *[f"Requires-Dist: {r}" for r in runtime_requirements()],
+    ]
+    generated = {
+        f"{dist_info}/METADATA": "\n".join(meta) + "\n",
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: autograder.gradescope\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/entry_points.txt": "[console_scripts]\nautograder = autograder.cli:main\n",
+        f"{dist_info}/top_level.txt": "autograder\nreference_impl\n",
+    }
+    path = Path(folder) / f"{name}-{version}-py3-none-any.whl"
+    record = io.StringIO()
+    writer = csv.writer(record, lineterminator="\n")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
+        entries = [(arcname, file.read_bytes()) for arcname, file in package_files()]
+        entries += [(arcname, text.encode()) for arcname, text in generated.items()]
+        for arcname, data in entries:
+            wheel.writestr(_zip_info(arcname), data)
+            writer.writerow([arcname, _record_hash(data), len(data)])
+        writer.writerow([f"{dist_info}/RECORD", "", ""])
+        wheel.writestr(_zip_info(f"{dist_info}/RECORD"), record.getvalue())
+    return path
+
+
+def _zip_info(name, mode=0o644):
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible
+    info.external_attr = (0o100000 | mode) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def manifest_path(name_or_path):
+    path = Path(name_or_path)
+    return path if path.suffix else manifest.ASSIGNMENTS / f"{name_or_path}.toml"
+
+
+def build_zip(name_or_path, out="autograder.zip"):
+    """Write Gradescope's ``autograder.zip`` for the assignment; returns its path."""
+    import tempfile
+
+    assignment = manifest.load(name_or_path)  # validates the manifest first
+    source = manifest_path(name_or_path)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        wheel = build_wheel(folder)
+        tmp = out.with_name(f".{out.name}.tmp")
+        with zipfile.ZipFile(tmp, "w") as archive:
+            archive.writestr(_zip_info("setup.sh", 0o755), SETUP_SH)
+            archive.writestr(_zip_info("run_autograder", 0o755), RUN_AUTOGRADER)
+            archive.writestr(_zip_info(f"wheels/{wheel.name}"), wheel.read_bytes())
+            archive.writestr(_zip_info(f"assignment/{assignment.name}.toml"), source.read_bytes())
+            for file in assignment.course_files:
+                archive.writestr(_zip_info(f"assignment/course/{Path(file).name}"), Path(file).read_bytes())
+        os.replace(tmp, out)
+    return out
+
+
+# -- inside Gradescope's container ---------------------------------------------------------------
+
+def load_assignment(root):
+    """The manifest shipped in ``root/source/assignment/``, with the course files beside it."""
+    import dataclasses
+
+    folder = Path(root) / "source" / "assignment"
+    manifests = sorted(folder.glob("*.toml"))
+    if len(manifests) != 1:
+        raise manifest.ManifestError(f"expected one manifest in {folder}, found {len(manifests)}")
+    return dataclasses.replace(manifest.load(manifests[0]), course_dir=folder / "course")
+
+
+def find_submission(folder, assignment):
+    """The files to grade in Gradescope's submission folder: ``{notebook name: path}``. The main
+    notebook by name or the only notebook, at the top or in a subfolder (an uploaded folder)."""
+    from .submissions import SUFFIXES, main_file, with_others, SubmissionFile
+
+    folder = Path(folder)
+    candidates = [folder] + sorted(
+        (d for d in folder.rglob("*") if d.is_dir() and not any(p.startswith(".") or p == "__MACOSX"
+                                                                  for p in d.relative_to(folder).parts)),
+        key=lambda d: (not (d / assignment.main_notebook).is_file(), len(d.parts), str(d)))
+    for place in candidates:
+        if any(p.is_file() and p.suffix in SUFFIXES for p in place.iterdir()):
+            main = main_file(place, assignment)
+            if main is not None:
+                return with_others(SubmissionFile("submission", main), place, assignment).files(assignment)
+    return {}
+
+
+def overall_output(results):
+    """The Markdown above the tests: the total and the cells that failed when run top to bottom."""
+    extra = results["extra_data"]
+    lines = [results["output"]]
+    failed = [c for c in extra.get("cells", []) if not c["ok"]]
+    if failed:
+        lines += ["", "Cells that raised an error when run top to bottom:", ""]
+        lines += [f"- {c['name']}: {c['error'].splitlines()[0] if c['error'] else 'error'}" for c in failed]
+    if extra.get("isolation") == "reduced":
+        lines += ["", "_Graded with reduced isolation._"]
+    return "\n".join(lines)
+
+
+def gradescope_results(assignment, results):
+    """Our ``results.json`` in Gradescope's form: each test with its points, its Markdown
+    feedback as output and its visibility from the manifest (hidden tests ``after_published``).
+    What a hidden test diagnosed is left out of what could be shown before publication."""
+    tests, hidden = [], set()
+    for test in results["tests"]:
+        item = assignment.items[test["tags"][0]]
+        key = test["extra_data"]["test"]
+        visibility = item.visibility(key)
+        if visibility != "visible":
+            hidden.add((item.name, key))
+        tests.append({
+            "name": test["name"],
+            "score": test["score"],
+            "max_score": test["max_score"],
+            "status": test["status"],
+            "output": test["output"],
+            "output_format": "md",
+            "tags": test["tags"],
+            "visibility": visibility,
+        })
+    extra = results["extra_data"]
+    return {
+        "score": results["score"],
+        "output": overall_output(results),
+        "output_format": "md",
+        "test_output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {
+            "assignment": extra["assignment"],
+            "dialect": extra.get("dialect"),
+            "isolation": extra.get("isolation"),
+            "error": extra.get("error"),
+            "seconds": extra.get("seconds"),
+            "diagnoses": [d for d in extra.get("diagnoses", []) if (d["item"], d["test"]) not in hidden],
+        },
+    }
+
+
+def failure_results(message):
+    return {
+        "score": 0,
+        "output": f"The autograder could not grade this submission: {message}\n\nPlease tell your instructor.",
+        "output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [],
+    }
+
+
+def run(root="/autograder"):
+    """Grade ``root/submission`` and write ``root/results/results.json``. Always writes a results
+    file, even when grading itself fails (Gradescope would otherwise show a bare error)."""
+    from .results import build_results, feedback_markdown, write_atomic
+    from .runner import grade
+
+    root = Path(root)
+    target = root / "results" / "results.json"
+    started = time.monotonic()
+    try:
+        assignment = load_assignment(root)
+        files = find_submission(root / "submission", assignment)
+        if not files:
+            names = " or ".join(assignment.notebooks) or "a notebook"
+            results = failure_results(f"no notebook was found in the submission: upload {names}.")
+            results["output"] = (f"No notebook was found in your submission: upload {names} "
+                                 "(the .ipynb file, not a PDF or a screenshot).")
+        else:
+            outcomes, info = grade(assignment, files)
+            ours = build_results(assignment, outcomes, info)
+            results = gradescope_results(assignment, ours)
+            write_atomic(root / "results" / "feedback.md", feedback_markdown(ours))
+    except Exception as error:
+        traceback.print_exc()
+        results = failure_results(f"{type(error).__name__}: {error}")
+    results.setdefault("execution_time", round(time.monotonic() - started, 1))
+    write_atomic(target, json.dumps(results, indent=2))
+    print(f"{target}: {results.get('score', 0):g} points")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="grade the submission inside Gradescope's container")
+    run_parser.add_argument("--root", default=os.environ.get("AUTOGRADER_ROOT", "/autograder"))
+    build = commands.add_parser("build", help="build autograder.zip (same as `autograder gradescope`)")
+    build.add_argument("assignment")
+    build.add_argument("--out", default="autograder.zip")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.root)
+    print(build_zip(args.assignment, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Our grading against the least any in-kernel autograder does, and batch throughput.
+
+Twenty submissions (the reference and mutants of it, each a notebook) are graded:
+
+(a) with our pipeline, in one warmed-up process, one at a time: read the notebook, start the
+    sandbox, run the cells, run every grader test, build and write results.json and
+    feedback.md (``autograder.batch.run_local_job``, what each batch worker does);
+(b) by merely executing each notebook in a fresh Jupyter kernel with nbclient: the least work
+    an in-kernel autograder (nbgrader's autograde, Otter) does per notebook, before any test.
+
+It reports the per-submission median of each and their ratio, then the wall time and
+throughput of ``autograder grade -j 1`` and ``-j 2`` on the same twenty (``--force``).
+(a) and (b) alternate submission by submission, so a change of load on the machine
+affects both alike.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from autograder import batch, manifest  # noqa: E402
+from autograder.selftest.bank import load_mutants  # noqa: E402
+from autograder.selftest.reference_submission import reference_source  # noqa: E402
+from autograder.submissions import discover  # noqa: E402
+from tests.helpers import notebook_from_source  # noqa: E402
+
+N_CORRECT = 6
+
+
+def make_submissions(folder, count):
+    """``count`` notebooks: ``N_CORRECT`` correct, the rest each with one mistake from the mutant
+    bank, spread over the items."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mutants = load_mutants()
+    step = max(1, len(mutants) // max(1, count - N_CORRECT))
+    chosen = mutants[::step][: count - N_CORRECT]
+    for i in range(count):
+        if i < N_CORRECT:
+            source = reference_source()
+        else:
+            source = chosen[i - N_CORRECT].source()
+        notebook_from_source(folder / f"student{i:02d}.ipynb", source)
+    return folder
+
+
+def ensure_kernel():
+    """A ``python3`` Jupyter kernel of this environment; installed into it when missing."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if "python3" not in KernelSpecManager().find_kernel_specs():
+        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix"], check=True,
+                       capture_output=True)
+
+
+def execute_in_kernel(path):
+    """(b): run every cell of the notebook in a fresh kernel, as nbgrader's Execute does."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    client = NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute(stderr=subprocess.DEVNULL)  # the kernel's start-up warnings
+    return time.perf_counter() - start
+
+
+def grade_ours(assignment, job, out):
+    """(a): our whole pipeline for one submission."""
+    start = time.perf_counter()
+    outcome = batch.run_local_job(assignment, job, out)
+    seconds = time.perf_counter() - start
+    if outcome.status == "error":
+        raise RuntimeError(outcome.error)
+    cells = sum(c["seconds"] for c in outcome.results["extra_data"]["cells"])
+    return seconds, cells, outcome.results["score"]
+
+
+def cli_batch(folder, out, jobs):
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", "modules", str(folder), "--out", str(out),
+                             "-j", str(jobs), "--force", "--quiet"], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr)
+    return seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=20, help="submissions (default 20)")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="runs of each batch; the fastest counts, as the least disturbed (default 2)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    assignment = manifest.load("modules")
+    ensure_kernel()
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+        tmp = Path(tmp)
+        folder = make_submissions(tmp / "submissions", args.count)
+        jobs = batch.make_jobs(assignment, discover([folder], assignment))
+        load_before = os.getloadavg()[0]
+        print(f"{len(jobs)} submissions ({N_CORRECT} correct, {len(jobs) - N_CORRECT} with one mistake each), "
+              f"{len(assignment.items)} items, {sum(len(i.tests) for i in assignment.items.values())} tests; "
+              f"{batch.cpu_count()} cores")
+        start = time.perf_counter()
+        batch.warm_up()  # once per worker process: imports the graders
+        warm = time.perf_counter() - start
+        execute_in_kernel(Path(jobs[0].files["modules.ipynb"]))  # nbclient's imports, likewise once
+        ours, cells, kernel, scores = [], [], [], []
+        for job in jobs:
+            seconds, cell_seconds, score = grade_ours(assignment, job, tmp / "ours")
+            ours.append(seconds)
+            cells.append(cell_seconds)
+            scores.append(score)
+            kernel.append(execute_in_kernel(Path(job.files["modules.ipynb"])))
+        serial_runs, parallel_runs = [], []
+        for _ in range(args.repeat):  # alternated, so that a change of load affects both alike
+            serial_runs.append(cli_batch(folder, tmp / "j1", 1))
+            parallel_runs.append(cli_batch(folder, tmp / "j2", 2))
+        serial, parallel = min(serial_runs), min(parallel_runs)
+
+    median_ours, median_kernel = statistics.median(ours), statistics.median(kernel)
+    ratio = median_ours / median_kernel
+    speedup = serial / parallel
+    print(f"scores: {min(scores):g} to {max(scores):g} of {assignment.max_score:g}")
+    print()
+    print("Per submission (seconds)                                 median     min     max")
+    rows = [("(a) ours: sandbox + cells + all grader tests + results", ours),
+            ("    of which running the cells in the sandbox", cells),
+            ("(b) nbclient: execute the notebook in a fresh kernel", kernel)]
+    for label, values in rows:
+        print(f"{label:56s} {statistics.median(values):7.3f} {min(values):7.3f} {max(values):7.3f}")
+    print(f"{'ratio (a) / (b) of the medians':56s} {ratio:7.2f}")
+    print(f"(one-off per worker process, not in (a): importing the graders {warm:.2f} s)")
+    print()
+    print(f"Batch of the same submissions: autograder grade --force   wall s   submissions/min   "
+          f"(fastest of {args.repeat}: all runs)")
+    for label, seconds, runs in [("-j 1", serial, serial_runs), ("-j 2", parallel, parallel_runs)]:
+        print(f"{label:56s} {seconds:7.2f} {60 * len(jobs) / seconds:10.1f}          "
+              f"{', '.join(f'{r:.1f}' for r in runs)}")
+    print(f"{'throughput -j 2 / -j 1':56s} {speedup:7.2f}")
+    print()
+    print(f"load average (1 min) before and after: {load_before:.2f}, {os.getloadavg()[0]:.2f} "
+          "(other work on the machine slows both sides and the parallel run most)")
+    print(f"goal: ours per submission <= executing it in a kernel (ratio <= 1.0): "
+          f"{'PASS' if ratio <= 1.0 else 'FAIL'} ({ratio:.2f})")
+    print(f"goal: -j 2 gives >= 1.6x the throughput of -j 1: {'PASS' if speedup >= 1.6 else 'FAIL'} ({speedup:.2f}x)")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "ours": ours, "cells": cells, "kernel": kernel, "median_ours": median_ours,
+            "median_kernel": median_kernel, "ratio": ratio, "j1_seconds": serial, "j2_seconds": parallel,
+            "speedup": speedup, "warm_up": warm, "j1_runs": serial_runs, "j2_runs": parallel_runs, "count": len(jobs), "cores": batch.cpu_count(),
+        }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
