@@ -7,18 +7,11 @@ from pathlib import Path
 
 
 def _demo(args):
-    """Grade the bundled example submissions and show what a student reads."""
-    examples = Path(__file__).resolve().parent.parent / "examples" / "submissions"
-    out = Path(args.out)
-    status = _grade(argparse.Namespace(assignment="modules", paths=[str(examples)], out=str(out), json=False,
-                                       jobs=args.jobs, force=args.force, dask_scheduler=None))
-    for name in args.show:
-        feedback = out / name / "feedback.md"
-        if feedback.is_file():
-            print(f"\n{'=' * 30} {feedback} {'=' * 30}\n")
-            print(feedback.read_text())
-    return status
+    """Release, hand in, grade with nbgrader autograde, write feedback: the whole course in one command."""
+    from .course_demo import run
 
+    run(args.out)
+    return 0
 
 def _train_digits(args):
     from reference_impl.training import train_digits_mlp
@@ -158,11 +151,8 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="grade the bundled example submissions")
+    demo = commands.add_parser("demo", help="release, hand in for four students, nbgrader autograde, feedback")
     demo.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
-    demo.add_argument("--show", nargs="*", default=["bob", "erin"], help="submissions whose feedback to print")
-    demo.add_argument("-j", "--jobs", type=int, default=None, help="parallel gradings (default: the number of cores)")
-    demo.add_argument("--force", action="store_true", help="regrade even the unchanged examples")
     demo.set_defaults(run=_demo)
 
     train = commands.add_parser("train-digits", help="train the reference MLP on the bundled digits")

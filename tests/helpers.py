@@ -2,6 +2,7 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from autograder.course_demo import filled_notebook  # noqa: F401 - used by the tests
 from autograder.selftest.reference_submission import reference_source
 
 
@@ -23,20 +24,3 @@ def notebook_from_source(path, source, order=None, nbgrader_metadata=False):
 def reference_notebook(path, **kwargs):
     return notebook_from_source(path, reference_source(), **kwargs)
 
-
-def filled_notebook(release_path, source_path, out_path, replace=()):
-    """A student's submission: the released notebook with every solution cell answered by the
-    instructor's solution (markers removed), then ``replace``'s (old, new) edits applied."""
-    release = nbformat.read(release_path, as_version=4)
-    source = nbformat.read(source_path, as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
-    for cell in release.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and meta.get("grade_id") in answers:
-            lines = answers[meta["grade_id"]].splitlines()
-            cell.source = "\n".join(line for line in lines if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
-            for old, new in replace:
-                cell.source = cell.source.replace(old, new)
-    nbformat.write(release, out_path)
-    return out_path
