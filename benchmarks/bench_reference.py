@@ -18,12 +18,15 @@ Cases, each in float64 and in float32:
 Before timing, the script checks that the implementations compute the same thing
 (the loop version against the reference, the reference against PyTorch) and that the
 reference keeps float32 through a float32 step. Each timing is the median of
-interleaved repetitions after a warm-up. The goals are printed as PASS/FAIL lines;
-the exit status is 0 whatever they say (a benchmark reports, it does not gate).
+repetitions after a warm-up, the implementations taking turns in short blocks (see
+``timed_blocks``). Next to the medians it reports the minor page faults per call and,
+on Linux, how much CPU other processes used meanwhile (numbers taken on a busy machine
+are flagged). The goals are printed as PASS/FAIL lines; the exit status is 0 whatever
+they say (a benchmark reports, it does not gate).
 
 Options: ``--quick`` (fewer repetitions), ``--json PATH`` (write the numbers),
 ``--threads N`` (set both NumPy's BLAS and PyTorch to N threads; default: leave both
-at their defaults).
+at their defaults), ``--reps``/``--loop-reps``/``--block``/``--settle`` (the schedule).
 """
 import argparse
 import gc
@@ -212,7 +215,9 @@ def timed_blocks(impls, block, settle):
     measured up to 2x slower right after a switch. So before each block we sleep
     ``settle`` seconds and make one untimed call (not for implementations whose
     ``n_warmup`` is 0, meant for the slow loop version). The garbage collector is off
-    while timing, as in ``timeit``. Returns ``{name: [seconds, ...]}``.
+    while timing, as in ``timeit``.
+
+    Returns ``({name: [seconds, ...]}, {name: minor page faults per timed call or None})``.
     """
     for _, fn, _, n_warmup in impls:
         for _ in range(n_warmup):
@@ -230,6 +235,7 @@ def timed_blocks(impls, block, settle):
                 per_round[r] += 1
         plan[name] = per_round
     times = {name: [] for name, _, _, _ in impls}
+    faults = {name: 0 for name, _, _, _ in impls}
     gc_was_enabled = gc.isenabled()
     try:
         for r in range(rounds):
@@ -242,16 +248,37 @@ def timed_blocks(impls, block, settle):
                     fn()
                 gc.collect()
                 gc.disable()
+                faults_before = minor_page_faults()
                 for _ in range(plan[name][r]):
                     start = time.perf_counter()
                     fn()
                     times[name].append(time.perf_counter() - start)
+                faults_after = minor_page_faults()
+                if faults[name] is not None and faults_before is not None:
+                    faults[name] += faults_after - faults_before
+                else:
+                    faults[name] = None
                 if gc_was_enabled:
                     gc.enable()
     finally:
         if gc_was_enabled:
             gc.enable()
-    return times
+    faults = {name: None if f is None else f / len(times[name]) for name, f in faults.items()}
+    return times, faults
+
+
+def minor_page_faults():
+    """Minor page faults of this process so far (all threads), or None where unknown.
+
+    Fresh memory costs one fault per 4 KiB page on first touch; a step that allocates
+    large temporaries which the allocator hands back to the system every time pays them
+    on every call.
+    """
+    try:
+        import resource
+    except ImportError:
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 class BackgroundLoad:
@@ -535,39 +562,41 @@ def main():
           "and one untimed call")
     print()
 
-    # -- correctness checks -----------------------------------------------------------
-    checks = PrintingList()
-    print("Checks:")
-    mlp_leaks = check_mlp(checks)
-    conv_leaks = {dt: check_conv(checks, getattr(np, dt)) for dt in DTYPES}
-    print()
-
-    # -- timings ----------------------------------------------------------------------
+    # -- checks, then timings, case by case -------------------------------------------
+    # The MLP goes first, before the Conv2d case's large arrays exist: glibc's malloc
+    # adapts its thresholds to the largest blocks freed so far, so whether the MLP's
+    # 1.6 MB float64 temporaries cost fresh page faults on every step depends on what ran
+    # before in the process (the faults/call column shows whether they did).
     results = []
     shares = []
-    print("Timing:")
+    checks = PrintingList()
 
     def record(case, dtype, impls):
         load = BackgroundLoad()
-        times = timed_blocks(impls, block, settle)
+        times, faults = timed_blocks(impls, block, settle)
         share = load.share()
         for impl, ts in times.items():
             results.append({"case": case, "dtype": dtype, "implementation": impl, "reps": len(ts),
                             "median_ms": statistics.median(ts) * 1e3, "min_ms": min(ts) * 1e3,
-                            "times_ms": [t * 1e3 for t in ts], "background_cpu_share": share})
+                            "times_ms": [t * 1e3 for t in ts], "page_faults_per_call": faults[impl],
+                            "background_cpu_share": share})
         shown = "" if share is None else f" (other processes meanwhile: {share:.0%} of the CPUs)"
         print(f"  timed {case} {dtype}{shown}", flush=True)
-        return share
+        shares.append(share)
 
+    print("mlp_step:")
+    mlp_leaks = check_mlp(checks)
     for dtype in DTYPES:
         x, labels, target = mlp_data(np.dtype(dtype))
         ref = make_mlp_reference(np.dtype(dtype))
-        impls = []
+        impls = [("reference", mlp_reference_step_fn(ref, x, target), reps, warmup)]
         if torch is not None:
             impls.append(("pytorch", mlp_torch_step_fn(ref, x, labels, dtype), reps, warmup))
-        impls.insert(0, ("reference", mlp_reference_step_fn(ref, x, target), reps, warmup))
-        shares.append(record("mlp_step", dtype, impls))
+        record("mlp_step", dtype, impls)
+    print()
 
+    print("conv2d_fwd_bwd:")
+    conv_leaks = {dtype: check_conv(checks, getattr(np, dtype)) for dtype in DTYPES}
     for dtype in DTYPES:
         layer, x, g = conv_setup(np.dtype(dtype))
         impls = [("reference", conv_module_step_fn(layer, x, g), reps, warmup)]
@@ -576,7 +605,7 @@ def main():
         # the loop version takes seconds per call: one warm-up run (none with --quick)
         loop = LoopConv2d(layer.W, layer.b)
         impls.append(("loop", conv_module_step_fn(loop, x, g), loop_reps, 0 if ARGS.quick else 1))
-        shares.append(record("conv2d_fwd_bwd", dtype, impls))
+        record("conv2d_fwd_bwd", dtype, impls)
     print()
 
     # -- ratios -----------------------------------------------------------------------
@@ -593,12 +622,14 @@ def main():
     def fmt(value, spec):
         return "-" if value is None else format(value, spec)
 
-    header = ("case", "dtype", "implementation", "reps", "median ms", "min ms", "x PyTorch", "loop/ref")
+    header = ("case", "dtype", "implementation", "reps", "median ms", "min ms", "x PyTorch", "loop/ref",
+              "faults/call")
     rows = [(r["case"], r["dtype"], r["implementation"], str(r["reps"]), fmt(r["median_ms"], ".2f"),
-             fmt(r["min_ms"], ".2f"), fmt(r["ratio_to_pytorch"], ".2f"), fmt(r["ratio_loop_to_reference"], ".1f"))
+             fmt(r["min_ms"], ".2f"), fmt(r["ratio_to_pytorch"], ".2f"), fmt(r["ratio_loop_to_reference"], ".1f"),
+             fmt(r["page_faults_per_call"], ".0f"))
             for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    aligns = ["<", "<", "<", ">", ">", ">", ">", ">"]
+    aligns = ["<", "<", "<", ">", ">", ">", ">", ">", ">"]
     line = "  ".join(f"{h:{a}{w}}" for h, a, w in zip(header, aligns, widths))
     print(line)
     print("-" * len(line))
@@ -609,7 +640,8 @@ def main():
         previous = row[:2]
         print("  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, aligns, widths)))
     print()
-    print("x PyTorch = median / PyTorch median in the same case and dtype; loop/ref = loop median / reference median")
+    print("x PyTorch = median / PyTorch median in the same case and dtype; loop/ref = loop median / reference median;")
+    print("faults/call = minor page faults per timed call (fresh memory touched: allocator churn)")
     busiest = max((s for s in shares if s is not None), default=None)
     if busiest is not None and busiest > 0.05:
         print(f"WARNING: other processes used up to {busiest:.0%} of the CPUs while timing: "
