@@ -500,8 +500,9 @@ CASES = [
         raise RuntimeError("found: " + "".join(found)[:1500])
         """),), says=r"RuntimeError: found: "),
     Case("reads_gradebook_and_other_students", needs="bwrap", cells=(code("""
-        import glob, os
+        import glob, os, time
         found = []
+        stop = time.monotonic() + 1.5  # within the cell limit however much the sandbox shows
         def grab(name):
             try:
                 found.append(open(name, "rb").read(100_000).decode("latin-1"))
@@ -512,7 +513,9 @@ CASES = [
                 if not name.startswith(("../proc", "../sys", "../dev")):
                     grab(name)
         for root, dirs, files in os.walk("/"):
-            dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev", "usr", "site-packages")]
+            if time.monotonic() > stop:
+                break
+            dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev", "usr", "site-packages", "share")]
             for name in files:
                 if name == "gradebook.db" or name.endswith(".ipynb"):
                     grab(os.path.join(root, name))
