@@ -106,6 +106,13 @@ def test_one_hot_explicit_n_classes():
     np.testing.assert_array_equal(out.sum(axis=1), [1.0, 1.0])
 
 
+def test_one_hot_dtype():
+    assert one_hot([1, 0]).dtype == np.float64
+    out = one_hot([1, 0], 3, dtype=np.float32)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [[0, 1, 0], [1, 0, 0]])
+
+
 def test_one_hot_empty():
     assert one_hot(np.array([], dtype=np.int64), n_classes=4).shape == (0, 4)
 

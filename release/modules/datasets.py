@@ -36,10 +36,12 @@ def load_digits(test_size=0.2, seed=0):
     return X_train, y_train, X_test, y_test
 
 
-def one_hot(labels, n_classes=None):
-    """Turn integer labels of shape ``(N,)`` into a float64 array ``(N, n_classes)``.
+def one_hot(labels, n_classes=None, dtype=np.float64):
+    """Turn integer labels of shape ``(N,)`` into an array ``(N, n_classes)`` of zeros and ones.
 
-    ``n_classes`` defaults to ``max(labels) + 1``.
+    ``n_classes`` defaults to ``max(labels) + 1``. ``dtype`` (float64 by default) should
+    match the model's, e.g. ``np.float32`` for a float32 network, so that the targets do
+    not silently turn its loss and gradients into float64.
     """
     labels = np.asarray(labels)
     if labels.ndim != 1:
@@ -61,7 +63,7 @@ def one_hot(labels, n_classes=None):
             f"(labels must be < n_classes)"
         )
 
-    encoded = np.zeros((labels.shape[0], n_classes), dtype=np.float64)
+    encoded = np.zeros((labels.shape[0], n_classes), dtype=dtype)
     encoded[np.arange(labels.shape[0]), labels] = 1.0
     return encoded
 
