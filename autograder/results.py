@@ -45,6 +45,7 @@ def build_results(assignment, outcomes, info):
             "assignment": assignment.name,
             "dialect": info.get("dialect"),
             "isolation": info.get("isolation"),
+            "process_limit": info.get("process_limit"),
             "items": items,
             "diagnoses": diagnoses,
             "cells": cells,

@@ -144,7 +144,7 @@ def grade(assignment, files):
     if not isinstance(files, dict):
         files = {assignment.main_notebook: files}
     started = time.monotonic()
-    info = {"cells": [], "dialect": None, "isolation": None, "error": None, "restarts": 0}
+    info = {"cells": [], "dialect": None, "isolation": None, "process_limit": None, "error": None, "restarts": 0}
     outcomes = []
     groups = {}
     for item in assignment.items.values():
@@ -167,6 +167,7 @@ def grade(assignment, files):
             if notebook == assignment.main_notebook or info["dialect"] is None:
                 info["dialect"] = running.dialect.name if running.dialect else info["dialect"]
             info["isolation"] = running.sandbox.isolation
+            info["process_limit"] = running.sandbox.process_limit
             info["cells"] += running.cells
             outcomes += run_graders(part, running.submission)
             info["restarts"] += running.sandbox.restarts

@@ -30,6 +30,7 @@ def test_json_output_is_the_results_file_and_follows_gradescope(tmp_path):
         assert outputs == {f"{ASSIGNMENT.notebook_of(ASSIGNMENT.items[item])} was not submitted."}
     assert results["extra_data"]["dialect"] == "torch-legacy"
     assert results["extra_data"]["isolation"] in {"full", "reduced"}
+    assert results["extra_data"]["process_limit"] in {"cgroup", "rlimit", "none"}
     assert set(results["extra_data"]["items"]) == set(ASSIGNMENT.items)
     for test in results["tests"]:
         assert {"name", "score", "max_score", "status", "output", "tags"} <= set(test)
