@@ -1,6 +1,5 @@
 """2-D convolution (cross-correlation) and max pooling on ``(N, C, H, W)`` batches."""
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .base import Module
 
@@ -10,21 +9,16 @@ def _check_4d(input, name):
         raise ValueError(f"{name} expects a 4-D input (batch, channels, height, width), got shape {np.shape(input)}")
 
 
-def _windows(x, k):
-    """Zero-pad H and W by ``k // 2`` and view every ``k x k`` window: ``(N, C, H, W, k, k)``.
-
-    A view, not a copy: the copy happens once, inside the matrix product that uses it.
-    """
-    pad = k // 2
-    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    return sliding_window_view(padded, (k, k), axis=(2, 3))
-
-
 class Conv2d(Module):
     """Cross-correlation with stride 1 and zero padding ``k // 2``, so H and W are kept.
 
     ``output[n, o] = b[o] + sum_c correlate(input[n, c], W[o, c])``, with
     ``W`` of shape ``(out_channels, in_channels, k, k)`` and ``b`` of ``(out_channels,)``.
+
+    Computed as Torch7's ``SpatialConvolutionMM`` does: the padded input is unfolded into
+    a matrix with one column per output pixel ("im2col", see ``_im2col``), so that the
+    output and both gradients are each one matrix product with ``W`` seen as an
+    ``(out_channels, in_channels * k * k)`` matrix.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size):
@@ -45,26 +39,69 @@ class Conv2d(Module):
         if input.shape[1] != self.in_channels:
             raise ValueError(f"Conv2d expects {self.in_channels} input channels, got shape {input.shape}")
 
+    def _im2col(self, input):
+        """The patches of the zero-padded input, ``(C, k, k, N, H, W)``:
+        ``cols[c, i, j, n, y, x] = padded[n, c, y + i, x + j]``, the pixel that the kernel
+        tap ``(i, j)`` sees at the output pixel ``(y, x)``.
+
+        Reshaped to ``(C * k * k, N * H * W)`` (a free reshape: the array is contiguous),
+        its rows match ``W.reshape(out_channels, -1)``'s columns. One copy per kernel tap,
+        each vectorised over the batch and the channels.
+        """
+        k = self.kernel_size
+        pad = k // 2
+        padded = np.pad(input, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        n, c = input.shape[:2]
+        h, w = padded.shape[2] - k + 1, padded.shape[3] - k + 1  # the output's H and W
+        cols = np.empty((c, k, k, n, h, w), dtype=padded.dtype)
+        for i in range(k):
+            for j in range(k):
+                cols[:, i, j] = padded[:, :, i:i + h, j:j + w].transpose(1, 0, 2, 3)
+        return cols
+
     def updateOutput(self, input):
         self._check(input)
-        windows = _windows(input, self.kernel_size)  # (N, C, H, W, k, k)
-        # one matrix product: (N*H*W, C*k*k) @ (C*k*k, out)
-        out = np.tensordot(windows, self.W, axes=([1, 4, 5], [1, 2, 3]))  # (N, H, W, out)
-        self.output = out.transpose(0, 3, 1, 2) + self.b[:, None, None]
+        cols = self._im2col(input)
+        c, k, _, n, h, w = cols.shape
+        # one matrix product: (out, C*k*k) @ (C*k*k, N*H*W)
+        out = self.W.reshape(self.out_channels, -1) @ cols.reshape(c * k * k, n * h * w)
+        out = out.reshape(self.out_channels, n, h, w).transpose(1, 0, 2, 3)  # (N, out, H, W), a view
+        self.output = np.empty(out.shape, dtype=np.result_type(out, self.b))
+        np.add(out, self.b[:, None, None], out=self.output)
         return self.output
 
+    def _grad_output_matrix(self, gradOutput):
+        """``gradOutput`` as ``(out, N * H * W)``, the layout of the forward's product."""
+        return np.ascontiguousarray(gradOutput.transpose(1, 0, 2, 3)).reshape(self.out_channels, -1)
+
     def updateGradInput(self, input, gradOutput):
-        # The gradient of a "same" cross-correlation is the "same" cross-correlation of
-        # gradOutput with the kernel flipped in space and in/out channels swapped.
-        flipped = self.W[:, :, ::-1, ::-1]  # (out, in, k, k)
-        windows = _windows(gradOutput, self.kernel_size)  # (N, out, H, W, k, k)
-        grad = np.tensordot(windows, flipped, axes=([1, 4, 5], [0, 2, 3]))  # (N, H, W, in)
-        self.gradInput = grad.transpose(0, 3, 1, 2)
+        n, c, h, w = input.shape
+        k = self.kernel_size
+        pad = k // 2
+        g = self._grad_output_matrix(gradOutput)  # (out, N*H*W)
+        # the gradient of every patch: (C*k*k, out) @ (out, N*H*W)
+        dcols = (self.W.reshape(self.out_channels, -1).T @ g).reshape(c, k, k, n, h, w)
+        # "col2im", the adjoint of _im2col: each kernel tap adds its share back onto the
+        # pixel it saw. Together this is the "same" cross-correlation of gradOutput with
+        # the kernel flipped in space and in/out channels swapped. Summed in dcols'
+        # (C, N, ...) order, which is faster than transposing each share.
+        padded = np.zeros((c, n, h + 2 * pad, w + 2 * pad), dtype=dcols.dtype)
+        for i in range(k):
+            for j in range(k):
+                padded[:, :, i:i + h, j:j + w] += dcols[:, i, j]
+        self.gradInput = padded[:, :, pad:pad + h, pad:pad + w].transpose(1, 0, 2, 3)  # (N, C, H, W)
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput):
-        windows = _windows(input, self.kernel_size)  # (N, C, H, W, k, k)
-        self.gradW += np.tensordot(gradOutput, windows, axes=([0, 2, 3], [0, 2, 3]))  # (out, C, k, k)
+        # The patches are unfolded again rather than kept from the forward pass: a kept copy
+        # would be stale if the input array were changed in place between forward and
+        # backward, and would hold C * k * k * N * H * W numbers per layer between calls.
+        # Unfolding again costs about a tenth of the time of a forward + backward.
+        cols = self._im2col(input)
+        c, k, _, n, h, w = cols.shape
+        g = self._grad_output_matrix(gradOutput)  # (out, N*H*W)
+        # (out, N*H*W) @ (N*H*W, C*k*k)
+        self.gradW += (g @ cols.reshape(c * k * k, n * h * w).T).reshape(self.W.shape)
         self.gradb += gradOutput.sum(axis=(0, 2, 3))
 
     def getParameters(self):

@@ -18,7 +18,8 @@ def sgd_momentum(variables, gradients, config, state):
     accumulated = state.setdefault("accumulated_grads", {})
     for index, var, grad in _pairs(variables, gradients):
         velocity = accumulated.setdefault(index, np.zeros_like(grad))
-        np.add(config["momentum"] * velocity, config["learning_rate"] * grad, out=velocity)
+        velocity *= config["momentum"]
+        velocity += config["learning_rate"] * grad
         var -= velocity
 
 
