@@ -31,21 +31,30 @@ def where_it_differs(got, expected):
             f"expected {float(expected[index]):.6g}.")
 
 
-def check_mistakes(got, what, mistakes, rtol=RTOL, atol=ATOL):
+def check_mistakes(got, what, mistakes, rtol=RTOL, atol=ATOL, expected=None):
     """Fail with the first mistake whose predicted result ``got`` matches.
 
-    ``mistakes`` holds ``(key, prediction)`` pairs; a prediction may be a callable, evaluated
-    only when needed, and may return None where the mistake cannot apply.
+    ``mistakes`` holds ``(key, prediction)`` or ``(key, prediction, detail)``. A prediction may be
+    a callable, evaluated only when needed, and may be or return None where the mistake cannot
+    apply. Without a detail of its own, the message says where ``got`` differs from ``expected``.
     """
-    for key, prediction in mistakes:
-        predicted = prediction() if callable(prediction) else prediction
+    for key, prediction, *detail in mistakes:
+        with np.errstate(all="ignore"):  # predicting an overflowing formula overflows too
+            predicted = prediction() if callable(prediction) else prediction
         # NaN matches NaN here: an overflow mistake predicts NaN where it breaks
         if predicted is not None and np.shape(got) == np.shape(predicted) and bool(
                 np.allclose(got, predicted, rtol=rtol, atol=atol, equal_nan=True)):
+            if detail and detail[0]:
+                fail(key, what, detail[0])
+            if expected is not None and np.shape(expected) == np.shape(got):
+                fail(key, what, where_it_differs(got, expected))
             fail(key, what)
 
 
-def expect_close(got, expected, what, mistakes=(), rtol=RTOL, atol=ATOL):
+def expect_close(got, expected, what, mistakes=(), rtol=RTOL, atol=ATOL, nonfinite_key="nonfinite"):
+    """``got`` equals ``expected``, or the failure names the first matching mistake, else a
+    result that is not finite (under ``nonfinite_key``, e.g. a named overflow), else where
+    the values differ most."""
     got = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape:
@@ -53,10 +62,10 @@ def expect_close(got, expected, what, mistakes=(), rtol=RTOL, atol=ATOL):
         fail("wrong_shape", what, f"Expected shape {expected.shape}, got {got.shape}.")
     if close(got, expected, rtol, atol):
         return
-    check_mistakes(got, what, mistakes, rtol, atol)
+    check_mistakes(got, what, mistakes, rtol, atol, expected)
     if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
-        fail("nonfinite", what, f"First at index {bad}.")
+        fail(nonfinite_key, what, f"First at index {bad}.")
     fail("wrong_values", what, where_it_differs(got, expected))
 
 

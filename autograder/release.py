@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import manifest
-from .nbgrader_plugin import GradingConfigurationError, grade_cells, items_of
+from .nbgrader_plugin import GradingConfigurationError, items_of
 from .results import build_results
 from .runner import grade
 

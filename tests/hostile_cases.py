@@ -415,8 +415,10 @@ CASES = [
          lost={"Linear": USES_FORWARD}, says=r"complex"),
     Case("returns_strings", edits=in_forward(replace="return (input @ self.W.T + self.b).astype(str)"),
          lost={"Linear": USES_FORWARD}, says=r"dtype <U"),
+    # the in-place parameter test compares with the student's own forward, so the wrong shape
+    # is charged to the forward test alone
     Case("returns_wrong_shape", edits=in_forward(replace="return (input @ self.W.T + self.b).T"),
-         lost={"Linear": JUDGES_FORWARD}, says=r"shape"),
+         lost={"Linear": {"forward"}}, says=r"shape"),
     Case("mutates_its_input", edits=in_forward(replace="self.output = input @ self.W.T + self.b\ninput[...] = 0\n"
                                                        "return self.output"),
          lost={"Linear": {"input_unchanged"}}, says=r"in place"),
@@ -504,13 +506,15 @@ CASES = [
         found = []
         stop = time.monotonic() + 1.5  # within the cell limit however much the sandbox shows
         def grab(name):
+            if time.monotonic() > stop:
+                return
             try:
                 found.append(open(name, "rb").read(100_000).decode("latin-1"))
             except OSError:
                 pass
         for pattern in ("@COURSE@/gradebook.db", "@COURSE@/**/*.ipynb", "../*/*", "../../gradebook.db"):
             for name in glob.glob(pattern, recursive=True):
-                if not name.startswith(("../proc", "../sys", "../dev")):
+                if not name.startswith(("../proc", "../sys", "../dev", "../usr", "../bin", "../sbin", "../lib")):
                     grab(name)
         for root, dirs, files in os.walk("/"):
             if time.monotonic() > stop:

@@ -2,7 +2,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from autograder import manifest
 from autograder.selftest.reference_submission import reference_source

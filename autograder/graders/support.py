@@ -1,7 +1,5 @@
 """What the grader modules share: pairs of student and reference layers with the same
 parameters, and finite differences through the student's own code."""
-import copy
-
 import numpy as np
 
 from autograder.checks import expect, expect_close, expect_gradient, expect_unchanged, fail
@@ -73,23 +71,27 @@ def check_param_grads(student, reference, x, g, names, what, mistakes=()):
         expect_close(got_grad, expected_grad, f"{what}: {name}", mistakes)
 
 
-def check_accumulation(student, reference, inputs, names, what):
-    """Backward calls without zeroing in between add up their parameter gradients."""
-    reference.zeroGradParameters()
-    student.zero_grad()
+def check_accumulation(submission, ref, canonical, args, inputs, names, what):
+    """Two backward calls without zeroing give the sum of the gradients each gives alone, on
+    fresh layers with the same parameters (so neither zeroGradParameters nor a wrong gradient
+    formula is charged here)."""
+    alone = []
     for x, g in inputs:
-        reference.forward(x)
-        reference.backward(x, g)
+        student, _ = pair(submission, ref, canonical, *args)
         student.forward(x)
         student.backward(x, g)
-    last_only = copy.deepcopy(reference)
-    last_only.zeroGradParameters()
-    x, g = inputs[-1]
-    last_only.forward(x)
-    last_only.backward(x, g)
-    for name, got, expected, last in zip(names, student.grad_parameters(), reference.getGradParameters(),
-                                         last_only.getGradParameters()):
-        expect_close(got, expected, f"{what}: {name} after {len(inputs)} backward calls", [("grad_overwritten", last)])
+        alone.append(student.grad_parameters())
+    student, _ = pair(submission, ref, canonical, *args)
+    for x, g in inputs:
+        student.forward(x)
+        student.backward(x, g)
+    together = student.grad_parameters()
+    expect(len(together) == len(names), "parameters_not_returned", what,
+           f"The gradient getter returned {len(together)} arrays; expected {len(names)} ({', '.join(names)}).")
+    for index, name in enumerate(names):
+        total = sum(grads[index] for grads in alone)
+        expect_close(together[index], total, f"{what}: {name} after {len(inputs)} backward calls",
+                     [("grad_overwritten", alone[-1][index])])
 
 
 def check_zeroing(student, x, g, names, what):
@@ -103,15 +105,21 @@ def check_zeroing(student, x, g, names, what):
         expect(not np.any(grad), "grad_not_zeroed", f"{what}: {name} after zeroGradParameters()")
 
 
-def check_parameters_by_reference(student, reference, x, what):
-    """An optimizer changes the arrays the getter returns; the layer must see the change."""
+def check_parameters_by_reference(submission, student, reference, x, what, constructor):
+    """An optimizer changes the arrays the getter returns; the layer must see the change. Judged
+    against the student's own forward with the changed parameters set directly (so a forward
+    mistake is charged to the forward test only)."""
     before = student.forward(x)
     count = student.nudge_parameters(0.25)
-    for p in reference.getParameters():
-        p -= 0.25
     after = student.forward(x)
-    expect(count == len(reference.getParameters()) and not np.allclose(after, before), "parameters_not_returned", what)
-    expect_close(after, reference.forward(x), f"{what}: output after an in-place optimizer step")
+    expected_count = len(reference.getParameters())
+    expect(count == expected_count, "parameters_not_returned", what,
+           f"The parameter getter returned {count} arrays; expected {expected_count}.")
+    expect(not np.allclose(after, before), "parameters_not_returned", what,
+           "Subtracting 0.25 from the arrays it returned did not change the output.")
+    twin = submission.new(*constructor)
+    twin.set_parameters([p - 0.25 for p in reference.getParameters()])
+    expect_close(after, twin.forward(x), f"{what}: output after an in-place optimizer step")
 
 
 def check_inputs_unchanged(submission, student, x, g, what):

@@ -1,18 +1,15 @@
 """Shared by the activation and criterion graders (SoftMax, LogSoftMax, LeakyReLU, ELU, SoftPlus,
 MSECriterion and the two NLL criterions).
 
-``check_values`` is ``expect_close`` with two additions these items need: a predicted mistake may
-contain NaN or infinity (an overflowing or unclipped formula) and is matched with NaN == NaN, and
-a result that is not finite where the expected one is can be given a named diagnosis (an
-overflow) instead of the generic one. A mistake is ``(key, prediction)`` or
-``(key, prediction, detail)``; a prediction may be a zero-argument callable, evaluated only when
-needed, and may be (or return) None where the mistake cannot apply.
+Values are compared with ``expect_close``: a predicted mistake may contain NaN or infinity (an
+overflowing or unclipped formula), and a result that is not finite where the expected one is
+gets a named diagnosis (``nonfinite_key``, an overflow) instead of the generic one.
 """
 import functools
 
 import numpy as np
 
-from autograder.checks import ATOL, RTOL, close, expect_close, expect_unchanged, fail, where_it_differs
+from autograder.checks import close, expect_close, expect_unchanged, fail
 from autograder.student import StudentFailure
 
 
@@ -23,32 +20,6 @@ def quiet(function):
         with np.errstate(all="ignore"):
             return function(*args, **kwargs)
     return wrapper
-
-
-def _matches(got, predicted, rtol, atol):
-    predicted = np.asarray(predicted, dtype=np.float64)
-    return got.shape == predicted.shape and bool(np.allclose(got, predicted, rtol=rtol, atol=atol, equal_nan=True))
-
-
-def _difference(got, expected):
-    return where_it_differs(got, expected) if got.shape == expected.shape else ""
-
-
-def check_values(got, expected, what, mistakes=(), nonfinite_key=None, rtol=RTOL, atol=ATOL):
-    got = np.asarray(got, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    if close(got, expected, rtol, atol):
-        return
-    for mistake in mistakes:
-        key, prediction = mistake[0], mistake[1]
-        with np.errstate(all="ignore"):
-            predicted = prediction() if callable(prediction) else prediction
-        if predicted is not None and _matches(got, predicted, rtol, atol):
-            detail = mistake[2] if len(mistake) > 2 and mistake[2] else _difference(got, expected)
-            fail(key, what, detail)
-    if nonfinite_key and got.shape == expected.shape and not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
-        fail(nonfinite_key, what, _difference(got, expected))
-    expect_close(got, expected, what, rtol=rtol, atol=atol)
 
 
 def matches_own_derivative(loss, x, got, directions=4, h=1e-6):
@@ -90,7 +61,7 @@ def check_module_grad(student, reference, x, g, what, mistakes=(), seed=0, eleme
     if got.shape == expected.shape and np.all(np.isfinite(got)) and _consistent_with_own_forward(
             lambda z: student.forward(z, seed=seed), x, g, got, elementwise):
         return
-    check_values(got, expected, what, mistakes(got) if callable(mistakes) else mistakes)
+    expect_close(got, expected, what, mistakes(got) if callable(mistakes) else mistakes)
 
 
 # -- criterions ---------------------------------------------------------------------------------
@@ -99,8 +70,8 @@ def criterion_pair(submission, ref, canonical):
     return submission.new(canonical), getattr(ref, canonical)()
 
 
-def check_loss(student, reference, x, y, what, mistakes=(), nonfinite_key=None):
-    check_values(student.loss(x, y), reference.forward(x, y), what, mistakes, nonfinite_key)
+def check_loss(student, reference, x, y, what, mistakes=(), nonfinite_key="nonfinite"):
+    expect_close(student.loss(x, y), reference.forward(x, y), what, mistakes, nonfinite_key=nonfinite_key)
 
 
 def criterion_gradient(student, x, y):
@@ -113,7 +84,7 @@ def criterion_gradient(student, x, y):
     return student.backward(x, y)
 
 
-def check_criterion_grad(student, reference, x, y, what, mistakes=(), nonfinite_key=None, finite_differences=True):
+def check_criterion_grad(student, reference, x, y, what, mistakes=(), nonfinite_key="nonfinite", finite_differences=True):
     """gradInput of a criterion: the reference, or else finite differences of the student's own loss."""
     reference.forward(x, y)
     expected = reference.backward(x, y)
@@ -127,7 +98,7 @@ def check_criterion_grad(student, reference, x, y, what, mistakes=(), nonfinite_
             consistent = False
         if consistent:
             return
-    check_values(got, expected, what, mistakes, nonfinite_key)
+    expect_close(got, expected, what, mistakes, nonfinite_key=nonfinite_key)
 
 
 def check_batch_division(student, x, y, repeats, what):
@@ -138,7 +109,7 @@ def check_batch_division(student, x, y, repeats, what):
     small_loss, big_loss = student.loss(x, y), student.loss(big_x, big_y)
     if not np.isfinite(small_loss):
         fail("nonfinite", f"{what}: loss of {n} rows", f"The loss was {small_loss}.")
-    check_values(big_loss, small_loss, f"{what}: loss of a batch of {n} rows repeated {repeats} times "
+    expect_close(big_loss, small_loss, f"{what}: loss of a batch of {n} rows repeated {repeats} times "
                  f"(it must equal the loss of the {n} rows)",
                  [("not_divided_by_batch", repeats * small_loss,
                    f"Your loss was {big_loss:.6g} for the {n * repeats} rows and {small_loss:.6g} for the {n} rows: "
@@ -150,7 +121,7 @@ def check_batch_division(student, x, y, repeats, what):
              f"Expected shape {big_x.shape}, got {big_grad.shape}.")
     if not np.all(np.isfinite(small_grad)):
         fail("nonfinite", f"{what}: gradInput for {n} rows")
-    check_values(big_grad[:n], small_grad / repeats,
+    expect_close(big_grad[:n], small_grad / repeats,
                  f"{what}: gradInput of the first {n} rows of a batch of {n} rows repeated {repeats} times "
                  f"(it must be 1/{repeats} of the gradient for the {n} rows alone)",
                  [("not_divided_by_batch", small_grad)])

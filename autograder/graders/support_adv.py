@@ -4,9 +4,7 @@ failing test can name the mistake."""
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from autograder.checks import expect, expect_close, fail
-from autograder.graders.support import pair
-from autograder.student import StudentFailure
+from autograder.checks import expect, fail
 
 # -- Conv2d --------------------------------------------------------------------------------------
 
@@ -45,46 +43,6 @@ def conv_grad_weight(x, g, k):
     padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     windows = sliding_window_view(padded, (k, k), axis=(2, 3))  # (N, C, H, W, k, k)
     return np.einsum("nchwab,nohw->ocab", windows, g)
-
-
-def check_accumulation_own(submission, ref, canonical, args, inputs, names, what):
-    """Two backward calls without zeroing give the sum of the gradients each gives alone, on
-    fresh layers with the same parameters (so neither zeroGradParameters nor a wrong gradient
-    formula is charged here)."""
-    alone = []
-    for x, g in inputs:
-        student, _ = pair(submission, ref, canonical, *args)
-        student.forward(x)
-        student.backward(x, g)
-        alone.append(student.grad_parameters())
-    student, _ = pair(submission, ref, canonical, *args)
-    for x, g in inputs:
-        student.forward(x)
-        student.backward(x, g)
-    together = student.grad_parameters()
-    expect(len(together) == len(names), "parameters_not_returned", what,
-           f"The gradient getter returned {len(together)} arrays; expected {len(names)} ({', '.join(names)}).")
-    for index, name in enumerate(names):
-        total = sum(grads[index] for grads in alone)
-        expect_close(together[index], total, f"{what}: {name} after {len(inputs)} backward calls",
-                     [("grad_overwritten", alone[-1][index])])
-
-
-def check_parameters_in_place(submission, student, reference, x, what, constructor):
-    """An optimizer changes the arrays the getter returns; the layer must see the change. Judged
-    against the student's own forward with the changed parameters set directly (so a forward
-    mistake is charged to the forward test only)."""
-    before = student.forward(x)
-    count = student.nudge_parameters(0.25)
-    after = student.forward(x)
-    expected_count = len(reference.getParameters())
-    expect(count == expected_count, "parameters_not_returned", what,
-           f"The parameter getter returned {count} arrays; expected {expected_count}.")
-    expect(not np.allclose(after, before), "parameters_not_returned", what,
-           "Subtracting 0.25 from the arrays it returned did not change the output.")
-    twin = submission.new(*constructor)
-    twin.set_parameters([p - 0.25 for p in reference.getParameters()])
-    expect_close(after, twin.forward(x), f"{what}: output after an in-place optimizer step")
 
 
 # -- MaxPool2d -----------------------------------------------------------------------------------

@@ -3,11 +3,10 @@ import numpy as np
 
 from autograder.checks import expect
 from autograder.graders.support import (
-    check_forward, check_grad_input, check_inputs_unchanged, check_param_grads, check_zeroing, pair,
+    check_accumulation, check_forward, check_grad_input, check_inputs_unchanged, check_param_grads,
+    check_parameters_by_reference, check_zeroing, pair,
 )
-from autograder.graders.support_adv import (
-    check_accumulation_own, check_parameters_in_place, conv_forward, conv_grad_input, conv_grad_weight,
-)
+from autograder.graders.support_adv import conv_forward, conv_grad_input, conv_grad_weight
 
 NAMES = ["gradW", "gradb"]
 # (batch, in_channels, out_channels, kernel_size, H, W): kernels 1, 3, 5, H != W, in != out
@@ -64,7 +63,7 @@ def test_grad_params(submission, ref, rng):
 def test_accumulates(submission, ref, rng):
     """gradW and gradb accumulate over backward calls"""
     inputs = [(rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((2, 3, 5, 4))) for _ in range(2)]
-    check_accumulation_own(submission, ref, "Conv2d", (2, 3, 3), inputs, NAMES, "Conv2d(2, 3, 3)")
+    check_accumulation(submission, ref, "Conv2d", (2, 3, 3), inputs, NAMES, "Conv2d(2, 3, 3)")
 
 
 def test_zero_grad(submission, ref, rng):
@@ -76,8 +75,8 @@ def test_zero_grad(submission, ref, rng):
 def test_parameters_by_reference(submission, ref, rng):
     """getParameters returns W and b themselves, so an optimizer can update them"""
     student, reference = pair(submission, ref, "Conv2d", 2, 3, 3)
-    check_parameters_in_place(submission, student, reference, rng.standard_normal((2, 2, 5, 4)), "Conv2d(2, 3, 3)",
-                              ("Conv2d", 2, 3, 3))
+    check_parameters_by_reference(submission, student, reference, rng.standard_normal((2, 2, 5, 4)),
+                                  "Conv2d(2, 3, 3)", ("Conv2d", 2, 3, 3))
 
 
 def test_initialisation(submission, ref):

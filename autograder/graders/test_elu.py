@@ -1,8 +1,9 @@
 """ELU(alpha=1.0): x where x > 0, alpha * (exp(x) - 1) elsewhere; finite for large |x|."""
 import numpy as np
 
+from autograder.checks import expect_close
 from autograder.graders.support import away_from_kinks, check_inputs_unchanged
-from autograder.graders.support_act import check_module_grad, check_values, quiet
+from autograder.graders.support_act import check_module_grad, quiet
 
 ALPHA = 0.5
 # exp overflows above about 709.78; the large positive entries are where an unguarded exp fails
@@ -49,7 +50,7 @@ def test_forward(submission, ref, rng):
     """output with the default alpha 1.0"""
     for shape in [(5, 4), (2, 7)]:
         x = away_from_kinks(rng, shape)
-        check_values(submission.new("ELU").forward(x), ref.ELU().forward(x),
+        expect_close(submission.new("ELU").forward(x), ref.ELU().forward(x),
                      f"ELU() output for an input of shape {shape}", forward_mistakes(x, 1.0, None))
 
 
@@ -65,7 +66,7 @@ def test_alpha(submission, ref, rng):
     """the alpha given to the constructor is used in forward and backward"""
     x, g = away_from_kinks(rng, (5, 4)), rng.standard_normal((5, 4))
     student, reference = submission.new("ELU", ALPHA), ref.ELU(ALPHA)
-    check_values(student.forward(x), reference.forward(x), f"ELU({ALPHA}) output", forward_mistakes(x, ALPHA, ALPHA))
+    expect_close(student.forward(x), reference.forward(x), f"ELU({ALPHA}) output", forward_mistakes(x, ALPHA, ALPHA))
     check_module_grad(student, reference, x, g, f"ELU({ALPHA}) gradInput", grad_mistakes(x, g, ALPHA, ALPHA),
                       elementwise=True)
 
@@ -75,9 +76,9 @@ def test_stable(submission, ref, rng):
     x, g = LARGE.copy(), rng.standard_normal(LARGE.shape)
     student, reference = submission.new("ELU"), ref.ELU()
     what = "ELU() for inputs from -1e4 to 1e4 (including 710, 800, 1000, where exp overflows)"
-    check_values(student.forward(x), reference.forward(x), f"{what}: output", forward_mistakes(x, 1.0, None),
+    expect_close(student.forward(x), reference.forward(x), f"{what}: output", forward_mistakes(x, 1.0, None),
                  nonfinite_key="elu_overflow")
-    check_values(student.backward(x, g), reference.backward(x, g), f"{what}: gradInput",
+    expect_close(student.backward(x, g), reference.backward(x, g), f"{what}: gradInput",
                  grad_mistakes(x, g, 1.0, None), nonfinite_key="elu_overflow")
 
 

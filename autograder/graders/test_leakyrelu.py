@@ -1,8 +1,9 @@
 """LeakyReLU(slope=0.03): x where x > 0, slope * x elsewhere."""
 import numpy as np
 
+from autograder.checks import expect_close
 from autograder.graders.support import away_from_kinks, check_inputs_unchanged
-from autograder.graders.support_act import check_module_grad, check_values, quiet
+from autograder.graders.support_act import check_module_grad, quiet
 
 DEFAULT_SLOPE = 0.03
 CUSTOM_SLOPE = 0.2
@@ -62,7 +63,7 @@ def test_forward(submission, ref, rng):
     for shape in [(5, 4), (2, 7)]:
         x = away_from_kinks(rng, shape)
         got = submission.new("LeakyReLU").forward(x)
-        check_values(got, ref.LeakyReLU().forward(x), f"LeakyReLU() output for an input of shape {shape}",
+        expect_close(got, ref.LeakyReLU().forward(x), f"LeakyReLU() output for an input of shape {shape}",
                      forward_mistakes(got, x, DEFAULT_SLOPE, None))
 
 
@@ -80,7 +81,7 @@ def test_slope(submission, ref, rng):
     x, g = away_from_kinks(rng, (5, 4)), rng.standard_normal((5, 4))
     student, reference = submission.new("LeakyReLU", CUSTOM_SLOPE), ref.LeakyReLU(CUSTOM_SLOPE)
     got = student.forward(x)
-    check_values(got, reference.forward(x), f"LeakyReLU({CUSTOM_SLOPE}) output",
+    expect_close(got, reference.forward(x), f"LeakyReLU({CUSTOM_SLOPE}) output",
                  forward_mistakes(got, x, CUSTOM_SLOPE, CUSTOM_SLOPE))
     check_module_grad(student, reference, x, g, f"LeakyReLU({CUSTOM_SLOPE}) gradInput",
                       grad_mistakes(x, g, CUSTOM_SLOPE, CUSTOM_SLOPE), elementwise=True)

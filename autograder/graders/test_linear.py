@@ -43,9 +43,8 @@ def test_grad_params(submission, ref, rng):
 
 def test_accumulates(submission, ref, rng):
     """gradW and gradb accumulate over backward calls"""
-    student, reference = pair(submission, ref, "Linear", 4, 3)
     inputs = [(rng.standard_normal((5, 4)), rng.standard_normal((5, 3))) for _ in range(2)]
-    check_accumulation(student, reference, inputs, NAMES, "Linear(4, 3)")
+    check_accumulation(submission, ref, "Linear", (4, 3), inputs, NAMES, "Linear(4, 3)")
 
 
 def test_zero_grad(submission, ref, rng):
@@ -57,7 +56,8 @@ def test_zero_grad(submission, ref, rng):
 def test_parameters_by_reference(submission, ref, rng):
     """getParameters returns W and b themselves, so an optimizer can update them"""
     student, reference = pair(submission, ref, "Linear", 4, 3)
-    check_parameters_by_reference(student, reference, rng.standard_normal((5, 4)), "Linear(4, 3)")
+    check_parameters_by_reference(submission, student, reference, rng.standard_normal((5, 4)), "Linear(4, 3)",
+                                  ("Linear", 4, 3))
 
 
 def test_initialisation(submission, ref):

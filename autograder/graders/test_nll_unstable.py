@@ -2,8 +2,9 @@
 gradient -y / clip(p) / N, EPS = 1e-15."""
 import numpy as np
 
+from autograder.checks import expect_close
 from autograder.graders.support_act import (
-    check_batch_division, check_criterion_grad, check_criterion_unchanged, check_loss, check_values,
+    check_batch_division, check_criterion_grad, check_criterion_unchanged, check_loss,
     criterion_gradient, criterion_pair, one_hot, quiet, row_softmax,
 )
 
@@ -78,7 +79,7 @@ def test_clipping(submission, ref):
             f"which counts as -log(EPS) = -log(1e-15) = {-np.log(EPS):.4g})")
     check_loss(student, reference, p, y, f"{what}: loss", loss_mistakes(p, y), nonfinite_key="nll_no_clipping")
     reference.forward(p, y)
-    check_values(criterion_gradient(student, p, y), reference.backward(p, y), f"{what}: gradInput",
+    expect_close(criterion_gradient(student, p, y), reference.backward(p, y), f"{what}: gradInput",
                  grad_mistakes(p, y), nonfinite_key="nll_no_clipping")
 
 

@@ -1,8 +1,9 @@
 """SoftMax: row-wise exp(x) / sum(exp(x)), stable for entries up to 1e4 in magnitude."""
 
+from autograder.checks import expect_close
 from autograder.graders.support import check_inputs_unchanged
 from autograder.graders.support_act import (
-    LARGE, backward_softmaxes, check_module_grad, check_values, quiet, row_softmax, softmax_grad, softmax_mistakes,
+    LARGE, backward_softmaxes, check_module_grad, quiet, row_softmax, softmax_grad, softmax_mistakes,
 )
 
 # non-square first, then a square batch (where a maximum without keepdims still broadcasts), one row
@@ -23,7 +24,7 @@ def test_forward(submission, ref, rng):
     for shape in SHAPES:
         x = rng.standard_normal(shape) * 2
         got = submission.new("SoftMax").forward(x)
-        check_values(got, ref.SoftMax().forward(x), f"SoftMax output for an input of shape {shape}",
+        expect_close(got, ref.SoftMax().forward(x), f"SoftMax output for an input of shape {shape}",
                      softmax_mistakes(x))
 
 
@@ -41,11 +42,11 @@ def test_stable(submission, ref, rng):
     g = rng.standard_normal(x.shape)
     student, reference = submission.new("SoftMax"), ref.SoftMax()
     what = "SoftMax for an input with entries from -1e4 to 1e4 (rows near +1e4, near -1e4, moderate, mixed)"
-    check_values(student.forward(x), reference.forward(x), f"{what}: output", softmax_mistakes(x),
+    expect_close(student.forward(x), reference.forward(x), f"{what}: output", softmax_mistakes(x),
                  nonfinite_key="softmax_overflow")
     got = student.backward(x, g)
     predictions = [(key, softmax_grad(s, g)) for key, s in backward_softmaxes(x)]
-    check_values(got, reference.backward(x, g), f"{what}: gradInput", predictions + grad_mistakes(x, g),
+    expect_close(got, reference.backward(x, g), f"{what}: gradInput", predictions + grad_mistakes(x, g),
                  nonfinite_key="softmax_overflow")
 
 

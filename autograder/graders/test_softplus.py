@@ -2,8 +2,9 @@
 import numpy as np
 from scipy.special import expit
 
+from autograder.checks import expect_close
 from autograder.graders.support import check_inputs_unchanged
-from autograder.graders.support_act import check_module_grad, check_values, quiet
+from autograder.graders.support_act import check_module_grad, quiet
 
 LARGE = np.array([
     [1000.0, -1000.0, 800.0, -800.0],
@@ -30,7 +31,7 @@ def test_forward(submission, ref, rng):
     """output matches log(1 + exp(x))"""
     for shape in [(5, 4), (2, 7)]:
         x = rng.standard_normal(shape) * 3
-        check_values(submission.new("SoftPlus").forward(x), ref.SoftPlus().forward(x),
+        expect_close(submission.new("SoftPlus").forward(x), ref.SoftPlus().forward(x),
                      f"SoftPlus output for an input of shape {shape}", forward_mistakes(x))
 
 
@@ -47,9 +48,9 @@ def test_stable(submission, ref, rng):
     x, g = LARGE.copy(), rng.standard_normal(LARGE.shape)
     student, reference = submission.new("SoftPlus"), ref.SoftPlus()
     what = "SoftPlus for inputs from -1e4 to 1e4 (including 710, 800, 1000, where exp overflows)"
-    check_values(student.forward(x), reference.forward(x), f"{what}: output", forward_mistakes(x),
+    expect_close(student.forward(x), reference.forward(x), f"{what}: output", forward_mistakes(x),
                  nonfinite_key="softplus_overflow")
-    check_values(student.backward(x, g), reference.backward(x, g), f"{what}: gradInput", grad_mistakes(x, g),
+    expect_close(student.backward(x, g), reference.backward(x, g), f"{what}: gradInput", grad_mistakes(x, g),
                  nonfinite_key="softplus_overflow")
 
 
