@@ -1,4 +1,5 @@
 """Read a submission's code without running it: notebook or ``.py`` file -> list of cells."""
+import codecs
 import json
 import re
 from dataclasses import dataclass
@@ -50,8 +51,22 @@ def is_grader_owned(cell):
     return bool(meta.get("grade")) and not bool(meta.get("solution"))
 
 
+# Byte-order marks of the encodings some editors save in, longest first (UTF-32's LE mark starts
+# with UTF-16's).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def read_text(path):
+    """The file's text: UTF-8 (with or without a byte-order mark), UTF-16 or UTF-32 with a
+    byte-order mark, else Latin-1, which decodes any bytes."""
     data = Path(path).read_bytes()
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                break
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -572,7 +572,7 @@ CASES = [
     Case("zero_bytes", raw=raw_bytes(b""), unreadable=True, says=r"not a valid notebook"),
     Case("binary_garbage", raw=raw_bytes(bytes(range(256)) * 64), unreadable=True, says=r"not a valid notebook"),
     Case("json_but_not_a_notebook", raw=raw_bytes(b"[1, 2, 3]"), unreadable=True, says=r"not a notebook"),
-    Case("utf16_notebook", raw=utf16_notebook, unreadable=True, says=r"not a valid notebook"),
+    Case("utf16_notebook", raw=utf16_notebook),  # saved by an editor as UTF-16: read and graded
     Case("nbformat_v3", raw=nbformat_v3),
     Case("empty_notebook", raw=empty_notebook, lost={"Linear": LINEAR_ALL, "SoftMax": "*", "MSECriterion": "*"},
          says=r"`Linear` is not defined"),

@@ -69,6 +69,18 @@ def test_source_as_list_crlf_and_latin1(tmp_path):
     assert cell.source == "a = 1\nb = 'é'"
 
 
+@pytest.mark.parametrize("codec", ["utf-8-sig", "utf-16", "utf-16-be", "utf-32"])
+def test_notebooks_saved_with_a_byte_order_mark(tmp_path, codec):
+    nb = nbformat.writes(new_notebook(cells=[new_code_cell("b = 'é ß ✓'")]))
+    data = nb.encode(codec)
+    if codec == "utf-16-be":  # Python writes no mark for an explicit byte order
+        data = b"\xfe\xff" + data
+    path = tmp_path / "x.ipynb"
+    path.write_bytes(data)
+    (cell,) = read_cells(path)
+    assert cell.source == "b = 'é ß ✓'"
+
+
 def test_python_files_split_at_cell_markers_and_keep_line_numbers(tmp_path):
     path = tmp_path / "sub.py"
     path.write_text("import numpy as np\n# %%\nx = 1\n# In[3]:\ny = 2\n")
