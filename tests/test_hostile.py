@@ -215,12 +215,12 @@ def test_the_corpus_is_large_enough():
     assert len({case.id for case in CASES}) == len(CASES)
 
 
-
 def record(request, key, value):
     """Keeps a figure in pytest's cache for `make bench` (nothing when the cache plugin is off)."""
     cache = getattr(request.config, "cache", None)
     if cache is not None:
         cache.set(key, value)
+
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=skip_marks(c)) for c in CASES])
 def test_hostile_case(case, world, honest, request):
@@ -454,7 +454,7 @@ def test_batch_survives_hostile_submissions_and_a_kill(tmp_path, request):
         assert got == scores, (name, results["output"], got)
     peak = max([*peaks_first.values(), *peaks_second.values()], default=0)
     record(request, "hostile/batch", {"seconds": round(total_seconds, 1), "peak_grader_mb": peak,
-                                               "finished_before_kill": len(done_before)})
+                                      "finished_before_kill": len(done_before)})
     assert peak < 1024, f"a grading process reached {peak} MB"
     if CGROUP:  # the cgroups of the killed batch's workers were emptied and removed by the rerun
         assert [p for pid in peaks_first for p in PIDS_ROOT.glob(f"autograder-{pid}-*")] == []

@@ -72,7 +72,7 @@ def check_param_grads(student, reference, x, g, names, what, mistakes=()):
 
 
 def check_accumulation(submission, ref, canonical, args, inputs, names, what):
-    """Two backward calls without zeroing give the sum of the gradients each gives alone, on
+    """Backward calls without zeroing in between give the sum of the gradients each gives alone, on
     fresh layers with the same parameters (so neither zeroGradParameters nor a wrong gradient
     formula is charged here)."""
     alone = []
