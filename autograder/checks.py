@@ -1,9 +1,11 @@
 """Comparisons that speak to the student: what was compared, the shapes, the largest error and
 where it is, and, when the numbers fit a known mistake, the name of that mistake."""
+from dataclasses import dataclass
+
 import numpy as np
 
 from .diagnoses import DIAGNOSES
-from .gradcheck import numerical_vjp
+from .gradcheck import numerical_gradient
 from .student import StudentFailure
 
 RTOL, ATOL = 1e-6, 1e-8
@@ -69,18 +71,74 @@ def expect_close(got, expected, what, mistakes=(), rtol=RTOL, atol=ATOL, nonfini
     fail("wrong_values", what, where_it_differs(got, expected))
 
 
-def expect_gradient(got, expected, what, own_forward=None, x=None, grad_output=None, mistakes=(), rtol=RTOL, atol=ATOL):
-    """A gradient is right when it matches the reference, or, where the student's forward differs
-    from the reference (an accepted variant, or a mistake already charged to the forward test),
-    the finite differences of the student's own forward."""
+@dataclass
+class OwnForward:
+    """The student's own forward pass at ``x``, to localise a wrong gradient: ``function`` maps an
+    input to the output (or, for a criterion, to the loss), ``grad_output`` weighs the outputs,
+    and ``matches`` says whether its output at ``x`` agreed with the reference's."""
+    function: object
+    x: np.ndarray
+    grad_output: np.ndarray | None
+    matches: bool
+
+
+def own_derivative(own):
+    """The vector-Jacobian product of the student's own forward at ``own.x``, by central finite
+    differences element by element; None when the forward fails there."""
+    x = np.array(own.x, dtype=np.float64)
+    weigh = (lambda z: np.sum(own.function(z) * own.grad_output)) if own.grad_output is not None else \
+        (lambda z: float(own.function(z)))
+    try:
+        with np.errstate(all="ignore"):
+            return numerical_gradient(weigh, x)
+    except (StudentFailure, ValueError):
+        return None
+
+
+def expect_gradient(got, expected, what, own=None, mistakes=(), rtol=RTOL, atol=ATOL, nonfinite_key="nonfinite"):
+    """A gradient earns its points only by agreeing with the reference's, or with the finite
+    differences of the student's own forward pass where that forward agreed with the reference
+    on the same input (:class:`OwnForward`, ``matches``). A gradient that is merely consistent
+    with a forward that differs from the reference earns nothing: the failure then says that
+    the gradient follows the student's own (wrong) forward pass, so that the mistake is found
+    where it is."""
     got = np.asarray(got, dtype=np.float64)
     if close(got, expected, rtol, atol):
         return
-    if own_forward is not None and got.shape == np.shape(expected):
-        numeric = numerical_vjp(own_forward, np.array(x, dtype=np.float64), grad_output)
-        if close(got, numeric, 1e-4, 1e-6):
-            return
-    expect_close(got, expected, what, mistakes, rtol, atol)
+    numeric = own_derivative(own) if own is not None and got.shape == np.shape(expected) else None
+    if numeric is not None and own.matches and close(got, numeric, 1e-4, 1e-6):
+        return
+    check_mistakes(got, what, mistakes, rtol, atol, np.asarray(expected, dtype=np.float64))
+    if numeric is not None and not own.matches and close(got, numeric, 1e-4, 1e-6):
+        fail("gradient_of_wrong_forward", what, where_it_differs(got, np.asarray(expected, dtype=np.float64)))
+    expect_close(got, expected, what, (), rtol, atol, nonfinite_key)
+
+
+def expect_computes(what, results, inputs, identity_ok=False, rows=False):
+    """``results`` of one method for the different ``inputs`` must show that it computes them
+    from its input: not only zeros, NaN or infinity, not one result whatever the input, and not
+    the input handed back (unless ``identity_ok``: the right result may be the input). With
+    ``rows``, the rows of one batch count as different inputs too.
+
+    The tests of a property (inputs unchanged, gradients that accumulate or are zeroed, the
+    batch size, speed) judge it on the student's own results, so that a mistake elsewhere is
+    not charged again; this makes sure that code which computes nothing earns none of them."""
+    arrays = [np.asarray(r, dtype=np.float64) for r in results]
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        fail("degenerate", what, "It returned NaN or infinity.")
+    if not any(np.any(a) for a in arrays):
+        fail("degenerate", what, "It returned only zeros.")
+    if len(arrays) > 1 and all(a.shape == arrays[0].shape and np.array_equal(a, arrays[0]) for a in arrays[1:]):
+        fail("degenerate", what, "It returned the same result for different inputs.")
+    if rows:
+        for a, x in zip(arrays, inputs):
+            x = np.asarray(x)
+            if a.ndim and len(a) > 1 and all(np.array_equal(a[0], r) for r in a[1:]) and not all(
+                    np.array_equal(x[0], r) for r in x[1:]):
+                fail("degenerate", what, "It returned the same result for every sample of a batch of different samples.")
+    if not identity_ok and all(a.shape == np.shape(x) and np.array_equal(a, np.asarray(x, dtype=np.float64))
+                               for a, x in zip(arrays, inputs)):
+        fail("degenerate", what, "It returned its input unchanged.")
 
 
 def expect(condition, key, what, detail=""):

@@ -21,7 +21,11 @@ DIAGNOSES = {
     "wrong_shape": "The result has the wrong shape.",
     "nonfinite": "The result contains NaN or infinity.",
     "wrong_values": "The result differs from the expected values.",
-    "inconsistent_gradient": "The gradient does not match the numerical derivative of your own forward pass.",
+    "gradient_of_wrong_forward": "The gradient is the derivative of your own forward pass, but that forward pass "
+                                 "gives wrong values on this input (see its test): the gradient earns its points "
+                                 "once the forward pass is right.",
+    "degenerate": "This property is judged on what your code computes, and it computes nothing from its input yet "
+                  "(only zeros, one constant result, or the input handed back).",
     "input_mutated": "The method changes its input array in place; compute into a new array instead.",
     # SPEC.md, "Mistakes the graders must recognise and name"
     "softmax_overflow": "Large inputs overflow exp(): subtract each row's maximum before exponentiating "
@@ -77,6 +81,8 @@ DIAGNOSES = {
     "sgd_no_momentum": "The momentum term is missing: the update is momentum * previous update + learning_rate * grad.",
     "contrastive_pairs": "The pairs are not counted as specified: average d^2 over positive pairs and "
                          "max(0, M - d)^2 over negative pairs, each over the pairs i != j.",
+    "too_slow": "The computation uses far more CPU time than it needs: vectorise the inner loops with NumPy "
+                "(or scipy.signal) instead of looping over single elements in Python.",
     "not_vectorised": "The computation is too slow for the time limit: vectorise it instead of looping over "
                       "pairs or samples in Python.",
 }

@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 
 from .diagnoses import DIAGNOSES
+from .markdown import block, sanitize
 
 
 def _number(x):
@@ -24,7 +25,7 @@ def build_results(assignment, outcomes, info):
             "score": _number(score),
             "max_score": _number(points),
             "status": "passed" if outcome.passed else "failed",
-            "output": outcome.message,
+            "output": sanitize(outcome.message),
             "output_format": "md",
             "tags": [outcome.item],
             "extra_data": {"test": outcome.test, "diagnosis": outcome.diagnosis},
@@ -60,8 +61,17 @@ def summary_line(assignment, tests, info):
     score = sum(t["score"] for t in tests)
     line = f"{score:g} / {assignment.max_score:g} points."
     if info.get("error"):
-        line += f" The submission could not be graded: {info['error']}"
-    return line
+        line += f" The submission could not be graded:\n\n{block(str(info['error']))}"
+    return sanitize(line)
+
+
+def failed_cells_markdown(cells):
+    """The cells that raised when run top to bottom, with their errors in a code block."""
+    failed = [c for c in cells if not c["ok"]]
+    if not failed:
+        return []
+    text = "\n".join(f"{c['name']}: {c['error'].splitlines()[0] if c['error'] else 'error'}" for c in failed)
+    return ["Cells that raised an error when run top to bottom:", "", block(text), ""]
 
 
 def feedback_markdown(results):
@@ -70,17 +80,13 @@ def feedback_markdown(results):
     extra = results["extra_data"]
     lines = [f"# Feedback: {extra['assignment']}", "", f"**Total: {results['score']:g} / {results['max_score']:g}**", ""]
     if extra.get("error"):
-        lines += [f"The submission could not be graded: {extra['error']}", ""]
-    failed_cells = [c for c in extra.get("cells", []) if not c["ok"]]
-    if failed_cells:
-        lines += ["Cells that raised an error when run top to bottom:", ""]
-        lines += [f"- {c['name']}: {c['error'].splitlines()[0] if c['error'] else 'error'}" for c in failed_cells]
-        lines.append("")
+        lines += ["The submission could not be graded:", "", block(str(extra["error"])), ""]
+    lines += failed_cells_markdown(extra.get("cells", []))
     for item in extra["items"]:
         lines += item_feedback(results, item)
     if extra.get("isolation") == "reduced":
         lines += ["", "_Graded with reduced isolation (bubblewrap is not available on the grading machine)._"]
-    return "\n".join(lines).rstrip() + "\n"
+    return sanitize("\n".join(lines).rstrip() + "\n")
 
 
 def item_feedback(results, item):
@@ -93,14 +99,15 @@ def item_feedback(results, item):
     if failed and all(t["extra_data"]["diagnosis"] == "not_implemented" for t in failed):
         methods = sorted({t["output"].split(" is not implemented")[0] for t in failed})
         verb = "still raises" if len(methods) == 1 else "still raise"
-        return lines + [f"- **Not implemented yet**: {', '.join(methods)} {verb} NotImplementedError.", ""]
+        return sanitize("\n".join(lines + [f"- **Not implemented yet**: {', '.join(methods)} {verb} "
+                                            "NotImplementedError.", ""])).split("\n")
     shown = set()
     for test in failed:
         if test["output"] in shown:
             continue
         shown.add(test["output"])
         lines.append(f"- **{test['name'].split(': ', 1)[1]}**: {test['output']}")
-    return lines + ([""] if shown else [])
+    return sanitize("\n".join(lines + ([""] if shown else []))).split("\n")
 
 
 def write_atomic(path, text):

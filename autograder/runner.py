@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from .dialects import TORCH_LEGACY, detect
-from .extract import SubmissionError, read_cells
 from .sandbox.client import Limits, Sandbox, SandboxError
+from .sandbox.reader import SubmissionError
 from .student import StudentFailure, Submission
 
 GRADERS = Path(__file__).resolve().parent / "graders"
@@ -26,20 +26,39 @@ class RunningSubmission:
         self.sandbox.close()
 
 
-def open_submission(path, limits=Limits(), course_files=()):
-    """Start a sandbox, run the submission's cells in it and find out what it defines.
-    ``course_files`` (public helpers such as ``datasets.py``) are put beside the submission."""
-    cells = read_cells(path)
+def sandbox_name(notebook, path):
+    """The name a submission's file gets in its sandbox: the manifest's notebook name where the
+    file is of that kind (so that ``%run modules.ipynb`` finds the student's own modules
+    notebook whatever it was called), else its own name."""
     path = Path(path)
-    sandbox = Sandbox(limits, files=[f for f in course_files if Path(f).name != path.name] + [path])
+    return notebook if notebook and Path(notebook).suffix == path.suffix else path.name
+
+
+def open_submission(path, limits=Limits(), course_files=(), own_files=None):
+    """Start a sandbox, have it read and run the submission's cells and find out what it defines.
+
+    The sandbox's folder holds the submission's own files (``own_files``: sandbox name -> path,
+    the file ``path`` among them; by default only ``path``) and ``course_files``, public helpers
+    such as ``datasets.py``; nothing else, so ``%run`` can include only the submission's own
+    notebooks. The notebook is read inside the sandbox, under its limits."""
+    path = Path(path)
+    own = dict(own_files) if own_files else {path.name: path}
+    name = next((n for n, p in own.items() if Path(p) == path), path.name)
+    own.setdefault(name, path)
+    files = {Path(f).name: f for f in course_files if Path(f).name not in own}
+    files.update(own)
+    sandbox = Sandbox(limits, files=files)
     try:
-        reports = sandbox.run_cells([(cell.name, cell.source) for cell in cells])
+        cells = sandbox.read(name)
+        reports = sandbox.run_cells(cells)
         reply, _ = sandbox.request("inspect", timeout=limits.call_seconds)
-    except SandboxError:
+    except (SandboxError, SubmissionError):
         sandbox.close()
         raise
-    classes = {str(name): [str(a) for a in info.get("attributes", [])] for name, info in reply.get("classes", {}).items()}
-    functions = [str(name) for name in reply.get("functions", [])]
+    # Only names that are identifiers: they appear in the student's feedback as code.
+    classes = {name: [a for a in info.get("attributes", []) if a.isidentifier()]
+               for name, info in reply["classes"].items() if name.isidentifier()}
+    functions = [name for name in reply["functions"] if name.isidentifier()]
     dialect = detect(classes, functions)
     submission = Submission(sandbox, dialect or TORCH_LEGACY, classes, functions)
     return RunningSubmission(sandbox, submission, reports, dialect)
@@ -58,7 +77,9 @@ class Outcome:
 
 @dataclass
 class Collector:
-    """A pytest plugin that keeps each grader test's outcome and the student-facing message."""
+    """A pytest plugin that keeps each grader test's outcome and the student-facing message:
+    words only, never the exception (whose traceback would keep every array the test held
+    until the whole submission is graded)."""
 
     outcomes: dict = field(default_factory=dict)
 
@@ -68,8 +89,13 @@ class Collector:
         report = result.get_result()
         if report.when == "call" or (report.when == "setup" and not report.passed):
             error = call.excinfo.value if call.excinfo else None
+            if isinstance(error, StudentFailure):
+                failure = (str(error), error.diagnosis)
+            else:
+                failure = None if error is None else (None, type(error).__name__)
             title = (item.function.__doc__ or item.name).strip().splitlines()[0].rstrip(".")
-            self.outcomes[(Path(str(item.path)).stem, item.name)] = (report.passed, error, title, call.duration)
+            self.outcomes[(Path(str(item.path)).stem, item.name)] = (report.passed, failure, title, call.duration)
+            report.longrepr = None  # pytest's own copy of the failure, with the test's frames
 
 
 def test_node(item, key):
@@ -113,16 +139,16 @@ def run_graders(assignment, submission):
         pytest.main(config_args + list(nodes), plugins=[collector, plugin])
     for node, (item, key) in nodes.items():
         module = Path(node.split("::")[0]).stem
-        passed, error, title, seconds = collector.outcomes.get(
+        passed, failure, title, seconds = collector.outcomes.get(
             (module, f"test_{key}"), (False, None, titles.get((module, key), key), 0.0))
         if passed:
             outcomes.append(Outcome(item, key, True, "", None, title, seconds))
-        elif isinstance(error, StudentFailure):
-            outcomes.append(Outcome(item, key, False, str(error), error.diagnosis, title, seconds))
+        elif failure is not None and failure[0] is not None:
+            outcomes.append(Outcome(item, key, False, failure[0], failure[1], title, seconds))
         else:
             # A failure that is not the student's (a grader bug, or the test did not run): no
             # grader source or trace is shown; the instructor sees the type in the summary.
-            kind = type(error).__name__ if error is not None else "not run"
+            kind = failure[1] if failure is not None else "not run"
             outcomes.append(Outcome(item, key, False, f"The grader could not complete this test ({kind}); "
                                     "please tell your instructor.", "grader_error", title, seconds))
     order = {(name, key): i for i, (name, key) in enumerate((it.name, k) for it in assignment.items.values() for k in it.tests)}
@@ -156,8 +182,9 @@ def grade(assignment, files):
             outcomes += [Outcome(item.name, key, False, f"{notebook} was not submitted.", "missing", key)
                          for item in items for key in item.tests]
             continue
+        own = {sandbox_name(name, file): file for name, file in files.items()}
         try:
-            running = open_submission(path, assignment.limits_for(notebook), assignment.course_files)
+            running = open_submission(path, assignment.limits_for(notebook), assignment.course_files, own)
         except (SubmissionError, SandboxError, OSError) as error:
             info["error"] = str(error)
             outcomes += [Outcome(item.name, key, False, f"The submission could not be graded: {error}", "unreadable", key)

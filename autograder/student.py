@@ -2,14 +2,16 @@
 
 Every value that comes back is checked here before a grader sees it: arrays are plain
 float arrays, a missing method or a stub is reported in plain words, and every call's
-inputs are compared after the call to catch in-place modification.
+inputs are read back from the shared arena after the call, here, to catch in-place
+modification: what the worker says about itself is never evidence.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import markdown
 from .sandbox.client import SandboxError, StudentError, WorkerDied, WorkerTimeout
-from .sandbox.protocol import Unsendable, decode, encode
+from .sandbox.protocol import Unsendable, decode
 
 # Where a class keeps its parameters, for the dialect-independent fallback when its
 # parameter getter does not hand them out.
@@ -34,15 +36,15 @@ class StudentFailure(AssertionError):
 
 
 def explain(error, where):
-    """Plain words for a sandbox failure during ``where`` (e.g. ``Linear.forward``)."""
+    """Plain words for a sandbox failure during ``where`` (e.g. ``Linear.forward``). The
+    student's own text (the exception, its traceback) goes only into a fenced code block."""
     if isinstance(error, StudentError):
         if error.type == "NotImplementedError":
             plain = where.replace("(...)", "")
             method = plain.split(".")[0] + "." + error.function if error.function and "." in plain else plain
-            return StudentFailure(f"{method} is not implemented yet: it still raises NotImplementedError.", "not_implemented")
-        detail = f"{where} raised {error}"
-        if error.frames:
-            detail += "\n\n```\n" + error.traceback_text() + "\n```"
+            return StudentFailure(f"{markdown.name(method, plain)} is not implemented yet: it still raises "
+                                  "NotImplementedError.", "not_implemented")
+        detail = f"{where} raised {markdown.name(error.type, 'an exception')}:\n\n{markdown.block(error.traceback_text())}"
         return StudentFailure(detail, "raised")
     if isinstance(error, WorkerTimeout):
         return StudentFailure(f"{where} {error}: look for an endless loop or very slow code.", "timeout")
@@ -79,8 +81,28 @@ def as_array(value, where, allow_scalar=False):
 @dataclass
 class FunctionCall:
     result: object
-    args_after: list
-    same_arrays: bool  # False when the function replaced arrays in the lists it was given
+    args_after: list  # the arguments' values after the call, as the worker sends them (the student's values)
+    in_place: list  # the arguments with every array as the call left it in memory, read here
+
+class GradingError(Exception):
+    """The grader itself could not observe what it needs (not the student's fault)."""
+
+
+def read_back(value, shared, arena):
+    """``value`` (what was sent) with each array replaced by what the arena holds now."""
+    current = {id(original): arena.read(descriptor) for descriptor, original in shared}
+
+    def walk(item):
+        if isinstance(item, np.ndarray):
+            if id(item) not in current:
+                raise GradingError("an argument did not go through shared memory")
+            return current[id(item)]
+        if isinstance(item, (list, tuple)):
+            return [walk(v) for v in item]
+        if isinstance(item, dict):
+            return {k: walk(v) for k, v in item.items()}
+        return item
+    return walk(value)
 
 
 class Submission:
@@ -107,9 +129,9 @@ class Submission:
         if not self.defines(canonical):
             raise StudentFailure(f"`{self.name_of(canonical)}` is not defined in the submission.", "missing")
 
-    def _request(self, where, op, **fields):
+    def _request(self, where, op, shared=None, **fields):
         try:
-            return self.sandbox.request(op, **fields)
+            return self.sandbox.request(op, shared=shared, **fields)
         except SandboxError as error:
             if isinstance(error, WorkerTimeout):
                 self.timeouts[where] = self.timeouts.get(where, 0) + 1
@@ -117,13 +139,26 @@ class Submission:
                 self.crashes[where] = self.crashes.get(where, 0) + 1
             raise explain(error, where) from None
 
-    def _send(self, where, op, values, **fields):
-        arrays = []
-        wire = encode(values, arrays)
-        reply, reply_arrays = self._request(where, op, args=wire, arrays=arrays, **fields)
-        generation = self.sandbox.generation
-        decoded = {key: decode(reply[key], reply_arrays, generation) for key in ("result", "args_after", "kept") if key in reply}
-        return reply, decoded
+    def _send(self, where, op, values, shared=None, **fields):
+        """Send ``values`` as the call's arguments; returns ``(reply, result)``."""
+        reply, reply_arrays = self._request(where, op, shared=shared, args=list(values), **fields)
+        return reply, decode(reply.get("result"), reply_arrays)
+
+    def _keep(self, where, op, values, **fields):
+        """A request whose result the worker keeps under a handle chosen here."""
+        handle = self.sandbox.new_handle()
+        self._send(where, op, values, handle=handle.number, **fields)
+        return handle
+
+    def cpu_seconds(self, action):
+        """Run ``action()`` (calls into the worker) and return the worker's CPU time for it, as
+        this side reads it from /proc, with ``action``'s result."""
+        before = self.sandbox.cpu_seconds()
+        result = action()
+        after = self.sandbox.cpu_seconds()
+        if before is None or after is None:
+            raise GradingError("the worker's CPU time cannot be read on this machine")
+        return after - before, result
 
     def give_up_if_hung(self, where):
         """A method or constructor that hung or crashed too often is not called again."""
@@ -139,36 +174,44 @@ class Submission:
         self.require(canonical)
         name = self.name_of(canonical)
         self.give_up_if_hung(f"{name}(...)")
-        _, decoded = self._send(f"{name}(...)", "new", list(args), **{"class": name, "kwargs": kwargs, "seed": 0})
-        return StudentModule(self, canonical, decoded["result"])
+        handle = self._keep(f"{name}(...)", "new", args, **{"class": name, "kwargs": kwargs, "seed": 0})
+        return StudentModule(self, canonical, handle)
 
     def variable(self, name, canonical="Sequential"):
         """The object the student's notebook left in the variable ``name``, driven as ``canonical``."""
-        _, decoded = self._send(f"the variable `{name}`", "lookup", [], name=name)
-        return StudentModule(self, canonical, decoded["result"])
+        return StudentModule(self, canonical, self._keep(f"the variable `{name}`", "lookup", [], name=name))
 
     def probe(self, kind, *args):
         """A module of known behaviour built on the student's base class (see the worker)."""
-        base = "Module"
-        _, decoded = self._send("the Module base class", "probe", list(args), base=base, kind=kind,
-                                hooks=self.dialect.probe_hooks())
-        return StudentModule(self, "Probe", decoded["result"])
+        handle = self._keep("the Module base class", "probe", args, base="Module", kind=kind,
+                            hooks=self.dialect.probe_hooks())
+        return StudentModule(self, "Probe", handle)
 
     def new_dict(self):
-        _, decoded = self._send("state", "new_dict", [])
-        return decoded["result"]
+        return self._keep("state", "new_dict", [])
+
+    def value(self, handle, where):
+        """The current value of an object kept in the worker (a ``state`` dictionary, say)."""
+        reply, arrays = self._request(where, "value", target=handle)
+        return decode(reply["result"], arrays)
 
     def call_function(self, canonical, *args, seed=0):
-        """Call one of the student's functions with copies of ``args``: what it returned, the
-        arguments as the call left them, and whether their arrays are still the same objects."""
+        """Call one of the student's functions with ``args``: what it returned, the values its
+        arguments hold after the call (as the worker sends them: used to judge values against the
+        reference), and the arguments with every array as the call left it in memory, read here
+        from the shared arena (an array the function replaced in a list instead of changing it
+        is seen unchanged: the evidence for in-place updates)."""
         self.require(canonical)
         name = self.name_of(canonical)
-        reply, decoded = self._send(f"{name}(...)", "call", list(args), function=name, return_args=True, seed=seed)
-        return FunctionCall(decoded["result"], decoded["args_after"], bool(reply.get("same_arrays", True)))
+        shared = []
+        reply, arrays = self._request(f"{name}(...)", "call", shared=shared, args=list(args), function=name, seed=seed,
+                                      return_args=True, requires=("args_after",))
+        return FunctionCall(decode(reply["result"], arrays), decode(reply["args_after"], arrays),
+                            read_back(list(args), shared, self.sandbox.arena))
 
     def get(self, handle, name, where):
-        reply, arrays = self._request(where, "getattr", target=handle.wire(), name=name)
-        return decode(reply["result"], arrays, self.sandbox.generation)
+        reply, arrays = self._request(where, "getattr", target=handle, name=name)
+        return decode(reply["result"], arrays)
 
 
 class StudentModule:
@@ -190,24 +233,32 @@ class StudentModule:
         where = f"{self.name}.{method}"
         self._check_alive(where)
         self.submission.give_up_if_hung(where)
-        _, decoded = self.submission._send(where, "call", list(args), target=self.handle.wire(), method=method,
-                                           return_args=check_inputs, seed=seed)
+        shared = []
+        _, result = self.submission._send(where, "call", args, shared=shared, target=self.handle, method=method,
+                                          seed=seed)
         if check_inputs:
-            for position, (before, after) in enumerate(zip(args, decoded["args_after"])):
-                if isinstance(before, np.ndarray) and (
-                    not isinstance(after, np.ndarray) or after.shape != before.shape
-                    or not np.array_equal(after, before, equal_nan=True)
-                ):
-                    self.submission.mutations.append(f"{where} changed its argument {position + 1} in place")
-        return decoded["result"]
+            self._record_mutations(where, args, shared)
+        return result
+
+    def _record_mutations(self, where, args, shared):
+        """Compare each array argument, as the arena holds it after the call, with what was sent."""
+        arena = self.submission.sandbox.arena
+        read = {id(original): (descriptor, original) for descriptor, original in shared}
+        for position, arg in enumerate(args):
+            if not isinstance(arg, np.ndarray):
+                continue
+            if id(arg) not in read:
+                raise GradingError("an argument did not go through shared memory")
+            descriptor, original = read[id(arg)]
+            if not np.array_equal(arena.read(descriptor), original, equal_nan=True):
+                self.submission.mutations.append(f"{where} changed its argument {position + 1} in place")
 
     def call_kept(self, method, *args, seed=0):
         """Call a method whose result stays in the worker (e.g. ``seq[i]``); returns it as a module."""
         where = f"{self.name}.{method}"
         self._check_alive(where)
-        _, decoded = self.submission._send(where, "call", list(args), target=self.handle.wire(), method=method,
-                                           keep_result=True, seed=seed)
-        return StudentModule(self.submission, "Probe", decoded["kept"])
+        handle = self.submission._keep(where, "call", args, target=self.handle, method=method, seed=seed)
+        return StudentModule(self.submission, "Probe", handle)
 
     # The public API, the same in every dialect
     def forward(self, x, seed=0):
@@ -274,21 +325,15 @@ class StudentModule:
         where = f"setting the parameters of {self.name}"
         self._check_alive(where)
         names = PARAMETER_ATTRIBUTES.get(self.canonical, ([], []))[0]
-        wire_arrays = []
-        values = encode(self._from_canonical(arrays), wire_arrays)
-        reply, _ = self.submission._request(where, "write_arrays", target=self.handle.wire(), values=values,
-                                            arrays=wire_arrays, getter=self.dialect.get_parameters, attributes=names)
-        return reply.get("via")
+        self.submission._request(where, "write_arrays", target=self.handle, values=self._from_canonical(arrays),
+                                 getter=self.dialect.get_parameters, attributes=names)
 
     def nudge_parameters(self, delta):
         """Subtract ``delta`` in place from the arrays the parameter getter returns (an optimizer step)."""
         self._check_alive(f"{self.name}.{self.dialect.get_parameters}")
         reply, _ = self.submission._request(f"{self.name}.{self.dialect.get_parameters}", "nudge",
-                                            target=self.handle.wire(), getter=self.dialect.get_parameters, delta=delta)
-        return reply.get("count", 0)
+                                            target=self.handle, getter=self.dialect.get_parameters, delta=delta)
+        return reply["count"]
 
     def set_attribute(self, name, value):
-        arrays = []
-        wire = encode(value, arrays)
-        self.submission._request(f"setting {self.name}.{name}", "setattr", target=self.handle.wire(), name=name,
-                                 value=wire, arrays=arrays)
+        self.submission._request(f"setting {self.name}.{name}", "setattr", target=self.handle, name=name, value=value)

@@ -43,8 +43,10 @@ class Case:
     suffix: str = ".ipynb"
     lost: dict = field(default_factory=dict)
     says: str = ""
-    needs: str | None = None  # "bwrap", "cgroup" (a pids cgroup) or "process_limit"
+    needs: str | None = None  # "bwrap", "cgroup" (a pids cgroup), "process_limit" or "root"
     unreadable: bool = False  # the file cannot be read at all: every item scores 0
+    items: tuple | None = None  # the items graded, when not the usual three
+    memory_mb: int | None = None  # a tighter bound on the grader's memory growth for this case
 
 
 def code(text):
@@ -195,6 +197,20 @@ def huge_outputs(path, fill):
     return path
 
 
+def runs_itself(path, fill):
+    """A notebook whose first cell includes itself hundreds of times, by its own file name and by
+    the name the assignment gives it (each inclusion would include it again)."""
+    lines = [f"%run {path.name}", "%run modules.ipynb"] * 150
+    return write_notebook(path, ["\n".join(lines)] + solution_chunks())
+
+
+def many_markers(path, fill):
+    """A .py file of the solution followed by 3000 cell markers, each before 80 lines."""
+    cell = "# %%\n" + "pass\n" * 80
+    path.write_text("\n\n\n".join(solution_chunks()) + "\n" + cell * 3000)
+    return path
+
+
 def huge_cell(path, fill):
     """A cell of 2.5 MB of code (one enormous literal) amid the solution."""
     chunks = solution_chunks() + ["table = [" + "0.5, " * 500_000 + "]"]
@@ -281,7 +297,7 @@ CASES = [
         hoard = []
         while True:
             hoard.append(np.empty(50 << 20, dtype=np.uint8))
-        """)), lost={"Linear": USES_FORWARD}, says=r"Linear\.forward raised MemoryError"),
+        """)), lost={"Linear": USES_FORWARD}, says=r"Linear\.forward raised `MemoryError`"),
     Case("fork_bomb", needs="process_limit", cells=(code("""
         import os
         while True:
@@ -326,9 +342,9 @@ CASES = [
          lost={"Linear": USES_FORWARD}, says=r"was killed \(signal 9"),
     Case("system_exit_from_backward", edits=in_backward("raise SystemExit(3)"),
          lost={"Linear": USES_BACKWARD},
-         says=r"raised SystemExit"),
+         says=r"raised `SystemExit`"),
     Case("keyboard_interrupt_from_forward", edits=in_forward("raise KeyboardInterrupt"),
-         lost={"Linear": USES_FORWARD}, says=r"raised KeyboardInterrupt"),
+         lost={"Linear": USES_FORWARD}, says=r"raised `KeyboardInterrupt`"),
     Case("signal_handlers_replaced", cells=(code("""
         import signal
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGXCPU, signal.SIGPIPE, signal.SIGALRM):
@@ -414,7 +430,7 @@ CASES = [
     Case("returns_complex", edits=in_forward(replace="return (input @ self.W.T + self.b) + 0j"),
          lost={"Linear": USES_FORWARD}, says=r"complex"),
     Case("returns_strings", edits=in_forward(replace="return (input @ self.W.T + self.b).astype(str)"),
-         lost={"Linear": USES_FORWARD}, says=r"dtype <U"),
+         lost={"Linear": USES_FORWARD}, says=r"dtype (<|&lt;)U"),
     # the in-place parameter test compares with the student's own forward, so the wrong shape
     # is charged to the forward test alone
     Case("returns_wrong_shape", edits=in_forward(replace="return (input @ self.W.T + self.b).T"),
@@ -444,17 +460,17 @@ CASES = [
     Case("forged_reply_over_the_total_cap", edits=in_forward(code("""
         import io, json, os, stat, struct
         header = json.dumps({"ok": True, "result": {"$a": 0}, "n_arrays": 10_000}).encode()
-        small = io.BytesIO()
-        np.save(small, np.zeros(3))
-        frames = [header, small.getvalue()]
-        message = b"".join(struct.pack(">Q", len(f)) + f for f in frames) + struct.pack(">Q", 128 << 20)
+        first = io.BytesIO()
+        np.save(first, np.zeros((20 << 20) // 8))  # a whole frame of 20 MB, under the cap of one frame
+        frames = [header, first.getvalue()]
+        message = b"".join(struct.pack(">Q", len(f)) + f for f in frames) + struct.pack(">Q", 20 << 20)
         for fd in range(3, 16):
             try:
                 if stat.S_ISFIFO(os.fstat(fd).st_mode):
                     os.write(fd, message)
             except OSError:
                 pass
-        """)), lost={"Linear": USES_FORWARD}, says=r"a reply of more than 128 MB"),
+        """)), lost={"Linear": USES_FORWARD}, says=r"a reply of more than 32 MB"),
     Case("hostile_metaclass", cells=(code("""
         class Meta(type):
             @property
@@ -600,4 +616,132 @@ CASES = [
         "layer = Linear(3, 4)\nprint(layer.forward(np.ones((2, 3))))",), says=r"NameError"),
     Case("notebook_of_50_mb", raw=huge_outputs),
     Case("cell_of_2_mb", raw=huge_cell),
+
+    # privileges: the student's code never runs as root, even when the grader does ------------
+    Case("opens_host_sysctls_for_writing", edits=in_forward(code("""
+        import os
+        writable = []
+        for name in ("/proc/sys/kernel/core_pattern", "/proc/sys/kernel/panic", "/proc/sys/vm/drop_caches",
+                     "/proc/sys/vm/overcommit_memory", "/proc/sys/kernel/threads-max", "/proc/sysrq-trigger"):
+            try:
+                os.close(os.open(name, os.O_WRONLY))  # opened, never written
+                writable.append(name)
+            except OSError:
+                pass
+        if writable:
+            raise RuntimeError(f"writable: {writable}")
+        """))),
+    Case("runs_as_root_or_can_become_root", edits=in_forward(code("""
+        import os
+        if 0 in (os.getuid(), os.geteuid(), os.getgid()):
+            raise RuntimeError("runs as root")
+        status = open("/proc/self/status").read()
+        held = [line for line in status.splitlines() if line.startswith(("CapEff", "CapPrm", "CapAmb"))
+                and int(line.split()[1], 16)]
+        if held:
+            raise RuntimeError(f"holds capabilities: {held}")
+        try:
+            os.setuid(0)
+            raise RuntimeError("became root")
+        except PermissionError:
+            pass
+        """))),
+    Case("leaves_its_process_cgroup", edits=in_forward(code("""
+        import os
+        for root in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+            try:
+                with open(os.path.join(root, "cgroup.procs"), "w") as procs:
+                    procs.write(str(os.getpid()))
+                raise RuntimeError(f"moved itself to {root}")
+            except OSError:
+                pass
+        """))),
+
+    # the worker's reports are not evidence -----------------------------------------------------
+    Case("forged_reply_without_its_result", cells=(code("""
+        import sys
+        _worker = sys.modules["__main__"].Worker
+        _call = _worker.op_call
+        def op_call(self, request, arrays, out):
+            reply = _call(self, request, arrays, out)
+            if request.get("method") in ("forward", "updateOutput") and type(self.objects.get(
+                    (request.get("target") or {}).get("$h"))).__name__ == "Linear":
+                reply.pop("result", None)
+            return reply
+        _worker.op_call = op_call
+        """),), lost={"Linear": USES_FORWARD}, says=r"sent a malformed reply \(reply lacks result\)"),
+    Case("forged_handle_in_a_reply", cells=(code("""
+        import sys
+        _worker = sys.modules["__main__"].Worker
+        _call = _worker.op_call
+        def op_call(self, request, arrays, out):
+            reply = _call(self, request, arrays, out)
+            if request.get("method") in ("forward", "updateOutput") and type(self.objects.get(
+                    (request.get("target") or {}).get("$h"))).__name__ == "Linear":
+                reply["result"] = {"$h": 1}
+            return reply
+        _worker.op_call = op_call
+        """),), lost={"Linear": USES_FORWARD}, says=r"sent a malformed reply"),
+    Case("mutates_its_input_and_forges_the_report", first_cells=(code("""
+        import sys
+        _originals = {}
+        _worker = sys.modules["__main__"].Worker
+        _wire = _worker.wire
+        def wire(self, value, arrays, notes):
+            return _wire(self, _originals.get(id(value), value), arrays, notes)
+        _worker.wire = wire
+        """),), edits=in_forward(replace="self.output = input @ self.W.T + self.b\n_originals[id(input)] = "
+                                          "input.copy()\ninput[...] = 0\nreturn self.output"),
+         lost={"Linear": {"input_unchanged"}}, says=r"changed its argument 1 in place"),
+    Case("sgd_not_in_place_and_forges_the_report", items=("sgd_momentum",), edits=(("optimizers.py", (
+        "    for index, var, grad in _pairs(variables, gradients):\n"
+        "        velocity = accumulated.setdefault(index, np.zeros_like(grad))\n"
+        "        velocity *= config[\"momentum\"]\n"
+        "        velocity += config[\"learning_rate\"] * grad\n"
+        "        var -= velocity"), code("""
+            index = 0
+            for layer_variables, layer_gradients in zip(variables, gradients):
+                for j, grad in enumerate(layer_gradients):
+                    velocity = accumulated.setdefault(index, np.zeros_like(grad))
+                    velocity *= config["momentum"]
+                    velocity += config["learning_rate"] * grad
+                    layer_variables[j] = layer_variables[j] - velocity  # a new array in the list
+                    index += 1
+        """).replace("\n", "\n    ").join(["    ", ""])),), cells=(code("""
+        import sys
+        _worker = sys.modules["__main__"].Worker
+        _call = _worker.op_call
+        def op_call(self, request, arrays, out):
+            reply = _call(self, request, arrays, out)
+            reply["same_arrays"] = True
+            return reply
+        _worker.op_call = op_call
+        """),), lost={"sgd_momentum": {"in_place"}}, says=r"put new arrays into the lists"),
+    Case("scribbles_over_shared_memory", edits=in_forward(code("""
+        import mmap
+        if isinstance(input.base, mmap.mmap):
+            whole = np.frombuffer(input.base, dtype=np.uint8)
+            start = input.__array_interface__["data"][0] - whole.__array_interface__["data"][0]
+            whole[start + input.nbytes:] = 0xAB  # everything after this call's own input
+        """))),
+
+    # text from the submission reaches HTML only escaped ----------------------------------------
+    Case("html_in_an_exception_message", edits=in_forward(
+        "raise ValueError('<img src=x onerror=alert(1)> ```\\n<script>alert(2)</script>')"),
+         lost={"Linear": USES_FORWARD}, says=r"raised `ValueError`"),
+    Case("html_as_an_exception_type_name", edits=in_forward(
+        "raise type('<img src=x onerror=alert(1)>', (Exception,), {})('boom')"),
+         lost={"Linear": USES_FORWARD}, says=r"raised an exception"),
+    Case("html_as_a_defined_name", cells=(code("""
+        globals()["<svg onload=alert(1)>"] = type("Evil", (), {})
+        globals()["x<img src=x onerror=alert(1)>"] = lambda: None
+        """),)),
+    Case("html_in_a_failing_cell", cells=("raise RuntimeError('<img src=x onerror=alert(1)>')",),
+         says=r"RuntimeError"),
+
+    # reading: linear in the submission's size, with caps ---------------------------------------
+    Case("notebook_runs_itself_hundreds_of_times", raw=runs_itself),
+    Case("python_file_with_3000_cell_markers", raw=many_markers, suffix=".py"),
+    Case("huge_replies_on_every_call", edits=in_forward(replace="return np.zeros(2_000_000)"),
+         lost={"Linear": USES_FORWARD}, says=r"shape", memory_mb=150),
 ]

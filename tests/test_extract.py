@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.extract import SubmissionError, neutralise_magics, read_cells
+from autograder.sandbox.reader import SubmissionError, neutralise_magics, read_cells
 
 
 def write_notebook(path, cells):
@@ -86,7 +86,8 @@ def test_python_files_split_at_cell_markers_and_keep_line_numbers(tmp_path):
     path.write_text("import numpy as np\n# %%\nx = 1\n# In[3]:\ny = 2\n")
     cells = read_cells(path)
     assert len(cells) == 3
-    assert cells[2].source.splitlines()[4] == "y = 2"  # line 5 of the file
+    assert [c.line for c in cells] == [1, 2, 4]  # where each cell starts in the file
+    assert cells[2].source.splitlines()[1] == "y = 2"  # so this is line 5 of the file
 
 
 def test_run_magic_includes_the_other_notebook(tmp_path):
@@ -97,13 +98,35 @@ def test_run_magic_includes_the_other_notebook(tmp_path):
     assert [c.name for c in cells] == ["cell 1", "modules.ipynb cell 1", "modules.ipynb cell 2", "cell 1", "cell 2"]
     assert cells[0].source == "import numpy as np"
     assert cells[2].source.startswith("pass")
-    assert cells[3].source.strip() == "model = Linear()"
+    assert cells[3].source.strip() == "model = Linear()" and cells[3].line == 3
     assert "pass" in cells[4].source and "z = 2" in cells[4].source
 
 
-def test_run_magic_cannot_leave_the_folder_or_recurse_forever(tmp_path):
+def test_run_magic_cannot_leave_the_folder_or_recurse(tmp_path):
     write_notebook(tmp_path / "a.ipynb", [new_code_cell("%run a.ipynb\nx = 1")])
+    write_notebook(tmp_path / "c.ipynb", [new_code_cell("%run d.ipynb\ny = 1")])
+    write_notebook(tmp_path / "d.ipynb", [new_code_cell("%run c.ipynb\nz = 1")])
     (tmp_path / "sub").mkdir()
     write_notebook(tmp_path / "sub" / "b.ipynb", [new_code_cell("%run ../a.ipynb")])
-    assert len(read_cells(tmp_path / "a.ipynb")) == 4  # three levels of itself, then the magic is removed
+    assert [c.source for c in read_cells(tmp_path / "a.ipynb")] == ["pass  # IPython magic removed\nx = 1"]
+    # c includes d, whose %run of c is left out: no file is included by one it includes
+    assert [c.name for c in read_cells(tmp_path / "c.ipynb")] == ["d.ipynb cell 1", "cell 1"]
     assert [c.source for c in read_cells(tmp_path / "sub" / "b.ipynb")] == ["pass  # IPython magic removed"]
+
+
+def test_run_magic_fan_out_is_capped(tmp_path):
+    """A notebook that includes another thousands of times costs what its cells cost, up to a cap."""
+    write_notebook(tmp_path / "inner.ipynb", [new_code_cell("x = 1")] * 3)
+    write_notebook(tmp_path / "outer.ipynb", [new_code_cell("\n".join(["%run inner.ipynb"] * 2000))])
+    with pytest.raises(SubmissionError, match="more than 5000 code cells"):
+        read_cells(tmp_path / "outer.ipynb")
+    assert len(read_cells(tmp_path / "outer.ipynb", max_cells=10_000)) == 6000
+
+
+def test_python_file_with_many_cell_markers_is_read_in_linear_time(tmp_path):
+    """Cells keep their first line number instead of being padded with blank lines."""
+    path = tmp_path / "many.py"
+    path.write_text("# %%\nx = 1\n" * 2000)
+    cells = read_cells(path)
+    assert len(cells) == 2000 and sum(len(c.source) for c in cells) == len("# %%\nx = 1") * 2000
+    assert cells[-1].line == 3999

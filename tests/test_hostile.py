@@ -38,6 +38,7 @@ from autograder.sandbox.client import PIDS_ROOT, Limits, PidsGroup, bubblewrap_w
 from autograder.selftest.reference_submission import reference_source
 from tests import hostile_cases
 from tests.hostile_cases import CASES, build
+from tests.test_markdown import outside_code
 
 PROJECT = Path(__file__).resolve().parents[1]
 ITEMS = ("Linear", "SoftMax", "MSECriterion")
@@ -72,6 +73,7 @@ SKIPS = {
                "processes a submission leaves behind"),
     "process_limit": (not PROCESS_LIMIT, "needs a process limit that binds: a pids cgroup, or grading as a "
                       "non-root user (RLIMIT_NPROC does not apply to root)"),
+    "root": (os.geteuid() != 0, "shows something only when the grader runs as root"),
 }
 
 
@@ -172,9 +174,17 @@ class MemoryWatch:
         self.peak = max(self.peak, self.rss())
 
 
-def grade_file(path):
-    outcomes, info = grade(ASSIGNMENT, path)
-    results = build_results(ASSIGNMENT, outcomes, info)
+def assignment_for(case):
+    """The three usual items, or the case's own."""
+    if case.items is None:
+        return ASSIGNMENT
+    return dataclasses.replace(BASE.main_only(), items={k: BASE.items[k] for k in case.items}, limits=LIMITS,
+                               notebook_limits={})
+
+
+def grade_file(path, assignment=ASSIGNMENT):
+    outcomes, info = grade(assignment, path)
+    results = build_results(assignment, outcomes, info)
     return results, feedback_markdown(results)
 
 
@@ -191,10 +201,10 @@ def failed_tests(results):
     return failed
 
 
-def expected_failures(case):
+def expected_failures(case, assignment=ASSIGNMENT):
     if case.unreadable:
-        return {item: set(ASSIGNMENT.items[item].tests) for item in ITEMS}
-    return {item: set(ASSIGNMENT.items[item].tests) if tests == "*" else set(tests)
+        return {item: set(assignment.items[item].tests) for item in assignment.items}
+    return {item: set(assignment.items[item].tests) if tests == "*" else set(tests)
             for item, tests in case.lost.items() if tests}
 
 
@@ -228,8 +238,9 @@ def test_hostile_case(case, world, honest, request):
     course_before = snapshot(world["course"])
     path = build(case, world["folder"], world["fill"])
     started = time.monotonic()
+    assignment = assignment_for(case)
     with MemoryWatch() as memory:
-        results, feedback = grade_file(path)
+        results, feedback = grade_file(path, assignment)
     seconds = time.monotonic() - started
     world["stats"][case.id] = {"seconds": round(seconds, 2), "memory_mb": memory.peak - memory.start}
     record(request, "hostile/cases", world["stats"])
@@ -238,14 +249,17 @@ def test_hostile_case(case, world, honest, request):
     # bounded time
     assert seconds <= TIME_BOUND, f"grading took {seconds:.1f} s"
     # exactly the attacked tests failed; every other one kept its points
-    assert failed_tests(results) == expected_failures(case), text[-3000:]
+    assert failed_tests(results) == expected_failures(case, assignment), text[-3000:]
     # the report says what happened
     if case.says:
         assert re.search(case.says, feedback + "\n".join(t["output"] for t in results["tests"])
                          + results["output"], re.S), feedback
-    # nothing leaked into what the student reads
+    # nothing leaked into what the student reads, and none of the submission's text is HTML there
     for secret in (token, *FINGERPRINTS):
         assert secret not in text, f"{secret!r} leaked into the student's results"
+    for markdown in [feedback, results["output"]] + [t["output"] for t in results["tests"]]:
+        prose = outside_code(markdown)
+        assert "<" not in prose and "](" not in prose, f"raw HTML or a link in the feedback: {prose[:500]}"
     # nothing changed outside the sandbox, nothing of it still runs
     assert snapshot(world["course"]) == course_before
     assert [p for p in forbidden_paths(token) if p.exists()] == []
@@ -257,14 +271,13 @@ def test_hostile_case(case, world, honest, request):
     assert processes_with(f"1000.{world['digits']}") == []
     assert our_cgroups() == []
     # the grader's own memory stayed bounded
-    assert memory.peak - memory.start <= MEMORY_BOUND_MB, f"the grader grew by {memory.peak - memory.start} MB"
+    bound = case.memory_mb or MEMORY_BOUND_MB
+    assert memory.peak - memory.start <= bound, f"the grader grew by {memory.peak - memory.start} MB"
 
 
 def test_a_worker_that_stops_reading_cannot_block_the_grader():
     """A call that forges a reply and then spins leaves the worker not reading its pipe: the
     next request, larger than the pipe's buffer, must still end at its deadline."""
-    import numpy as np
-
     from autograder.sandbox.client import Sandbox, WorkerTimeout
 
     trick = hostile_cases.code("""
@@ -285,7 +298,7 @@ def test_a_worker_that_stops_reading_cannot_block_the_grader():
         box.request("call", function="trick", args=[])  # answered by the forgery
         started = time.monotonic()
         with pytest.raises(WorkerTimeout):
-            box.request("call", function="trick", args=[{"$a": 0}], arrays=[np.zeros(1 << 20)])
+            box.request("call", function="trick", args=["x" * (1 << 20)])  # more than the pipe holds
         assert time.monotonic() - started < 5
 
 
@@ -479,16 +492,27 @@ def test_summary(world, request):
 def test_forged_replies_are_refused_before_anything_reads_them():
     from autograder.sandbox import protocol
 
-    good = {"ok": True, "n_arrays": 1, "result": [{"$a": 0}, {"$d": {"k": {"$h": 3}}}, {"$x": "a thing"}, 1.5, None],
-            "classes": {"Linear": {"attributes": ["forward"], "bases": ["Module"]}}, "background": {"threads": 0}}
-    assert protocol.check_reply(good) is good
-    for forged in [{"ok": "yes"}, {"classes": [1]}, {"classes": {"A": {"attributes": [1]}}}, {"functions": "f"},
-                   {"error": {"type": 3}}, {"error": {"frames": [None]}}, {"result": {"$a": 5}, "n_arrays": 1},
-                   {"result": {"$h": "1"}}, {"result": {"$a": 0, "$h": 1}, "n_arrays": 1}, {"result": {"evil": 1}},
-                   {"result": [[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]}, {"same_arrays": 1}, {"background": {"busy_new": "1"}},
-                   {"output": 12}, {"kept": {"$d": []}}]:
+    good = {"ok": True, "n_arrays": 1, "result": [{"$a": 0}, {"$d": {"k": {"$x": "a thing"}}}, 1.5, None],
+            "classes": {"Linear": {"attributes": ["forward"], "bases": ["Module"]}}, "functions": [],
+            "background": {"threads": 0}}
+    assert protocol.check_reply(good, "call") is good and protocol.check_reply(good, "inspect") is good
+    malformed = [{"classes": [1]}, {"classes": {"A": {"attributes": [1]}}}, {"functions": "f"},
+                 {"result": {"$a": 5}, "n_arrays": 1}, {"result": {"$h": 1}}, {"result": {"$h": "1"}},
+                 {"result": {"$a": 0, "$h": 1}, "n_arrays": 1}, {"result": {"evil": 1}},
+                 {"result": [[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]}, {"background": {"busy_new": "1"}},
+                 {"output": 12}, {"args_after": {"$d": []}}, {"cells": [["cell 1", "x = 1", 0]]},
+                 {"cells": [["cell 1", "x = 1"]]}]
+    for forged in malformed:
         with pytest.raises(protocol.ProtocolError):
-            protocol.check_reply(forged)
+            protocol.check_reply(dict({"ok": True, "result": None}, **forged), "call")
+    # a reply without what its request answers, or a failure without its error, is malformed too
+    for forged, op, requires in [
+            ({}, "call", ()), ({"ok": "yes", "result": None}, "call", ()), ({"ok": True}, "call", ()),
+            ({"ok": True}, "getattr", ()), ({"ok": True, "classes": {}}, "inspect", ()), ({"ok": True}, "read", ()),
+            ({"ok": False}, "call", ()), ({"ok": False, "error": {"type": 3}}, "call", ()),
+            ({"ok": False, "error": {"frames": [None]}}, "call", ()), ({"ok": True, "result": None}, "call", ("args_after",))]:
+        with pytest.raises(protocol.ProtocolError):
+            protocol.check_reply(forged, op, requires)
     for payload in [b"[" * 100_000, b'{"n": 1' + b"0" * 5000 + b"}", b'{"n_arrays": -1}', b'{"n_arrays": 1e9}', b"\xff"]:
         with pytest.raises(protocol.ProtocolError):
             protocol.parse_header(payload)

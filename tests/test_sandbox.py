@@ -30,8 +30,8 @@ def run(box, source):
 def call(box, source_expression):
     """Evaluate an expression in the worker by assigning it in a cell and reading it back."""
     run(box, f"def _probe():\n    return {source_expression}")
-    reply, arrays = box.request("call", function="_probe", args=[], return_args=False)
-    return decode(reply["result"], arrays, box.generation)
+    reply, arrays = box.request("call", function="_probe", args=[])
+    return decode(reply["result"], arrays)
 
 
 def test_cells_run_like_a_kernel(sandbox):

@@ -2,7 +2,9 @@
 parameters, and finite differences through the student's own code."""
 import numpy as np
 
-from autograder.checks import expect, expect_close, expect_gradient, expect_unchanged, fail
+from autograder.checks import (
+    OwnForward, close, expect, expect_close, expect_computes, expect_gradient, expect_unchanged, fail,
+)
 from autograder.gradcheck import numerical_gradient
 
 
@@ -30,13 +32,14 @@ def check_forward(student, reference, x, what, mistakes=(), **tol):
 
 
 def check_grad_input(student, reference, x, g, what, mistakes=(), seed=0):
-    """gradInput against the reference, or against finite differences of the student's forward."""
-    reference.forward(x)
+    """gradInput against the reference (or the finite differences of the student's forward, where
+    that forward agrees with the reference's on ``x``: see :func:`checks.expect_gradient`)."""
+    reference_output = reference.forward(x)
     expected = reference.backward(x, g)
-    student.forward(x, seed=seed)
+    output = student.forward(x, seed=seed)
     got = student.backward(x, g, seed=seed)
-    expect_gradient(got, expected, what, own_forward=lambda z: student.forward(z, seed=seed), x=x,
-                    grad_output=g, mistakes=mistakes)
+    own = OwnForward(lambda z: student.forward(z, seed=seed), x, g, close(output, reference_output))
+    expect_gradient(got, expected, what, own, mistakes)
 
 
 def check_param_grads(student, reference, x, g, names, what, mistakes=()):
@@ -53,22 +56,19 @@ def check_param_grads(student, reference, x, g, names, what, mistakes=()):
         fail("parameters_not_returned", what,
              f"The gradient getter returned {len(got)} arrays; expected {len(expected)} ({', '.join(names)}).")
     params = [p.copy() for p in reference.getParameters()]
+    matches = close(student.forward(x), reference.forward(x))
     for index, (name, got_grad, expected_grad) in enumerate(zip(names, got, expected)):
-        def own_forward_of_param(value, index=index):
+        def forward_of_param(value, index=index):
             trial = [p.copy() for p in params]
             trial[index] = value
             student.set_parameters(trial)
-            return np.sum(student.forward(x) * g)
+            try:
+                return student.forward(x)
+            finally:
+                student.set_parameters(params)
 
-        def numeric(index=index):
-            result = numerical_gradient(own_forward_of_param, params[index].copy())
-            student.set_parameters(params)
-            return result
-
-        if got_grad.shape == expected_grad.shape and not np.allclose(got_grad, expected_grad, rtol=1e-6, atol=1e-8):
-            if np.allclose(got_grad, numeric(), rtol=1e-4, atol=1e-6):
-                continue
-        expect_close(got_grad, expected_grad, f"{what}: {name}", mistakes)
+        expect_gradient(got_grad, expected_grad, f"{what}: {name}", OwnForward(forward_of_param, params[index], g, matches),
+                        mistakes)
 
 
 def check_accumulation(submission, ref, canonical, args, inputs, names, what):
@@ -81,6 +81,9 @@ def check_accumulation(submission, ref, canonical, args, inputs, names, what):
         student.forward(x)
         student.backward(x, g)
         alone.append(student.grad_parameters())
+    for index, name in enumerate(names):
+        expect_computes(f"{what}: {name} after one backward call", [grads[index] for grads in alone if len(grads) > index],
+                        [x for x, _ in inputs])
     student, _ = pair(submission, ref, canonical, *args)
     for x, g in inputs:
         student.forward(x)
@@ -95,8 +98,12 @@ def check_accumulation(submission, ref, canonical, args, inputs, names, what):
 
 
 def check_zeroing(student, x, g, names, what):
+    """Gradients that a backward pass made non-zero are zero after zeroGradParameters()."""
     student.forward(x)
     student.backward(x, g)
+    before = student.grad_parameters()
+    expect_computes(f"{what}: the parameter gradients after backward, before zeroGradParameters()",
+                    [np.concatenate([a.ravel() for a in before])] if before else [np.zeros(0)], [x])
     student.zero_grad()
     grads = student.grad_parameters()
     expect(len(grads) == len(names), "parameters_not_returned", what,
@@ -122,7 +129,14 @@ def check_parameters_by_reference(submission, student, reference, x, what, const
     expect_close(after, twin.forward(x), f"{what}: output after an in-place optimizer step")
 
 
-def check_inputs_unchanged(submission, student, x, g, what):
-    student.forward(x)
-    student.backward(x, g)
+def check_inputs_unchanged(submission, student, x, g, what, identity_ok=False):
+    """forward and backward leave their inputs unchanged, on two inputs that they must compute
+    from (code that computes nothing cannot earn this property)."""
+    outputs, grads = [], []
+    for scale in (1.0, -0.5):
+        xs, gs = x * scale + 0.25, g * (1.5 - scale)
+        outputs.append(student.forward(xs))
+        grads.append(student.backward(xs, gs))
+    expect_computes(f"{what}.forward", outputs, [x * s + 0.25 for s in (1.0, -0.5)], identity_ok=identity_ok)
+    expect_computes(f"{what}.backward", grads, [g * (1.5 - s) for s in (1.0, -0.5)], identity_ok=identity_ok)
     expect_unchanged(submission, what)

@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from autograder.checks import close, expect_close, expect_unchanged, fail
+from autograder.checks import OwnForward, close, expect_close, expect_computes, expect_gradient, expect_unchanged, fail
 from autograder.student import StudentFailure
 
 
@@ -22,46 +22,18 @@ def quiet(function):
     return wrapper
 
 
-def matches_own_derivative(loss, x, got, directions=4, h=1e-6):
-    """Does ``got`` match the derivative of the student's own scalar ``loss`` at ``x``? Checked along a
-    few fixed random directions (two calls each) rather than element by element, to keep the
-    number of calls into the sandbox small."""
-    x = np.array(x, dtype=np.float64)
-    scale = np.linalg.norm(got)
-    for d in np.random.default_rng(11).standard_normal((directions,) + x.shape):
-        numeric = (loss(x + h * d) - loss(x - h * d)) / (2 * h)
-        analytic = float(np.sum(got * d))
-        if not np.isfinite(numeric) or abs(numeric - analytic) > 1e-5 * (abs(analytic) + scale * np.linalg.norm(d)) + 1e-7:
-            return False
-    return True
-
-
-def _consistent_with_own_forward(forward, x, g, got, elementwise, h=1e-6):
-    try:
-        with np.errstate(all="ignore"):
-            if elementwise:
-                numeric = g * (forward(x + h) - forward(x - h)) / (2 * h)
-                return close(got, numeric, 1e-4, 1e-6)
-            return matches_own_derivative(lambda z: float(np.sum(forward(z) * g)), x, got)
-    except (StudentFailure, ValueError):
-        return False  # the forward pass fails or has the wrong shape: that is the forward test's finding
-
-
 def check_module_grad(student, reference, x, g, what, mistakes=(), seed=0, elementwise=False):
-    """gradInput of a layer: the reference, or else the derivative of the student's own forward
-    (so a forward mistake is charged to the forward test only). For an element-wise layer the
-    derivative is taken for all elements at once (two calls). ``mistakes`` may be a callable
-    taking the student's gradient and returning the list of mistakes."""
-    reference.forward(x)
+    """gradInput of a layer against the reference (or the finite differences of the student's
+    forward where that forward agrees with the reference's on ``x``). ``mistakes`` may be a
+    callable taking the student's gradient and returning the list of mistakes."""
+    reference_output = reference.forward(x)
     expected = reference.backward(x, g)
-    student.forward(x, seed=seed)
+    output = student.forward(x, seed=seed)
     got = student.backward(x, g, seed=seed)
     if close(got, expected):
         return
-    if got.shape == expected.shape and np.all(np.isfinite(got)) and _consistent_with_own_forward(
-            lambda z: student.forward(z, seed=seed), x, g, got, elementwise):
-        return
-    expect_close(got, expected, what, mistakes(got) if callable(mistakes) else mistakes)
+    own = OwnForward(lambda z: student.forward(z, seed=seed), x, g, close(output, reference_output))
+    expect_gradient(got, expected, what, own, mistakes(got) if callable(mistakes) else mistakes)
 
 
 # -- criterions ---------------------------------------------------------------------------------
@@ -85,26 +57,31 @@ def criterion_gradient(student, x, y):
 
 
 def check_criterion_grad(student, reference, x, y, what, mistakes=(), nonfinite_key="nonfinite", finite_differences=True):
-    """gradInput of a criterion: the reference, or else finite differences of the student's own loss."""
-    reference.forward(x, y)
+    """gradInput of a criterion against the reference (or the finite differences of the student's
+    own loss, where that loss agrees with the reference's on ``x``)."""
+    reference_loss = reference.forward(x, y)
     expected = reference.backward(x, y)
-    got = criterion_gradient(student, x, y)
+    try:
+        loss = student.loss(x, y)
+    except StudentFailure:
+        loss = None  # a forward that fails does not stop the gradient from being graded
+    got = student.backward(x, y)
     if close(got, expected):
         return
-    if finite_differences and got.shape == expected.shape and np.all(np.isfinite(got)):
-        try:
-            consistent = matches_own_derivative(lambda z: student.loss(z, y), x, got)
-        except StudentFailure:
-            consistent = False
-        if consistent:
-            return
-    expect_close(got, expected, what, mistakes, nonfinite_key=nonfinite_key)
+    own = OwnForward(lambda z: student.loss(z, y), x, None, loss is not None and close(loss, reference_loss)) \
+        if finite_differences else None
+    expect_gradient(got, expected, what, own, mistakes, nonfinite_key=nonfinite_key)
 
 
 def check_batch_division(student, x, y, repeats, what):
     """The same rows repeated ``repeats`` times: the loss must not change and each row's gradient
-    must shrink by ``repeats``, which holds exactly when the criterion divides by the batch size."""
+    must shrink by ``repeats``, which holds exactly when the criterion divides by the batch size.
+    Judged on the student's own loss and gradient, which must compute from their input."""
     n = x.shape[0]
+    (x2, y2), = other_inputs(x, y)
+    expect_computes(f"{what}: the loss of {n} rows", [student.loss(x, y), student.loss(x2, y)], [x, x2])
+    expect_computes(f"{what}: gradInput for {n} rows", [criterion_gradient(student, x, y),
+                                                         criterion_gradient(student, x2, y2)], [x, x2])
     big_x, big_y = np.tile(x, (repeats, 1)), np.tile(y, (repeats, 1))
     small_loss, big_loss = student.loss(x, y), student.loss(big_x, big_y)
     if not np.isfinite(small_loss):
@@ -128,9 +105,19 @@ def check_batch_division(student, x, y, repeats, what):
 
 
 def check_criterion_unchanged(submission, student, x, y, what):
-    student.loss(x, y)
-    student.backward(x, y)
+    """forward and backward leave input and target unchanged, on two inputs they must compute from."""
+    (x2, y2), = other_inputs(x, y)
+    losses = [student.loss(x, y), student.loss(x2, y)]  # the loss depends on the input itself
+    grads = [student.backward(x, y), student.backward(x2, y2)]  # the gradient at least on input and target
+    expect_computes(f"{what}.forward", losses, [x, x2])
+    expect_computes(f"{what}.backward", grads, [x, x2])
     expect_unchanged(submission, what)
+
+
+def other_inputs(x, y):
+    """Another input and target of the same kind (rows reversed and shrunk towards 0.1, which
+    keeps probabilities probabilities; targets shifted by one column), for :func:`expect_computes`."""
+    return [(x[::-1] * 0.5 + 0.1, np.roll(y, 1, axis=1))]
 
 
 def one_hot(rng, n, d):

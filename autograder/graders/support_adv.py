@@ -1,10 +1,14 @@
 """Shared math of the Conv2d, MaxPool2d, ClassContrastiveCriterion and optimizer graders: the
 results that known mistakes would produce, computed here in the trusted process so that a
 failing test can name the mistake."""
+import time
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from autograder.checks import expect, fail
+from autograder.checks import expect, expect_computes, fail
+from autograder.student import StudentFailure
 
 # -- Conv2d --------------------------------------------------------------------------------------
 
@@ -43,6 +47,42 @@ def conv_grad_weight(x, g, k):
     padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     windows = sliding_window_view(padded, (k, k), axis=(2, 3))  # (N, C, H, W, k, k)
     return np.einsum("nchwab,nohw->ocab", windows, g)
+
+
+def expect_fast_enough(submission, student_run, reference_run, what, factor, floor, key="too_slow"):
+    """``student_run()`` (calls into the worker) may use at most ``factor`` times the CPU time
+    that ``reference_run()`` takes here (its best of three), and at least ``floor`` seconds.
+    CPU times, read from /proc on this side, are the same on an idle or a busy machine, where
+    wall time is not. Returns what ``student_run`` returned; a call that runs out of its time
+    limit is charged here as too slow."""
+    baseline = min(cpu_time(reference_run) for _ in range(3))
+    limit = max(factor * baseline, floor)
+    try:
+        seconds, result = submission.cpu_seconds(student_run)
+    except StudentFailure as failure:
+        if failure.diagnosis == "timeout":
+            fail(key, what, str(failure))
+        raise
+    expect(seconds <= limit, key, what,
+           f"It used {seconds:.2f} s of CPU time; the reference needs {baseline:.3f} s, and up to {limit:.2f} s "
+           "is allowed.")
+    return result
+
+
+def expect_per_sample(reversed_output, output, what):
+    """``reversed_output``, the result for the batch in reverse order, must be ``output`` in reverse
+    order: true of any computation that handles each sample on its own, right or wrong, and
+    false of one that ignores its input."""
+    if np.shape(reversed_output) != np.shape(output) or not np.allclose(reversed_output, output[::-1], rtol=1e-6,
+                                                                          atol=1e-8):
+        fail("degenerate", what, "The outputs for the batch in reverse order are not the outputs in reverse "
+             "order: each sample's output must be computed from that sample.")
+
+
+def cpu_time(action):
+    started = time.process_time()
+    action()
+    return time.process_time() - started
 
 
 # -- MaxPool2d -----------------------------------------------------------------------------------
@@ -191,26 +231,37 @@ def adam_run(variables, gradient_steps, config, correct_m=True, correct_v=True, 
 
 def optimizer_step(submission, canonical, variables, gradients, config, state, what):
     """One call of the student's optimizer on copies of ``variables``; ``state`` is a worker-side
-    dict. Returns the variables after the call (in-place updates are visible there, a rebound
-    name is not), the gradients after the call, and the state dict as the worker holds it
-    (keys as strings)."""
-    after = submission.call_function(canonical, copy_nested(variables), copy_nested(gradients), dict(config),
-                                     state).args_after
-    new = nested_arrays(after[0], variables, what)
-    gradients_after = nested_arrays(after[1], gradients, what.replace("variables", "gradients"))
-    return new, gradients_after, after[3] if isinstance(after[3], dict) else {}
+    dict. Returns a :class:`Step`: the variables' values after the call (as the student's code
+    left them, for judging values), the variables and gradients as the call left them in
+    memory (read on this side from shared memory: the evidence for in-place updates and
+    unchanged gradients), and the state dict as the worker holds it (keys as strings)."""
+    call = submission.call_function(canonical, copy_nested(variables), copy_nested(gradients), dict(config), state)
+    values = nested_arrays(call.args_after[0], variables, what)
+    in_memory = nested_arrays(call.in_place[0], variables, what)
+    gradients_after = nested_arrays(call.in_place[1], gradients, what.replace("variables", "gradients"))
+    state_after = submission.value(state, f"{submission.name_of(canonical)}: the `state` dictionary")
+    return Step(copy_nested(variables), values, in_memory, gradients_after, state_after if isinstance(state_after, dict) else {})
+
+
+@dataclass
+class Step:
+    before: list  # the variables given to the call
+    after: list  # their values after it, as the student's code left them
+    in_memory: list  # the arrays given, as they are in memory after the call
+    gradients_after: list  # the gradient arrays given, as they are in memory after the call
+    state: dict
 
 
 def run_optimizer(submission, canonical, variables, gradient_steps, config):
     """Call the optimizer once per gradient step with one state dict, feeding each call the
-    variables the previous one left. Returns per step ``(before, after, gradients_after, state)``."""
+    variables the previous one left. Returns one :class:`Step` per call."""
     state = submission.new_dict()
     steps, current = [], copy_nested(variables)
     for number, gradients in enumerate(gradient_steps, start=1):
         what = f"{submission.name_of(canonical)}: the variables after step {number}"
-        new, gradients_after, state_after = optimizer_step(submission, canonical, current, gradients, config, state, what)
-        steps.append((current, new, gradients_after, state_after))
-        current = new
+        step = optimizer_step(submission, canonical, current, gradients, config, state, what)
+        steps.append(step)
+        current = step.after
     return steps
 
 
@@ -232,28 +283,31 @@ def nested_arrays(value, like, what):
     return result
 
 
-def expect_arrays_kept(submission, canonical, variables, gradients, config, what):
-    """The optimizer updates the arrays it is given, not the lists that hold them: a model's
-    getParameters() lists are rebuilt on every call, so a replaced list item is a lost update."""
-    call = submission.call_function(canonical, copy_nested(variables), copy_nested(gradients), dict(config),
-                                    submission.new_dict())
-    expect(call.same_arrays, "optimizer_not_in_place", what,
-           "It put new arrays into the lists (variables[i][j] = ...) instead of changing the arrays themselves "
-           "(variables[i][j] -= ...).")
-
-
-def expect_in_place(before, after, what):
-    """Every variable must have changed in the arrays the optimizer was given."""
-    unchanged = [i for i, (b, a) in enumerate(zip(flat(before), flat(after))) if np.array_equal(a, b)]
+def expect_updated(step, what):
+    """Every variable's value changed (in place or not: that is judged by :func:`expect_in_place`)."""
+    unchanged = [i for i, (b, a) in enumerate(zip(flat(step.before), flat(step.after))) if np.array_equal(a, b)]
     if unchanged:
-        count = len(flat(before))
-        detail = ("None of the arrays changed." if len(unchanged) == count else
-                  f"{len(unchanged)} of the {count} arrays did not change (array number {unchanged[0] + 1} first).")
+        count = len(flat(step.before))
+        detail = ("None of the variables changed." if len(unchanged) == count else
+                  f"{len(unchanged)} of the {count} variables did not change (variable number {unchanged[0] + 1} first).")
         fail("optimizer_not_in_place", what, detail)
 
 
-def expect_gradients_unchanged(gradients, gradients_after, what):
-    for i, (b, a) in enumerate(zip(flat(gradients), flat(gradients_after))):
+def expect_in_place(step, what):
+    """The optimizer updates the arrays it is given, not the lists that hold them: a model's
+    getParameters() lists are rebuilt on every call, so a replaced list item is a lost update.
+    Judged from the arrays as they are in memory after the call, read on this side."""
+    expect_updated(step, what)
+    stale = [i for i, (a, m) in enumerate(zip(flat(step.after), flat(step.in_memory))) if not np.array_equal(a, m)]
+    if stale:
+        fail("optimizer_not_in_place", what,
+             "It put new arrays into the lists (variables[i][j] = ...) instead of changing the arrays themselves "
+             f"(variables[i][j] -= ...): {len(stale)} of the {len(flat(step.after))} arrays it was given kept their "
+             "old values.")
+
+
+def expect_gradients_unchanged(step, gradients, what):
+    for i, (b, a) in enumerate(zip(flat(gradients), flat(step.gradients_after))):
         if not np.array_equal(a, b):
             fail("input_mutated", what, f"(gradient array number {i + 1} was changed in place)")
 
@@ -289,17 +343,31 @@ def optimizer_problem(rng, steps):
     return variables, gradient_steps
 
 
+def expect_uses_gradients(submission, canonical, config, rng, what):
+    """One step from the same variables with two different gradients gives two different updates:
+    the tests of how an optimizer keeps its state and updates its variables are judged on its
+    own updates, and an optimizer that ignores its gradients computes none worth judging."""
+    variables, (first,) = optimizer_problem(rng, 1)
+    _, (second,) = optimizer_problem(rng, 1)
+    updates = []
+    for gradients in (first, second):
+        (step,) = run_optimizer(submission, canonical, variables, [gradients], config)
+        updates.append(concat(step.after) - concat(step.before))
+    expect_computes(f"{what}: the update of one step", updates, [concat(first), concat(second)], identity_ok=True)
+
+
 def expect_state_kept(submission, canonical, config, rng):
     """The optimizer keeps its state in the dict it is given: the dict is not empty after a call,
     and two optimizers taking turns, each with its own dict, get what each gets alone (state kept
     in a global or a function attribute mixes them up). Judged against the student's own
     results, so a wrong update rule is charged elsewhere."""
+    name = submission.name_of(canonical)
+    expect_uses_gradients(submission, canonical, config, rng, name)
     problems = [optimizer_problem(rng, 2) for _ in range(2)]
     alone = [run_optimizer(submission, canonical, variables, steps, config) for variables, steps in problems]
-    name = submission.name_of(canonical)
     for which, run in enumerate(alone):
-        for number, (_, _, _, state) in enumerate(run, start=1):
-            if not state:
+        for number, step in enumerate(run, start=1):
+            if not step.state:
                 fail("optimizer_state_not_kept", f"{name}: the `state` dictionary after step {number}",
                      "It was still empty after the call.")
     states = [submission.new_dict() for _ in problems]
@@ -308,9 +376,9 @@ def expect_state_kept(submission, canonical, config, rng):
         for which, (_, steps) in enumerate(problems):
             what = (f"{name}: two optimizers with their own `state` dictionaries taking turns, "
                     f"optimizer {which + 1}, step {number + 1}")
-            after, _, _ = optimizer_step(submission, canonical, current[which], steps[number], config, states[which],
-                                         what)
-            own = alone[which][number][1]
+            after = optimizer_step(submission, canonical, current[which], steps[number], config, states[which],
+                                   what).after
+            own = alone[which][number].after
             if not np.allclose(concat(after), concat(own), rtol=1e-10, atol=1e-12):
                 fail("optimizer_state_not_kept", what, "The result differs from the same optimizer run on its own: "
                      "the state must live in the `state` dictionary passed in, not in a global variable.")

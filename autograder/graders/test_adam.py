@@ -4,8 +4,8 @@ import numpy as np
 
 from autograder.checks import expect, expect_close, fail
 from autograder.graders.support_adv import (
-    adam_run, concat, expect_arrays_kept, expect_gradients_unchanged, expect_in_place, expect_state_kept,
-    optimizer_problem, run_optimizer, state_values,
+    adam_run, concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, expect_updated,
+    expect_uses_gradients, optimizer_problem, run_optimizer, state_values,
 )
 
 CONFIG = {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
@@ -30,11 +30,11 @@ def variants(variables, gradient_steps):
 def test_first_step(submission, rng):
     """one step matches Adam with bias correction"""
     variables, gradient_steps = optimizer_problem(rng, 1)
-    ((before, after, _, _),) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
+    (step,) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
     what = f"{NAME}: the variables after one step"
-    expect_in_place(before, after, what)
+    expect_updated(step, what)
     mistakes = [(key, concat(history[0])) for key, history in variants(variables, gradient_steps)[:3]]
-    expect_close(concat(after), concat(adam_run(variables, gradient_steps, CONFIG)[0][0]), what, mistakes, **TOL)
+    expect_close(concat(step.after), concat(adam_run(variables, gradient_steps, CONFIG)[0][0]), what, mistakes, **TOL)
 
 
 def test_several_steps(submission, rng):
@@ -43,13 +43,15 @@ def test_several_steps(submission, rng):
     steps = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
     expected, _ = adam_run(variables, gradient_steps, CONFIG)
     wrong = variants(variables, gradient_steps)
-    for number, (before, after, _, state) in enumerate(steps, start=1):
+    for number, step in enumerate(steps, start=1):
         what = f"{NAME}: the variables after step {number} of {len(steps)}"
-        expect_in_place(before, after, what)
+        expect_updated(step, what)
         right = concat(expected[number - 1])
-        if not np.allclose(concat(after), right, **TOL):
-            expect(bool(state), "optimizer_state_not_kept", what, "The `state` dictionary was still empty after the call.")
-        expect_close(concat(after), right, what, [(key, concat(history[number - 1])) for key, history in wrong], **TOL)
+        if not np.allclose(concat(step.after), right, **TOL):
+            expect(bool(step.state), "optimizer_state_not_kept", what,
+                   "The `state` dictionary was still empty after the call.")
+        expect_close(concat(step.after), right, what, [(key, concat(history[number - 1])) for key, history in wrong],
+                     **TOL)
 
 
 def test_state(submission, rng):
@@ -57,7 +59,7 @@ def test_state(submission, rng):
     variables, gradient_steps = optimizer_problem(rng, 2)
     steps = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
     _, (m, v, t) = adam_run(variables, gradient_steps, CONFIG)
-    state = steps[-1][3]
+    state = steps[-1].state
     what = f"{NAME}: the `state` dictionary after 2 steps"
     expect(bool(state), "optimizer_state_not_kept", what, "It is empty.")
     missing = [key for key in ("t", "m", "v") if key not in state]
@@ -84,15 +86,15 @@ def test_state(submission, rng):
 def test_in_place(submission, rng):
     """the variables are updated in place, so the model sees the change"""
     variables, gradient_steps = optimizer_problem(rng, 1)
-    ((before, after, _, _),) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
-    expect_in_place(before, after, f"{NAME}: the variable arrays after one step")
-    expect_arrays_kept(submission, NAME, variables, gradient_steps[0], CONFIG,
-                       f"{NAME}: the variable arrays after one step")
+    (step,) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
+    expect_in_place(step, f"{NAME}: the variable arrays after one step")
+    expect_uses_gradients(submission, NAME, CONFIG, rng, NAME)
 
 
 def test_input_unchanged(submission, rng):
     """the gradients are left unchanged"""
     variables, gradient_steps = optimizer_problem(rng, 2)
-    for (_, _, gradients_after, _), gradients in zip(run_optimizer(submission, NAME, variables, gradient_steps, CONFIG),
-                                                     gradient_steps):
-        expect_gradients_unchanged(gradients, gradients_after, NAME)
+    steps = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
+    expect_uses_gradients(submission, NAME, CONFIG, rng, NAME)  # an optimizer that computes nothing earns nothing
+    for step, gradients in zip(steps, gradient_steps):
+        expect_gradients_unchanged(step, gradients, NAME)

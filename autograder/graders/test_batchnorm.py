@@ -7,7 +7,8 @@ judged against the student's own moving statistics.
 """
 import numpy as np
 
-from autograder.checks import close, expect, expect_close, expect_gradient, expect_unchanged, fail
+from autograder.checks import OwnForward, close, expect, expect_close, expect_computes, expect_gradient, \
+    expect_unchanged, fail
 from autograder.graders.support import check_grad_input
 from autograder.graders.support_state import BN_EPS, moving_stats, normalized, require_moving_stats
 from autograder.student import StudentFailure
@@ -128,16 +129,18 @@ def test_forward_eval(submission, ref, rng):
 
 def test_grad_input_eval(submission, ref, rng):
     """evaluation gradInput is gradOutput / sqrt(moving_variance + EPS)"""
-    student, reference, (_, var) = trained_pair(submission, ref, rng, 0.6, (8, 8, 8))
+    student, reference, (mean, var) = trained_pair(submission, ref, rng, 0.6, (8, 8, 8))
     x, g = batch(rng, 8, shift=1.0), rng.standard_normal((8, D))
-    student.forward(x)
+    output = student.forward(x)
     got = student.backward(x, g)
     train_mode = ref.BatchNormalization(0.6)
     train_mode.forward(x)
+    # the expected values come from the student's own moving statistics (an accepted variant may
+    # differ from the reference's), and so does the second oracle's condition
+    own = OwnForward(student.forward, x, g, close(output, normalized(x, mean, var)))
     expect_gradient(got, g / np.sqrt(var + BN_EPS),
-                    f"BatchNormalization(0.6) in evaluation mode, gradInput for a batch of shape {x.shape}",
-                    own_forward=student.forward, x=x, grad_output=g,
-                    mistakes=[("batchnorm_eval_uses_batch", train_mode.backward(x, g))])
+                    f"BatchNormalization(0.6) in evaluation mode, gradInput for a batch of shape {x.shape}", own,
+                    [("batchnorm_eval_uses_batch", train_mode.backward(x, g))])
 
 
 def test_eval_batch_size(submission, ref, rng):
@@ -146,7 +149,8 @@ def test_eval_batch_size(submission, ref, rng):
     what = "BatchNormalization(0.6) trained on batches of 8, in evaluation mode"
     control = batch(rng, 8)
     values_checked = close(student.forward(control), normalized(control, mean, var))  # else forward_eval's to judge
-    for n in (3, 1, 13):
+    outputs, inputs = [], []
+    for n in (3, 1, 13, 3):
         x, g = batch(rng, n, shift=1.0), rng.standard_normal((n, D))
         try:
             out = student.forward(x)
@@ -161,14 +165,21 @@ def test_eval_batch_size(submission, ref, rng):
         if values_checked:
             expect_close(out, normalized(x, mean, var), f"{what}: output for a batch of shape {x.shape}")
             expect_close(grad, g / np.sqrt(var + BN_EPS), f"{what}: gradInput for a batch of shape {x.shape}")
+        outputs.append(out)
+        inputs.append(x)
+    expect_computes(f"{what}: the outputs for two batches of 3", [outputs[0], outputs[3]], [inputs[0], inputs[3]],
+                    rows=True)
 
 
 def test_input_unchanged(submission, ref, rng):
     """forward and backward leave their input arrays unchanged, in training and in evaluation mode"""
     bn = submission.new("BatchNormalization", 0.5)
-    for mode in ("train", "evaluate"):
+    outputs, inputs = [], []
+    for mode in ("train", "train", "evaluate"):
         getattr(bn, mode)()
-        x, g = batch(rng, 6), rng.standard_normal((6, D))
-        bn.forward(x)
+        x, g = batch(rng, 6, shift=len(inputs)), rng.standard_normal((6, D))
+        outputs.append(bn.forward(x))
         bn.backward(x, g)
+        inputs.append(x)
+    expect_computes("BatchNormalization(0.5).forward in training mode", outputs[:2], inputs[:2], rows=True)
     expect_unchanged(submission, "BatchNormalization(0.5)")

@@ -7,7 +7,7 @@ forward's mask, and the identity in evaluation mode and for p = 0.
 """
 import numpy as np
 
-from autograder.checks import check_mistakes, close, expect, expect_close, expect_unchanged, fail
+from autograder.checks import check_mistakes, close, expect, expect_close, expect_computes, expect_unchanged, fail
 from autograder.graders.support_state import is_mask_of, nonzero_input
 
 
@@ -19,7 +19,17 @@ def dropped(submission, p, x, seed, what):
     zero = out == 0
     expect(zero.any(), "dropout_no_drop", what, f"No element of an input of shape {x.shape} was zeroed with p = {p}.")
     expect(not zero.all(), "wrong_values", what, f"Every element was zeroed with p = {p}.")
+    expect_masked_copy(out, x, what)
     return layer, out
+
+
+def expect_masked_copy(out, x, what):
+    """What is not zeroed is the input times one factor (whichever: the scaling test judges it),
+    so that a mask applied to anything but the input earns none of the mask's tests."""
+    kept = out != 0
+    ratios = out[kept] / x[kept]
+    if kept.any() and np.ptp(ratios) > 1e-9 * max(1.0, float(np.abs(ratios).max())):
+        fail("degenerate", what, "The elements it keeps are not the input's elements times one factor.")
 
 
 def constant_lines(zero):
@@ -125,9 +135,16 @@ def test_p_zero(submission, ref, rng):
 def test_input_unchanged(submission, ref, rng):
     """forward and backward leave their input arrays unchanged, in training and in evaluation mode"""
     layer = submission.new("Dropout", 0.5)
-    for mode in ("train", "evaluate"):
+    outputs, grads, inputs = [], [], []
+    for mode in ("train", "train", "evaluate"):
         getattr(layer, mode)()
         x, g = nonzero_input(rng, (8, 6)), nonzero_input(rng, (8, 6))
-        layer.forward(x, seed=61)
-        layer.backward(x, g, seed=62)
+        outputs.append(layer.forward(x, seed=61 + len(inputs)))
+        grads.append(layer.backward(x, g, seed=62))
+        inputs.append((x, g))
+    # in training mode, what a dropout computes is neither nothing nor its input
+    expect_computes("Dropout(0.5).forward in training mode", outputs[:2], [x for x, _ in inputs[:2]])
+    for out, (x, _) in zip(outputs[:2], inputs[:2]):
+        expect_masked_copy(out, x, "Dropout(0.5).forward in training mode")
+    expect_computes("Dropout(0.5).backward in training mode", grads[:2], [g for _, g in inputs[:2]])
     expect_unchanged(submission, "Dropout(0.5)")

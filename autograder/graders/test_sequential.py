@@ -2,7 +2,8 @@
 base class (``square``: x^2 + x; ``scale``: x * w), so no other layer of the student's is involved."""
 import numpy as np
 
-from autograder.checks import close, expect, expect_close, expect_gradient, expect_unchanged, fail
+from autograder.checks import OwnForward, close, expect, expect_close, expect_computes, expect_gradient, \
+    expect_unchanged, fail
 from autograder.graders.support_state import build_sequential, chain, describe_structure, item_of, probe_forward
 from autograder.student import StudentFailure
 
@@ -33,12 +34,12 @@ def test_backward(submission, ref, rng):
     specs = specs_for(rng, d)
     seq, _ = build_sequential(submission, specs)
     x, g = rng.uniform(-1, 1, (n, d)), rng.standard_normal((n, d))
-    _, expected, _ = chain(specs, x, g)
+    output, expected, _ = chain(specs, x, g)
     _, at_input, _ = chain(specs, x, g, at_container_input=True)
-    seq.forward(x)
+    own = OwnForward(seq.forward, x, g, close(seq.forward(x), output))
     got = seq.backward(x, g)
-    expect_gradient(got, expected, f"{WHAT}: gradInput from backward", own_forward=seq.forward, x=x, grad_output=g,
-                    mistakes=[("sequential_container_input", at_input)])
+    expect_gradient(got, expected, f"{WHAT}: gradInput from backward", own,
+                    [("sequential_container_input", at_input)])
 
 
 def test_grad_params(submission, ref, rng):
@@ -139,7 +140,12 @@ def test_input_unchanged(submission, ref, rng):
     """forward and backward leave their input arrays unchanged"""
     d = 3
     seq, _ = build_sequential(submission, specs_for(rng, d))
-    x, g = rng.uniform(-1, 1, (4, d)), rng.standard_normal((4, d))
-    seq.forward(x)
-    seq.backward(x, g)
+    outputs, grads, inputs = [], [], []
+    for _ in range(2):
+        x, g = rng.uniform(-1, 1, (4, d)), rng.standard_normal((4, d))
+        outputs.append(seq.forward(x))
+        grads.append(seq.backward(x, g))
+        inputs.append((x, g))
+    expect_computes(f"{WHAT}: forward", outputs, [x for x, _ in inputs])
+    expect_computes(f"{WHAT}: backward", grads, [g for _, g in inputs])
     expect_unchanged(submission, WHAT)

@@ -4,8 +4,8 @@ import numpy as np
 
 from autograder.checks import expect, expect_close
 from autograder.graders.support_adv import (
-    concat, expect_arrays_kept, expect_gradients_unchanged, expect_in_place, expect_state_kept, optimizer_problem,
-    run_optimizer, sgd_run,
+    concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, expect_updated, expect_uses_gradients,
+    optimizer_problem, run_optimizer, sgd_run,
 )
 
 CONFIG = {"learning_rate": 0.1, "momentum": 0.9}
@@ -19,10 +19,10 @@ def title(submission):
 def test_first_step(submission, rng):
     """one step updates every variable by learning_rate * gradient"""
     variables, gradient_steps = optimizer_problem(rng, 1)
-    ((before, after, _, _),) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
+    (step,) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
     what = f"{title(submission)}: the variables after one step"
-    expect_in_place(before, after, what)
-    expect_close(concat(after), concat(sgd_run(variables, gradient_steps, CONFIG)[0]), what)
+    expect_updated(step, what)
+    expect_close(concat(step.after), concat(sgd_run(variables, gradient_steps, CONFIG)[0]), what)
 
 
 def test_momentum(submission, rng):
@@ -31,12 +31,13 @@ def test_momentum(submission, rng):
     steps = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
     expected = sgd_run(variables, gradient_steps, CONFIG)
     no_momentum = sgd_run(variables, gradient_steps, CONFIG, momentum=False)
-    for number, ((before, after, _, state), right, wrong) in enumerate(zip(steps, expected, no_momentum), start=1):
+    for number, (step, right, wrong) in enumerate(zip(steps, expected, no_momentum), start=1):
         what = f"{title(submission)}: the variables after step {number} of 3"
-        expect_in_place(before, after, what)
-        if not np.allclose(concat(after), concat(right)):
-            expect(bool(state), "optimizer_state_not_kept", what, "The `state` dictionary was still empty after the call.")
-        expect_close(concat(after), concat(right), what, [("sgd_no_momentum", concat(wrong))])
+        expect_updated(step, what)
+        if not np.allclose(concat(step.after), concat(right)):
+            expect(bool(step.state), "optimizer_state_not_kept", what,
+                   "The `state` dictionary was still empty after the call.")
+        expect_close(concat(step.after), concat(right), what, [("sgd_no_momentum", concat(wrong))])
 
 
 def test_state_kept(submission, rng):
@@ -47,15 +48,15 @@ def test_state_kept(submission, rng):
 def test_in_place(submission, rng):
     """the variables are updated in place, so the model sees the change"""
     variables, gradient_steps = optimizer_problem(rng, 1)
-    ((before, after, _, _),) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
-    expect_in_place(before, after, f"{title(submission)}: the variable arrays after one step")
-    expect_arrays_kept(submission, NAME, variables, gradient_steps[0], CONFIG,
-                       f"{title(submission)}: the variable arrays after one step")
+    (step,) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
+    expect_in_place(step, f"{title(submission)}: the variable arrays after one step")
+    expect_uses_gradients(submission, NAME, CONFIG, rng, title(submission))
 
 
 def test_input_unchanged(submission, rng):
     """the gradients are left unchanged"""
     variables, gradient_steps = optimizer_problem(rng, 2)
     steps = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
-    for (_, _, gradients_after, _), gradients in zip(steps, gradient_steps):
-        expect_gradients_unchanged(gradients, gradients_after, f"{title(submission)}")
+    expect_uses_gradients(submission, NAME, CONFIG, rng, title(submission))  # computing nothing earns nothing
+    for step, gradients in zip(steps, gradient_steps):
+        expect_gradients_unchanged(step, gradients, f"{title(submission)}")

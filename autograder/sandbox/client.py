@@ -6,6 +6,12 @@ with resource limits, and every request has a wall-clock deadline. A worker that
 overruns or leaves something running after a request is killed and started again; only the
 request in flight is lost.
 
+The student's code never runs as root. A grader running as root gives each worker an
+unprivileged uid of its own (:func:`worker_uid`): under bubblewrap the worker drops to it
+before it reads anything of the submission; without bubblewrap the child drops to it before
+it starts Python, where an unprivileged user can run this Python at all (else the worker
+runs as root and ``Sandbox.user`` says so).
+
 Everything the worker sends is untrusted: the student's code runs there and can write
 anything on the reply pipe. Replies are size-capped and checked (``protocol.check_reply``),
 writes to the worker never block past the deadline, and the worker's processes are counted
@@ -13,6 +19,7 @@ and killed through a ``pids`` cgroup where one can be made.
 """
 import ctypes
 import itertools
+import mmap
 import os
 import resource
 import select
@@ -27,10 +34,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from . import protocol
 
-WORKER_SOURCE = Path(__file__).with_name("worker.py")
+WORKER_SOURCES = (Path(__file__).with_name("worker.py"), Path(__file__).with_name("reader.py"))
 PROJECT_PACKAGES = ("autograder", "reference_impl")
+ARENA_BYTES = 64 << 20  # shared memory for the arrays of requests (a whole grading uses about 2 MB)
+# Far above any account and any range of subordinate uids: a uid that owns nothing on the machine.
+UNPRIVILEGED_UID_BASE = 3_000_000_000
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,130 @@ class CellReport:
     error: StudentError | SandboxError | None = None
     output: str = ""
     seconds: float = 0.0
+
+
+# -- shared memory for request arrays -----------------------------------------------------------
+
+class Arena:
+    """A memory file shared with one worker: the arrays of requests are written here, and the
+    trusted side reads them back itself after a call, so that what the student's code did to
+    its inputs is observed here, not reported by the worker. Each place is written once (a
+    bump allocator): an array the student's code keeps stays as it was given."""
+
+    ALIGN = 64
+
+    def __init__(self, size=ARENA_BYTES):
+        self.size = size
+        if hasattr(os, "memfd_create"):
+            self.fd = os.memfd_create("autograder-arena", 0)
+        else:  # pragma: no cover - not Linux
+            handle = tempfile.TemporaryFile()
+            self.fd = os.dup(handle.fileno())
+            handle.close()
+        os.ftruncate(self.fd, size)
+        self.memory = mmap.mmap(self.fd, size)
+        self.used = 0
+
+    def put(self, array):
+        """``{"$s": [offset, dtype, shape]}`` for a copy of ``array`` in the arena, or None when full."""
+        array = np.ascontiguousarray(array)
+        if array.dtype.kind not in protocol.NUMERIC_KINDS or array.dtype.hasobject:
+            return None
+        start = -(-self.used // self.ALIGN) * self.ALIGN
+        if start + array.nbytes > self.size:
+            return None
+        self.memory[start:start + array.nbytes] = array.tobytes()
+        self.used = start + array.nbytes
+        return {"$s": [start, array.dtype.str, list(array.shape)]}
+
+    def read(self, descriptor):
+        """A copy of what the arena holds now where ``descriptor`` (from :meth:`put`) points."""
+        offset, dtype, shape = descriptor["$s"]
+        dtype = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        data = self.memory[offset:offset + count * dtype.itemsize]
+        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+
+    def close(self):
+        try:
+            self.memory.close()
+        except (BufferError, ValueError):
+            pass
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+# -- users: the worker never runs as root -------------------------------------------------------
+
+_uid_numbers = itertools.count()
+
+
+def worker_uid():
+    """An unprivileged uid of its own for the next worker, when this process runs as root
+    (else None: the worker runs as this user, who is not root). Unique among the workers of
+    this process, and among concurrent graders by their pids, so that no two workers can
+    signal or read each other."""
+    if os.geteuid() != 0:
+        return None
+    return UNPRIVILEGED_UID_BASE + (os.getpid() % (1 << 22)) * 64 + next(_uid_numbers) % 64
+
+
+def become(uid):
+    """In a child between fork and exec: become ``uid`` with its own group and no other groups."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
+@lru_cache(maxsize=1)
+def unprivileged_python_works():
+    """Can an unprivileged user run this Python with NumPy? Not when it lives in a folder only
+    root may enter (``/root/.pyenv``, say): then a worker without bubblewrap runs as root."""
+    if os.geteuid() != 0:
+        return True
+    uid = worker_uid()
+    try:
+        probe = subprocess.run([sys.executable, "-I", "-c", "import numpy"], capture_output=True, timeout=60,
+                               cwd="/", env=_worker_environment(), preexec_fn=lambda: become(uid))
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def process_uids(pids):
+    """The real uid of each of ``pids`` that still exists, read from /proc (the trusted side's
+    own view of the worker's processes)."""
+    uids = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as status:
+                line = next(line for line in status if line.startswith("Uid:"))
+            uids[pid] = int(line.split()[1])
+        except (OSError, StopIteration, ValueError, IndexError):
+            continue
+    return uids
+
+
+def descendants(pid):
+    """Every process below ``pid``, found through the parent pids in /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 # -- processes: a pids cgroup where one can be made --------------------------------------------
@@ -194,14 +330,19 @@ PR_SET_PDEATHSIG = 1
 
 @lru_cache(maxsize=1)
 def bubblewrap_works():
-    """True when ``bwrap`` is installed and can start a process here (it needs user namespaces)."""
+    """True when ``bwrap`` is installed and can start a worker here as it would for grading
+    (it needs user namespaces, or root), with the worker's drop to an unprivileged uid."""
     if shutil.which("bwrap") is None:
         return False
     with tempfile.TemporaryDirectory(prefix="autograder-probe-") as empty:
+        os.chmod(empty, 0o755)
+        uid = worker_uid()
+        check = "import numpy" if uid is None else (
+            f"import os; os.setgroups([]); os.setgid({uid}); os.setuid({uid}); import numpy")
         try:
             probe = subprocess.run(
-                _bwrap_prefix(Path(empty), 1 << 20) + [sys.executable, "-I", "-c", "pass"],
-                capture_output=True, timeout=30,
+                _bwrap_prefix(Path(empty), 1 << 20, privileged=uid is not None) + [sys.executable, "-I", "-c", check],
+                capture_output=True, timeout=60,
             )
         except (OSError, subprocess.TimeoutExpired):
             return False
@@ -218,13 +359,20 @@ def _bwrap_can_size():
     return "--size" in usage.stdout + usage.stderr
 
 
-def _bwrap_prefix(workdir, disk_bytes):
-    args = [
-        "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-        "--proc", "/proc", "--dev", "/dev",
-    ]
+def _bwrap_prefix(workdir, disk_bytes, privileged=False):
+    """The bubblewrap command up to the program. ``privileged``: the grader runs as root, so
+    bubblewrap makes its namespaces without a user namespace (one would map the worker to the
+    host's root) and leaves the worker only the capabilities to change user, which it uses at
+    once to become an unprivileged uid (:func:`worker.drop_privileges`)."""
+    if privileged:
+        args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        args = ["bwrap", "--unshare-all", "--cap-drop", "ALL"]
+    args += ["--die-with-parent", "--new-session", "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys",
+             "--dev", "/dev"]
     size = ["--size", str(disk_bytes)] if _bwrap_can_size() else []
-    args += size + ["--tmpfs", "/tmp"]
+    args += ["--perms", "1777"] + size + ["--tmpfs", "/tmp"]
     for top in ("/usr", "/bin", "/lib", "/lib64", "/sbin"):
         path = Path(top)
         if path.is_symlink():
@@ -232,8 +380,14 @@ def _bwrap_prefix(workdir, disk_bytes):
         elif path.is_dir():
             args += ["--ro-bind", top, top]
     prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
+    made = set()
     for prefix in sorted(prefixes):
         if not prefix.startswith("/usr"):
+            # the folders above it, open to all (bubblewrap makes them private when run as root)
+            for parent in reversed(Path(prefix).parents[:-1]):
+                if str(parent) not in made:
+                    made.add(str(parent))
+                    args += ["--perms", "0755", "--dir", str(parent)]
             args += ["--ro-bind", prefix, prefix]
     # An installed copy of the project in site-packages is hidden behind empty folders.
     site = Path(sysconfig.get_paths()["purelib"])
@@ -244,7 +398,7 @@ def _bwrap_prefix(workdir, disk_bytes):
         # The submission folder is a size-limited tmpfs holding read-only views of the
         # sandbox's private copies: whatever the student's code writes stays in memory,
         # within disk_mb, and is gone when the worker is restarted or closed.
-        args += size + ["--tmpfs", "/submission"]
+        args += ["--perms", "1777"] + size + ["--tmpfs", "/submission"]
         for file in sorted(workdir.iterdir()):
             args += ["--ro-bind", str(file), f"/submission/{file.name}"]
     else:  # an older bubblewrap: the private copy on disk, each file within RLIMIT_FSIZE
@@ -267,24 +421,53 @@ def _worker_environment():
     }
 
 
+OUTPUT_BUDGET = 200_000  # characters of cell output kept for one submission, all cells together
+
+
 class Sandbox:
     """One submission's worker. Use as a context manager, or call :meth:`close`.
+
+    ``files`` are the submission's own files and the course's public files, as paths or as a
+    mapping from the name they get in the sandbox's folder to their path; nothing else of the
+    machine is in that folder.
 
     ``process_limit`` says what bounds the number of the worker's processes: ``"cgroup"``
     (pids.max; also what kills every one of them), ``"rlimit"`` (RLIMIT_NPROC, per user), or
     ``"none"`` (running as root without a writable pids cgroup: RLIMIT_NPROC does not bind root).
+    ``user`` says who the student's code runs as: ``"unprivileged"`` or ``"root"`` (only when the
+    grader runs as root, without bubblewrap, and an unprivileged user cannot run this Python).
     """
 
     def __init__(self, limits=Limits(), files=(), isolation=None):
         self.limits = limits
         self.isolation = isolation or ("full" if bubblewrap_works() else "reduced")
+        self.uid = worker_uid()
+        if self.uid is not None and self.isolation == "reduced" and not unprivileged_python_works():
+            self.uid = None
+        self.user = "root" if os.geteuid() == 0 and self.uid is None else "unprivileged"
         # ignore_cleanup_errors: in reduced isolation the student's code could make files undeletable
         self._tmp = tempfile.TemporaryDirectory(prefix="autograder-", ignore_cleanup_errors=True)
         self.workdir = Path(self._tmp.name) / "submission"
         self.workdir.mkdir()
-        for file in files:
-            shutil.copy(file, self.workdir / Path(file).name)
-        shutil.copy(WORKER_SOURCE, Path(self._tmp.name) / "worker.py")
+        named = files.items() if isinstance(files, dict) else ((Path(f).name, f) for f in files)
+        for name, file in named:
+            shutil.copyfile(file, self.workdir / name)  # contents only: no link, no mode of the original
+            os.chmod(self.workdir / name, 0o644)
+        self.code_dir = Path(self._tmp.name) / "worker"
+        self.code_dir.mkdir()
+        for source in WORKER_SOURCES:
+            shutil.copyfile(source, self.code_dir / source.name)
+            os.chmod(self.code_dir / source.name, 0o644)
+        os.chmod(self.code_dir, 0o755)
+        if self.uid is not None and self.isolation == "reduced":
+            # the worker's own uid owns its private copy (and nothing else); others may not enter
+            os.chmod(self._tmp.name, 0o711)
+            os.chown(self.workdir, self.uid, self.uid)
+            for file in self.workdir.iterdir():
+                os.chown(file, self.uid, self.uid)
+        self.arena = None
+        self.handles = itertools.count(1)
+        self.output_budget = OUTPUT_BUDGET
         self.process = None
         self.pids_group = None
         self.process_limit = None
@@ -303,16 +486,21 @@ class Sandbox:
     # -- process ------------------------------------------------------------------------------
 
     def _command(self):
-        worker = str(Path(self._tmp.name) / "worker.py")
+        options = ["--arena", str(self.arena.fd), "--arena_size", str(self.arena.size)]
         if self.isolation == "full":
-            return (_bwrap_prefix(self.workdir, self.limits.disk_mb << 20)
-                    + ["--ro-bind", worker, "/worker.py", sys.executable, "-I", "/worker.py"])
-        return [sys.executable, "-I", worker]
+            if self.uid is not None:  # bubblewrap started as root: the worker drops to its uid at once
+                options += ["--uid", str(self.uid)]
+            return (_bwrap_prefix(self.workdir, self.limits.disk_mb << 20, privileged=self.uid is not None)
+                    + ["--ro-bind", str(self.code_dir), "/autograder-worker",
+                       sys.executable, "-I", "/autograder-worker/worker.py"] + options)
+        return [sys.executable, "-I", str(self.code_dir / "worker.py")] + options
 
     def _prepare_child(self):
         """Runs in the child between fork and exec (so: system calls only, nothing that locks)."""
         if self.pids_group is not None:
             self.pids_group.enter()
+        if self.uid is not None and self.isolation == "reduced":
+            become(self.uid)  # before the death signal: a change of user clears it
         if _LIBC is not None:
             _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         limits = self.limits
@@ -331,12 +519,13 @@ class Sandbox:
         self._kill()  # nothing of an earlier worker, not even its cgroup, is left
         self.generation += 1
         self.pids_group = PidsGroup.create(self.limits.processes)
-        self.process_limit = "cgroup" if self.pids_group else ("rlimit" if os.geteuid() != 0 else "none")
+        self.process_limit = "cgroup" if self.pids_group else ("rlimit" if self.user != "root" else "none")
+        self.arena = Arena(min(ARENA_BYTES, (self.limits.memory_mb << 20) // 4))
         self.process = subprocess.Popen(
             self._command(),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             cwd=self.workdir, env=_worker_environment(), preexec_fn=self._prepare_child,
-            start_new_session=True,
+            start_new_session=True, pass_fds=(self.arena.fd,),
         )
         # Requests are written without blocking, so that a worker that stops reading its pipe
         # cannot hold the grader past the deadline.
@@ -351,6 +540,49 @@ class Sandbox:
         # The worker's own processes (bwrap's and Python's); anything else in the group later
         # was started by the student's code.
         self._own_pids = self.pids_group.pids() if self.pids_group else set()
+        self.worker_pid = self._find_worker()
+        if self.uid is not None:
+            self._check_unprivileged()
+
+    def _find_worker(self):
+        """The pid of the Python process that runs the student's code (under bubblewrap, the
+        process below bubblewrap's own), seen from here."""
+        if self.isolation != "full":
+            return self.process.pid
+        for pid in descendants(self.process.pid):
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() != "bwrap":
+                    return pid
+            except OSError:
+                continue
+        return None
+
+    def cpu_seconds(self):
+        """The CPU time the worker has used so far (its own and that of the children it waited
+        for), read from /proc on this side; None where it cannot be read. Unlike the wall
+        clock, the machine's other load does not change it."""
+        try:
+            with open(f"/proc/{self.worker_pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, TypeError):
+            return None
+        return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+    def _check_unprivileged(self):
+        """Seen from here, not reported by the worker: no process of the worker but bubblewrap's
+        own runs as root, and the worker runs as its uid. Checked before any student code runs."""
+        pids = [self.process.pid] + descendants(self.process.pid)
+        uids = process_uids(pids)
+        names = {}
+        for pid in uids:
+            try:
+                names[pid] = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                names[pid] = ""
+        privileged = [pid for pid, uid in uids.items() if uid != self.uid and names[pid] != "bwrap"]
+        if privileged or self.uid not in uids.values():
+            self._kill()
+            raise WorkerDied("the worker process could not be started as an unprivileged user")
 
     def _kill(self):
         if self.process is not None:
@@ -370,6 +602,9 @@ class Sandbox:
         if self.pids_group is not None:
             self.pids_group.remove()
             self.pids_group = None
+        if self.arena is not None:
+            self.arena.close()
+            self.arena = None
 
     def restart(self):
         """A fresh worker that has run the same cells again (those that had not died, hung or
@@ -381,9 +616,9 @@ class Sandbox:
             self._start()
             self._replaying = True
             try:
-                for index, (name, source) in enumerate(self.cells):
+                for index, (name, source, line) in enumerate(self.cells):
                     try:
-                        self.request("exec", timeout=self.limits.cell_seconds, name=name, source=source)
+                        self.request("exec", timeout=self.limits.cell_seconds, name=name, source=source, line=line)
                     except StudentError:
                         pass
                     except SandboxError:
@@ -453,9 +688,9 @@ class Sandbox:
             if dropped > protocol.MAX_REPLY:
                 raise protocol.ProtocolError("the worker keeps writing outside of requests")
 
-    def _read_reply(self, deadline):
+    def _read_reply(self, deadline, op, requires=()):
         payload = self._read(protocol.frame_length(self._read(8, deadline), protocol.MAX_HEADER), deadline)
-        header = protocol.check_reply(protocol.parse_header(payload))
+        header = protocol.check_reply(protocol.parse_header(payload), op, requires)
         total = len(payload)
         arrays = []
         for _ in range(header.get("n_arrays", 0)):
@@ -503,12 +738,18 @@ class Sandbox:
                 found.append(f"{len(extra)} process(es) still running")
         return " and ".join(found) or None
 
-    def request(self, op, timeout=None, arrays=None, **fields):
-        """Send one request and return ``(reply, arrays)``.
+    def new_handle(self):
+        """A number for an object the worker is to keep: chosen here, never by the worker."""
+        return protocol.Handle(next(self.handles), self.generation)
+
+    def request(self, op, timeout=None, shared=None, requires=(), **fields):
+        """Send one request and return ``(reply, arrays)``. Arrays anywhere in ``fields`` go
+        through the shared arena; ``shared``, when given, receives ``(descriptor, array)`` for
+        each, so that the caller can read back what the call left there (:meth:`Arena.read`).
 
         Raises :class:`StudentError` when the student's code raised, :class:`WorkerTimeout`
-        or :class:`WorkerDied` (after restarting the worker) when it hung, died or left
-        threads or processes running.
+        or :class:`WorkerDied` (after restarting the worker) when it hung, died, left threads
+        or processes running, or sent a reply that is malformed or lacks what ``op`` answers.
         """
         timeout = self.limits.call_seconds if timeout is None else timeout
         if self.process is None:
@@ -518,14 +759,16 @@ class Sandbox:
             raise WorkerTimeout(f"could not run: the submission used up its {self.limits.submission_seconds:g} s "
                                 "grading time")
         timeout = min(timeout, remaining)
-        arrays = list(arrays or [])
-        message = protocol.pack(dict(fields, op=op), arrays)
+        frames, placed = [], [] if shared is None else shared
+        wire = {key: protocol.encode(value, frames, self.arena, placed) if key in protocol.VALUE_REQUEST_FIELDS
+                else value for key, value in fields.items()}
+        message = protocol.pack(dict(wire, op=op), frames)
         deadline = time.monotonic() + timeout
         failure = None
         try:
             self._discard_stale()
             self._write(message, deadline)
-            header, reply_arrays = self._read_reply(deadline)
+            header, reply_arrays = self._read_reply(deadline, op, requires)
         except WorkerTimeout:
             failure = WorkerTimeout(f"did not finish within {timeout:g} s")
         except (WorkerDied, OSError, protocol.ProtocolError) as error:
@@ -544,7 +787,7 @@ class Sandbox:
                              "(nothing may keep running between calls)")
         self.last_output = header.get("output", "")[:50_000]
         if not header.get("ok"):
-            raise StudentError(header.get("error") or {"type": "Error"})
+            raise StudentError(header["error"])
         return header, reply_arrays
 
     def _after_failure(self):
@@ -555,19 +798,43 @@ class Sandbox:
 
     # -- cells --------------------------------------------------------------------------------
 
+    def read(self, name):
+        """The code cells of the file ``name`` of the sandbox's folder, read by the worker before
+        any student code runs (``reader.py``): ``[(name, source, line)]``. Raises
+        :class:`~autograder.sandbox.reader.SubmissionError` when it is not a readable submission."""
+        from .reader import SubmissionError
+
+        try:
+            reply, _ = self.request("read", timeout=self.limits.cell_seconds, path=name)
+        except StudentError as error:
+            if error.type in ("SubmissionError", "MemoryError", "RecursionError"):
+                detail = error.message if error.type == "SubmissionError" else "it is too large or too deeply nested"
+                raise SubmissionError(f"{name} could not be read: {detail}") from None
+            raise SubmissionError(f"{name} could not be read ({error.type}).") from None
+        except SandboxError as error:
+            raise SubmissionError(f"{name} could not be read: the reader {error}.") from None
+        return [(str(name), str(source), int(line)) for name, source, line in reply["cells"]]
+
     def run_cells(self, cells):
-        """Run ``(name, source)`` cells in order, like a kernel: a failing cell does not stop the rest."""
+        """Run ``(name, source, line)`` cells in order, like a kernel: a failing cell does not stop
+        the rest. What the cells print is kept up to :data:`OUTPUT_BUDGET` characters in all."""
         reports = []
-        for name, source in cells:
+        for name, source, *rest in cells:
+            line = rest[0] if rest else 1
             start = time.monotonic()
             try:
-                self.request("exec", timeout=self.limits.cell_seconds, name=name, source=source)
-                reports.append(CellReport(name, True, output=self.last_output))
-                self.cells.append((name, source))
+                self.request("exec", timeout=self.limits.cell_seconds, name=name, source=source, line=line)
+                reports.append(CellReport(name, True, output=self._keep_output()))
+                self.cells.append((name, source, line))
             except StudentError as error:
-                reports.append(CellReport(name, False, error, output=self.last_output))
-                self.cells.append((name, source))  # it may still define things before failing
+                reports.append(CellReport(name, False, error, output=self._keep_output()))
+                self.cells.append((name, source, line))  # it may still define things before failing
             except SandboxError as error:
                 reports.append(CellReport(name, False, error))
             reports[-1].seconds = time.monotonic() - start
         return reports
+
+    def _keep_output(self):
+        kept = self.last_output[:max(self.output_budget, 0)]
+        self.output_budget -= len(kept)
+        return kept

@@ -8,19 +8,21 @@ caps below bound what one reply can cost this process in memory.
 """
 import io
 import json
+import re
 import struct
 
 import numpy as np
 
-# The graders exchange arrays of kilobytes; the worker refuses to send more than 64 MB of
+# The graders exchange arrays of kilobytes; the worker refuses to send more than 16 MB of
 # arrays in one reply (the student sees "an array too large to send"), so these caps are
 # only ever reached by a reply the student's code forged on the pipe.
-MAX_FRAME = 128 << 20  # one array
-MAX_HEADER = 8 << 20  # the JSON part of a reply (an honest one is a few kilobytes)
-MAX_REPLY = 128 << 20  # all the frames of one reply together
+MAX_FRAME = 32 << 20  # one array
+MAX_HEADER = 8 << 20  # the JSON part of a reply (a few kilobytes, or a notebook's code for "read")
+MAX_REPLY = 32 << 20  # all the frames of one reply together
 MAX_ARRAYS = 10_000
 MAX_DEPTH = 16  # nesting of values in a reply (the worker sends at most 7)
 NUMERIC_KINDS = "biufc"
+SAFE_TEXT = re.compile(r"[\w .,()<>=:\-]*")  # sanitized later for HTML
 
 
 class ProtocolError(Exception):
@@ -77,7 +79,7 @@ class Unsendable:
 
 
 class Handle:
-    """An object that lives in the worker."""
+    """An object that lives in the worker, under a number the trusted side chose."""
 
     def __init__(self, number, generation):
         self.number, self.generation = number, generation
@@ -86,17 +88,24 @@ class Handle:
         return {"$h": self.number}
 
 
-def encode(value, arrays):
-    """Arguments for the worker: arrays become ``{"$a": i}``, handles ``{"$h": id}``."""
+def encode(value, arrays, arena=None, shared=None):
+    """Values for the worker: arrays go into the shared ``arena`` (``{"$s": ...}``, and
+    ``(descriptor, array)`` is appended to ``shared``), or where it is full into frames
+    (``{"$a": i}``); handles become ``{"$h": id}``."""
     if isinstance(value, np.ndarray):
+        descriptor = arena.put(value) if arena is not None else None
+        if descriptor is not None:
+            if shared is not None:
+                shared.append((descriptor, value))
+            return descriptor
         arrays.append(value)
         return {"$a": len(arrays) - 1}
     if isinstance(value, Handle):
         return value.wire()
     if isinstance(value, (list, tuple)):
-        return [encode(v, arrays) for v in value]
+        return [encode(v, arrays, arena, shared) for v in value]
     if isinstance(value, dict):
-        return {"$d": {str(k): encode(v, arrays) for k, v in value.items()}}
+        return {"$d": {str(k): encode(v, arrays, arena, shared) for k, v in value.items()}}
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return value
@@ -113,7 +122,6 @@ FIELD_CHECKS = {
     "output": lambda v: isinstance(v, str),
     "notes": _is_list_of_str,
     "functions": _is_list_of_str,
-    "same_arrays": lambda v: isinstance(v, bool),
     "via": lambda v: isinstance(v, str),
     "count": lambda v: type(v) is int,
     "background": lambda v: isinstance(v, dict) and all(type(n) is int for n in v.values()),
@@ -124,8 +132,21 @@ FIELD_CHECKS = {
         isinstance(info, dict) and _is_list_of_str(info.get("attributes", [])) and _is_list_of_str(info.get("bases", []))
         for info in v.values()
     ),
+    "cells": lambda v: isinstance(v, list) and all(
+        isinstance(c, list) and len(c) == 3 and isinstance(c[0], str) and isinstance(c[1], str) and type(c[2]) is int
+        and c[2] >= 1 for c in v
+    ),
 }
-VALUE_FIELDS = ("result", "args_after", "kept")
+VALUE_FIELDS = ("result", "args_after")
+# The fields of a request that carry values (arrays, handles, nested lists and dicts); the
+# others are plain JSON that the worker reads as they are.
+VALUE_REQUEST_FIELDS = ("args", "kwargs", "values", "value", "target")
+# What a successful reply to each request must carry besides ``ok``: a reply that leaves one
+# out is malformed (the student's code forged it), never a reason for the grader to fail.
+REQUIRED = {
+    "call": ("result",), "getattr": ("result",), "value": ("result",), "inspect": ("classes", "functions"),
+    "read": ("cells",), "nudge": ("count",), "write_arrays": ("via",),
+}
 
 
 def _check_value(value, n_arrays, depth=0):
@@ -140,8 +161,6 @@ def _check_value(value, n_arrays, depth=0):
         (key, inner), = value.items()
         if key == "$a" and type(inner) is int and 0 <= inner < n_arrays:
             return
-        if key == "$h" and type(inner) is int:
-            return
         if key == "$x" and isinstance(inner, str):
             return
         if key == "$d" and isinstance(inner, dict):
@@ -153,9 +172,16 @@ def _check_value(value, n_arrays, depth=0):
         raise ProtocolError("reply has an unknown value")
 
 
-def check_reply(header):
-    """Raise :class:`ProtocolError` unless every field the trusted side reads has the expected
-    type and every value is well formed, so that nothing later can fail on a forged reply."""
+def check_reply(header, op=None, requires=()):
+    """Raise :class:`ProtocolError` unless the reply has every field ``op``'s reply must carry
+    (and those of ``requires``), every field the trusted side reads has the expected type and
+    every value is well formed, so that nothing later can fail on a forged reply."""
+    if "ok" not in header:
+        raise ProtocolError("reply has no status")
+    required = REQUIRED.get(op, ()) + tuple(requires) if header["ok"] is True else ("error",)
+    missing = [key for key in required if key not in header]
+    if missing:
+        raise ProtocolError(f"reply lacks {', '.join(missing)}")
     for key, value in header.items():
         check = FIELD_CHECKS.get(key)
         if check is not None and not check(value):
@@ -165,22 +191,22 @@ def check_reply(header):
     return header
 
 
-def decode(value, arrays, generation):
-    """A reply value: plain JSON, arrays, handles, dicts, or :class:`Unsendable`."""
+def decode(value, arrays):
+    """A reply value: plain JSON, arrays, dicts, or :class:`Unsendable`."""
     if isinstance(value, list):
-        return [decode(v, arrays, generation) for v in value]
+        return [decode(v, arrays) for v in value]
     if isinstance(value, dict):
         if "$a" in value:
             index = value["$a"]
             if not isinstance(index, int) or not 0 <= index < len(arrays):
                 raise ProtocolError("reply refers to a missing array")
             return arrays[index]
-        if "$h" in value:
-            return Handle(int(value["$h"]), generation)
         if "$d" in value and isinstance(value["$d"], dict):
-            return {str(k): decode(v, arrays, generation) for k, v in value["$d"].items()}
+            return {str(k): decode(v, arrays) for k, v in value["$d"].items()}
         if "$x" in value:
-            return Unsendable(str(value["$x"])[:200])
+            description = str(value["$x"])[:200]
+            # it names the student's types: only plain words reach the feedback
+            return Unsendable(description if SAFE_TEXT.fullmatch(description) else "a value that could not be sent")
         raise ProtocolError("reply has an unknown object")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value

@@ -6,8 +6,22 @@ It never judges anything: it only executes and returns numbers to the trusted gr
 
 Wire format, both directions: a message is a JSON frame followed by ``n_arrays`` frames of
 ``.npy`` bytes; every frame is an 8-byte big-endian length and its payload. Inside the JSON,
-``{"$a": i}`` is the i-th array frame, ``{"$h": id}`` an object kept in this worker,
-``{"$d": {...}}`` a dict, and ``{"$x": "..."}`` a value that could not be sent.
+``{"$a": i}`` is the i-th array frame, ``{"$s": [offset, dtype, shape]}`` an array in the
+shared arena (below), ``{"$h": id}`` an object kept in this worker under a number the trusted
+side chose, ``{"$d": {...}}`` a dict, and ``{"$x": "..."}`` a value that could not be sent.
+
+The arena is a memory file the trusted side made and mapped before this process started
+(``--arena FD``). The trusted side writes the arrays of a request into it and this worker
+hands the student views of them; after the call the trusted side reads the same memory
+itself. So whether the student's code changed an input, or updated an optimizer's variables
+in place, is seen by the trusted side directly, never reported by this process (whose code
+the student can replace). The trusted side never writes to a place of the arena twice, so
+an array the student keeps (``self.input = input``) stays as it was given.
+
+When the grader runs as root it starts this process as root inside bubblewrap with only the
+capabilities to change user (``--uid``); :func:`drop_privileges` gives them up for an
+unprivileged uid of its own before anything else happens, so the student's code never runs
+as root, whatever the grader runs as.
 
 The student's code shares this interpreter, so this worker protects the little it needs to
 keep answering (see :meth:`Worker.student`): Python's builtins and ``sys.stdout`` are put
@@ -16,10 +30,12 @@ to the code that made the garbage, not to a later call), timers it set are cance
 threads it left behind are reported. Processes it forks never answer requests. The trusted
 side checks everything anyway; these only keep an honest part of a submission gradable.
 """
+import ast
 import builtins
 import gc
 import io
 import json
+import mmap
 import os
 import random
 import signal
@@ -34,8 +50,8 @@ import numpy as np
 
 MAX_FRAME = 1 << 30
 OUTPUT_KEEP = 20_000  # characters of printed output kept per cell or call
-MAX_REPLY_ARRAYS = 64 << 20  # bytes of arrays in one reply (the trusted side refuses more)
-MAX_REPLY_JSON = 4 << 20  # bytes of JSON in one reply
+MAX_REPLY_ARRAYS = 16 << 20  # bytes of arrays in one reply (the trusted side refuses more)
+MAX_REPLY_JSON = 7 << 20  # bytes of JSON in one reply (the trusted side refuses more than 8 MB)
 MAX_VALUE_JSON = 1 << 20  # bytes of JSON for one value (a returned list, say)
 MAX_NAMES = 2000  # classes and functions reported by inspect, and attributes per class
 MAX_ATTRIBUTES = 50_000  # attribute names reported by inspect, all classes together
@@ -110,12 +126,13 @@ class Channel:
 
 
 class Worker:
-    def __init__(self, channel):
+    def __init__(self, channel, arena=None):
         self.channel = channel
+        self.arena = arena  # the shared memory of the trusted side's arrays, or None
+        self.student_files = set()  # the file names of the student's compiled cells, for tracebacks
         # display() exists in every notebook kernel; here it shows nothing
         self.namespace = {"__name__": "__main__", "__builtins__": __builtins__, "display": lambda *a, **k: None}
-        self.objects = {}
-        self.next_id = 1
+        self.objects = {}  # handle number (chosen by the trusted side) -> object
         self.output = BoundedText()
         sys.stdout = sys.stderr = self.output
         self.pid = os.getpid()
@@ -171,11 +188,12 @@ class Worker:
 
     # -- values -------------------------------------------------------------------------------
 
-    def keep(self, obj):
-        handle = self.next_id
-        self.next_id += 1
+    def keep(self, request, obj):
+        """Keep ``obj`` under the handle number the trusted side chose for it."""
+        handle = request["handle"]
+        if type(handle) is not int:
+            raise ValueError("a request to keep an object must give its handle number")
         self.objects[handle] = obj
-        return {"$h": handle}
 
     def encode(self, value, arrays, notes, depth=0):
         """Turn a student's value into JSON plus arrays; anything odd becomes a note, not a crash."""
@@ -217,6 +235,9 @@ class Worker:
         if isinstance(value, dict):
             if "$a" in value:
                 return arrays[value["$a"]].copy()
+            if "$s" in value:
+                offset, dtype, shape = value["$s"]
+                return np.ndarray(tuple(shape), dtype=np.dtype(dtype), buffer=self.arena, offset=offset)
             if "$h" in value:
                 return self.objects[value["$h"]]
             if "$d" in value:
@@ -236,15 +257,30 @@ class Worker:
                 reply = getattr(self, "op_" + request["op"])(request, arrays, out_arrays)
             except BaseException as error:  # noqa: BLE001 - SystemExit and friends are the student's too
                 out_arrays = []
-                reply = {"ok": False, "error": describe_error(error)}
+                reply = {"ok": False, "error": describe_error(error, self.student_files)}
             if os.getpid() != self.pid:  # a process the student's code forked: it never answers
                 os._exit(0)
             reply["output"] = self.output.take()
             reply["background"] = self.background()
             self.channel.send(reply, out_arrays)
 
+    def op_read(self, request, arrays, out):
+        """The code cells of a file of the submission's folder (see ``reader.py``), read before
+        any of the student's code runs."""
+        cells = READER.read_cells(request["path"], request.get("max_cells", READER.MAX_CELLS),
+                                  request.get("max_chars", READER.MAX_SOURCE_CHARS))
+        return {"ok": True, "cells": [[cell.name, cell.source, cell.line] for cell in cells]}
+
     def op_exec(self, request, arrays, out):
-        code = compile(request["source"], f"<{request['name']}>", "exec")
+        filename = f"<{request['name']}>"
+        self.student_files.add(filename)
+        line = request.get("line", 1)
+        if line > 1:  # a .py file's cell: tracebacks give the file's own line numbers
+            tree = ast.parse(request["source"], filename)
+            ast.increment_lineno(tree, line - 1)
+            code = compile(tree, filename, "exec")
+        else:
+            code = compile(request["source"], filename, "exec")
         self.student(exec, code, self.namespace)  # noqa: S102 - running the student's cell is this process's job
         # What the cells built (modules such as SciPy, the student's classes) stays: keeping it
         # out of later collections makes the one after each call cost microseconds, not 20 ms.
@@ -280,16 +316,24 @@ class Worker:
         cls = self.namespace[request["class"]]
         seed(request.get("seed"))
         obj = self.student(cls, *self.decode(request.get("args", []), arrays), **self.decode(request.get("kwargs", {}), arrays))
-        return {"ok": True, "result": self.keep(obj)}
+        self.keep(request, obj)
+        return {"ok": True}
 
     def op_lookup(self, request, arrays, out):
         """A handle to a variable of the student's namespace (e.g. the trained ``model``)."""
         if request["name"] not in self.namespace:
             raise NameError(f"name {request['name']!r} is not defined")
-        return {"ok": True, "result": self.keep(self.namespace[request["name"]])}
+        self.keep(request, self.namespace[request["name"]])
+        return {"ok": True}
 
     def op_new_dict(self, request, arrays, out):
-        return {"ok": True, "result": self.keep({})}
+        self.keep(request, {})
+        return {"ok": True}
+
+    def op_value(self, request, arrays, out):
+        """A kept object's value (an optimizer's ``state`` dictionary, say)."""
+        notes = []
+        return {"ok": True, "result": self.wire(self.objects[request["target"]["$h"]], out, notes), "notes": notes}
 
     def op_call(self, request, arrays, out):
         """Call a method of a kept object (``target`` and ``method``) or a function of the namespace."""
@@ -299,18 +343,15 @@ class Worker:
             function = self.namespace[request["function"]]
         args = self.decode(request.get("args", []), arrays)
         kwargs = self.decode(request.get("kwargs", {}), arrays)
-        leaves_before = [id(leaf) for leaf in flatten(args) if isinstance(leaf, np.ndarray)]
         seed(request.get("seed"))
         result = self.student(function, *args, **kwargs)
+        if request.get("handle") is not None:  # the result stays here (e.g. ``seq[i]``)
+            self.keep(request, result)
+            return {"ok": True, "result": None, "notes": []}
         notes = []
-        reply = {"ok": True, "result": self.wire(result, out, notes)}
-        if request.get("return_args"):
+        reply = {"ok": True, "result": self.wire(result, out, notes), "notes": notes}
+        if request.get("return_args"):  # the values the arguments hold now (an optimizer's variables)
             reply["args_after"] = [self.wire(arg, out, []) for arg in args]
-            # False when the call put new arrays into the lists it was given instead of updating them
-            reply["same_arrays"] = leaves_before == [id(leaf) for leaf in flatten(args) if isinstance(leaf, np.ndarray)]
-        if request.get("keep_result"):
-            reply["kept"] = self.keep(result)
-        reply["notes"] = notes
         return reply
 
     def op_getattr(self, request, arrays, out):
@@ -369,7 +410,8 @@ class Worker:
     def op_probe(self, request, arrays, out):
         base = self.namespace[request["base"]]
         probe_class = make_probe_class(base, request["hooks"], request["kind"])
-        return {"ok": True, "result": self.keep(self.student(probe_class, *self.decode(request.get("args", []), arrays)))}
+        self.keep(request, self.student(probe_class, *self.decode(request.get("args", []), arrays)))
+        return {"ok": True}
 
     def op_ping(self, request, arrays, out):
         return {"ok": True}
@@ -426,19 +468,16 @@ def reap_children():
             return
 
 
-def describe_error(error):
+def describe_error(error, student_files=()):
     try:
-        return _describe_error(error)
+        return _describe_error(error, student_files)
     except BaseException:  # noqa: BLE001 - a hostile exception whose attributes raise
         return {"type": "Exception", "message": "(the error could not be described)", "frames": [], "function": None}
 
 
-def _describe_error(error):
-    """The exception and the student's own frames only (those of ``<cell ...>`` code)."""
-    student_frames = [
-        frame for frame in traceback.extract_tb(error.__traceback__)
-        if frame.filename.startswith("<cell") or frame.filename.startswith("<file")
-    ]
+def _describe_error(error, student_files):
+    """The exception and the student's own frames only (those of the cells it ran)."""
+    student_frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename in student_files]
     frames = [
         f"  {frame.filename[1:-1]}, line {frame.lineno}, in {frame.name}" + (f"\n    {frame.line}" if frame.line else "")
         for frame in student_frames
@@ -502,7 +541,49 @@ def make_probe_class(base, hooks, kind):
     return type(f"_Probe{kind.title()}", (base,), namespace)
 
 
+def drop_privileges(uid):
+    """Become ``uid`` (and its own group, no supplementary groups) for good. The grader starts
+    this process as root only when it runs as root itself, inside bubblewrap with no
+    capability but the two needed here; becoming a non-zero uid clears those too, and
+    bubblewrap's no-new-privileges flag keeps set-uid programs from giving any back."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != uid:
+        raise SystemExit("the worker could not drop its privileges")
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            effective = next(line for line in status if line.startswith("CapEff:"))
+    except (OSError, StopIteration):
+        return
+    if int(effective.split()[1], 16) != 0:
+        raise SystemExit("the worker still holds capabilities")
+
+
+def load_reader():
+    """``reader.py``, which lies beside this file (it is not on the student's import path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_autograder_reader", os.path.join(os.path.dirname(__file__), "reader.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def parse_arguments(argv):
+    options = {}
+    for name, value in zip(argv[::2], argv[1::2]):
+        options[name.lstrip("-")] = int(value)
+    return options
+
+
 def main():
+    global READER
+    options = parse_arguments(sys.argv[1:])
+    if "uid" in options:
+        drop_privileges(options["uid"])
+    READER = load_reader()
+    arena = mmap.mmap(options["arena"], options["arena_size"]) if "arena" in options else None
     # Keep the protocol on private descriptors; the student's prints go to a bounded buffer
     # and anything written straight to file descriptors 1 and 2 goes nowhere.
     sys.path.insert(0, os.getcwd())  # as in a kernel: files beside the notebook can be imported
@@ -510,8 +591,12 @@ def main():
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    Worker(channel).run()
+    if "arena" in options:
+        os.close(options["arena"])  # the mapping stays; the student's code gets no descriptor to it
+    Worker(channel, arena).run()
 
+
+READER = None
 
 if __name__ == "__main__":
     main()
