@@ -119,14 +119,16 @@ def run_graders(assignment, submission):
     """Run the manifest's tests on ``submission``; returns a list of :class:`Outcome`."""
     titles = grader_titles()
     nodes, outcomes = {}, []
-    for item in assignment.items.values():
-        for key in item.tests:
-            title = titles.get((item.grader, key), key)
-            if not item.defined or submission.defines(item.name):
-                nodes[test_node(item, key)] = (item.name, key)
-            else:
-                name = submission.name_of(item.name)
-                outcomes.append(Outcome(item.name, key, False, f"`{name}` is not defined in the submission.", "missing", title))
+    # Tests students see before grades are published run first: a hidden test that hangs, or
+    # kills the worker, can then change nothing that a student sees early.
+    tests = [(item, key) for item in assignment.items.values() for key in item.tests]
+    for item, key in sorted(tests, key=lambda pair: pair[1] in pair[0].hidden):
+        title = titles.get((item.grader, key), key)
+        if not item.defined or submission.defines(item.name):
+            nodes[test_node(item, key)] = (item.name, key)
+        else:
+            name = submission.name_of(item.name)
+            outcomes.append(Outcome(item.name, key, False, f"`{name}` is not defined in the submission.", "missing", title))
     collector = Collector()
     if nodes:
         config_args = [
