@@ -6,8 +6,9 @@ exception messages, names of types, file names. Two rules keep that text from be
 or links in the instructor's or the student's browser:
 
 1. Where it is made, a student's text goes only into a fenced code block (:func:`block`),
-   whose fence is longer than any run of backticks in the text, so the text cannot close it;
-   a name goes into inline code only when it is an identifier (:func:`name`).
+   whose fence is longer than any run of backticks in the text, so the text cannot close it,
+   or is escaped (:func:`escape`); a name goes into inline code only when it is an
+   identifier (:func:`name`).
 2. Where Markdown leaves the project, :func:`sanitize` escapes every ``<`` and ``>`` outside
    fenced code blocks and breaks the ``](`` of link syntax, so that even text that reached
    prose by a path rule 1 missed renders as text.
@@ -25,10 +26,18 @@ def block(text):
     return f"{fence}\n{text}\n{fence}"
 
 
-def name(text, fallback="(a name that cannot be shown)"):
-    """An identifier (``Linear.forward``) as inline code; anything else as ``fallback``."""
+def name(text):
+    """A name from the submission: an identifier (``Linear.forward``) as inline code, anything
+    else as escaped text (see :func:`escape`)."""
     text = str(text)
-    return f"`{text}`" if IDENTIFIER.fullmatch(text) else fallback
+    return f"`{text}`" if IDENTIFIER.fullmatch(text) else escape(" ".join(text.split())[:200])
+
+
+def escape(text):
+    """``text`` as Markdown that renders as exactly that text: the characters Markdown gives a
+    meaning to are escaped with a backslash, and ``&``, ``<`` and ``>`` become entities."""
+    text = re.sub(r"([\\`*_{}\[\]()#+\-.!|~])", r"\\\1", str(text))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _escape_prose(line):

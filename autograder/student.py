@@ -42,9 +42,9 @@ def explain(error, where):
         if error.type == "NotImplementedError":
             plain = where.replace("(...)", "")
             method = plain.split(".")[0] + "." + error.function if error.function and "." in plain else plain
-            return StudentFailure(f"{markdown.name(method, plain)} is not implemented yet: it still raises "
+            return StudentFailure(f"{markdown.name(method)} is not implemented yet: it still raises "
                                   "NotImplementedError.", "not_implemented")
-        detail = f"{where} raised {markdown.name(error.type, 'an exception')}:\n\n{markdown.block(error.traceback_text())}"
+        detail = f"{where} raised {markdown.name(error.type)}:\n\n{markdown.block(error.traceback_text())}"
         return StudentFailure(detail, "raised")
     if isinstance(error, WorkerTimeout):
         return StudentFailure(f"{where} {error}: look for an endless loop or very slow code.", "timeout")

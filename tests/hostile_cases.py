@@ -731,7 +731,7 @@ CASES = [
          lost={"Linear": USES_FORWARD}, says=r"raised `ValueError`"),
     Case("html_as_an_exception_type_name", edits=in_forward(
         "raise type('<img src=x onerror=alert(1)>', (Exception,), {})('boom')"),
-         lost={"Linear": USES_FORWARD}, says=r"raised an exception"),
+         lost={"Linear": USES_FORWARD}, says=r"raised &lt;img src=x"),
     Case("html_as_a_defined_name", cells=(code("""
         globals()["<svg onload=alert(1)>"] = type("Evil", (), {})
         globals()["x<img src=x onerror=alert(1)>"] = lambda: None

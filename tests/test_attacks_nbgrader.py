@@ -407,16 +407,10 @@ def assert_shown_escaped(course, student, markers):
     assert page.live_elements() == []
 
 
-PENDING_SANITIZER = ("student text reaches the grade cell's Markdown unescaped until the central Markdown "
-                     "sanitizer lands")
-
-
-@pytest.mark.xfail(strict=True, reason=PENDING_SANITIZER)
 def test_html_in_an_exception_message_is_shown_as_text(feedback):
     assert_shown_escaped(feedback, "html-exception", ["<img src=x onerror=alert(1)>"])
 
 
-@pytest.mark.xfail(strict=True, reason=PENDING_SANITIZER)
 def test_html_in_names_and_fence_breaking_messages_is_shown_as_text(feedback):
     assert_shown_escaped(feedback, "html-names", ["<svg onload=alert(2)>", "<img src=x onerror=alert(3)>",
                                                   "<img src=x onerror=alert(4)>"])

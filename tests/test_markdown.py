@@ -57,11 +57,12 @@ def test_sanitize_keeps_code_blocks_and_is_idempotent():
     assert sanitize(once) == once
 
 
-def test_names_only_as_identifiers():
+def test_names_are_code_only_when_identifiers():
     assert name("Sequential.__getitem__") == "`Sequential.__getitem__`"
     assert name("Linear(...)") == "`Linear(...)`"
-    assert name("<img src=x>") == "(a name that cannot be shown)"
-    assert name("a`b") == "(a name that cannot be shown)"
+    assert name("<img src=x>") == "&lt;img src=x&gt;"
+    assert name("a`b *c*") == "a\\`b \\*c\\*"
+    assert "<" not in sanitize(name("<svg onload=alert(1)>")) and "](" not in name("[x](javascript:y)")
 
 
 def test_feedback_with_hostile_messages_renders_no_html():

@@ -64,6 +64,16 @@ def test_every_mutant_loses_points_on_its_item_only_and_is_named(verdicts):
     assert failures == {}
 
 
+def test_degenerate_submissions_earn_only_what_they_cannot_affect(verdicts):
+    """Zeros, constants, identity layers and code that ignores its input score 0 on every test
+    that judges what their methods compute."""
+    degenerate = {v.name: v for v in verdicts.values() if v.name.startswith("degenerate ")}
+    assert len(degenerate) == 4
+    assert {name: v.problems for name, v in degenerate.items() if not v.ok} == {}
+    zeros = degenerate["degenerate zeros"].results
+    assert zeros["score"] <= 6, zeros["score"]  # constructors and the container's plumbing only
+
+
 def test_every_alternative_solution_gets_full_marks(verdicts):
     failures = {v.name: v.problems for v in verdicts.values() if v.name.startswith("alternative ") and not v.ok}
     assert failures == {}

@@ -5,6 +5,7 @@ import numpy as np
 from autograder.checks import OwnForward, close, expect, expect_close, expect_computes, expect_gradient, \
     expect_unchanged, fail
 from autograder.graders.support_adv import contrastive_inputs, contrastive_mistakes, expect_fast_enough
+from autograder.student import StudentFailure
 
 # (N, d, M, labels)
 BATCHES = [

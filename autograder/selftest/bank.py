@@ -1,5 +1,6 @@
 """The grader's quality checks: the reference, a bank of mutants (each the reference with one
-known mistake) and a bank of other correct solutions, all graded as real submissions."""
+known mistake), a bank of other correct solutions and a bank of degenerate submissions (code
+that computes nothing), all graded as real submissions."""
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from ..results import build_results
 from ..runner import grade
+from .degenerate import KINDS, UNAFFECTED, degenerate_source
 from .dialect_variants import GENERATED
 from .reference_submission import reference_source, stub_source
 
@@ -118,6 +120,15 @@ def judge_stub(results):
     return Verdict("stub", not problems, problems, results)
 
 
+def judge_degenerate(kind, results):
+    """A degenerate submission passes only the tests its kind cannot affect (``degenerate.UNAFFECTED``)."""
+    allowed = UNAFFECTED[kind]
+    problems = [f"{t['name']} passed" for t in results["tests"]
+                if t["status"] == "passed" and t["extra_data"]["test"] not in allowed.get(t["tags"][0], set())]
+    problems += [f"grader error in {t}" for t in grader_errors(results)]
+    return Verdict(f"degenerate {kind}", not problems, problems, results)
+
+
 def _check(task):
     """One check of the bank, in whatever process runs it: ``task`` is (kind, name, assignment, payload)."""
     kind, name, assignment, payload = task
@@ -127,6 +138,8 @@ def _check(task):
         return judge_stub(grade_source(assignment, stub_source(), "stub"))
     if kind == "mutant":
         return judge_mutant(payload, grade_source(assignment, payload.source(), payload.id))
+    if kind == "degenerate":
+        return judge_degenerate(payload, grade_source(assignment, degenerate_source(payload), payload))
     stem, path = payload
     return judge_full_marks(name, grade_source(assignment, alternative_text(stem, path), stem))
 
@@ -136,6 +149,8 @@ def run_all(assignment, mutants=None, progress=None, include_alternatives=True, 
     assignment = assignment.main_only()  # the bank's submissions are single files
     tasks = [("reference", "reference", assignment, None), ("stub", "stub", assignment, None)]
     tasks += [("mutant", m.id, assignment, m) for m in (mutants if mutants is not None else load_mutants())]
+    if mutants is None:
+        tasks += [("degenerate", f"degenerate {kind}", assignment, kind) for kind in KINDS]
     if include_alternatives:
         tasks += [("alternative", f"alternative {stem}", assignment, (stem, path)) for stem, path in alternatives()]
     say = progress or (lambda name: None)
