@@ -2,7 +2,8 @@
 
 ``submission`` is the student's running submission when ``autograder grade`` runs the graders;
 run on their own (``pytest autograder/graders``) they grade the reference itself, run through
-the sandbox as if it were a submission, so every test must pass.
+the sandbox as if it were a submission, so every test must pass (the final model on the
+course's held-out set, made on first use as ``autograder grade`` does).
 """
 import tempfile
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 import reference_impl
-from autograder import manifest
+from autograder import heldout, manifest
 from autograder.runner import SUBMISSION_KEY, open_submission
 from autograder.selftest.reference_submission import write_reference_submission
 
@@ -44,9 +45,14 @@ def submission(request):
     folder = tempfile.TemporaryDirectory()
     request.addfinalizer(folder.cleanup)
     path = write_reference_submission(Path(folder.name) / "reference.py")
+    assignment = manifest.load("modules")
     if request.module.__name__.endswith("test_training"):
         path.write_text(path.read_text() + TRAINING_CODE)
-    running = open_submission(path, course_files=manifest.load("modules").course_files)
+        heldout.ensure(assignment, say=heldout.say_on_stderr)
+        context = heldout.grading(assignment)
+        context.__enter__()
+        request.addfinalizer(lambda: context.__exit__(None, None, None))
+    running = open_submission(path, course_files=assignment.course_files)
     request.addfinalizer(running.close)
     return running.submission
 
