@@ -206,7 +206,7 @@ def ensure(assignment, say=None):
         return path
     save(make_from_digits(), path)
     if say is not None:
-        say(f"Made a new held-out set for {assignment.name}'s final model ({DEFAULT_COUNT} new digits, kept "
+        say(f"Made a new held-out set for the final model of {assignment.name} ({DEFAULT_COUNT} new digits, kept "
             f"private): {path}. Keep it for the whole course; `autograder heldout {assignment.name}` makes "
             "another (from MNIST with --from-mnist).")
     return path

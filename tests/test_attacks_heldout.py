@@ -230,7 +230,7 @@ def test_grading_makes_the_set_on_first_use_and_says_so(tmp_path, monkeypatch, c
                      "-j", "1"])
     assert code == 0
     assert (private / "modules" / "heldout.npz").is_file()
-    assert "Made a new held-out set for modules's final model" in capsys.readouterr().err
+    assert "Made a new held-out set for the final model of modules" in capsys.readouterr().err
 
 
 # -- sources ---------------------------------------------------------------------------------------
