@@ -27,10 +27,9 @@ def _grade(args):
     from .submissions import discover
 
     assignment = manifest.load(args.assignment)
-    try:
-        heldout.ensure(assignment, say=heldout.say_on_stderr)
-    except OSError as error:
-        print(f"Could not make the held-out set of {assignment.name}: {error}", file=sys.stderr)
+    problem = heldout_problem(assignment)
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     submissions = discover(args.paths, assignment)
     if not submissions:
@@ -131,6 +130,20 @@ def _report(args):
     return 0
 
 
+def heldout_problem(assignment):
+    """Make the assignment's held-out set on first use and check that it can be read: a
+    configuration error stops the command before any submission is graded without it."""
+    from . import heldout
+
+    try:
+        path = heldout.ensure(assignment, say=heldout.say_on_stderr)
+        if assignment.uses_heldout:
+            heldout.load(path)
+    except (OSError, heldout.HeldOutSetError) as error:
+        return f"The held-out set of {assignment.name} cannot be used: {error}"
+    return None
+
+
 def _heldout(args):
     """Make the assignment's private held-out set (see ``autograder.heldout``)."""
     from . import heldout, manifest
@@ -139,9 +152,13 @@ def _heldout(args):
     assignment = manifest.load(args.assignment)
     path = heldout.path_of(assignment)
     if path.is_file() and not args.force:
-        about = heldout.load(path).about
-        print(f"{path} exists ({about['count']} images from {about['source']}, made {about['made']}); "
-              "--force replaces it (then regrade: scores on the final model change a little).", file=sys.stderr)
+        try:
+            about = heldout.load(path).about
+            what = f"{about['count']} images from {about['source']}, made {about['made']}"
+        except heldout.HeldOutSetError as error:
+            what = str(error)
+        print(f"{path} exists ({what}); --force replaces it (then regrade: scores on the final model change "
+              "a little).", file=sys.stderr)
         return 1
     try:
         if args.from_mnist:

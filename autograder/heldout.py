@@ -35,6 +35,7 @@ import os
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,7 +144,7 @@ def _read(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             counts, labels, about = data["counts"], data["labels"], json.loads(str(data["about"]))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise HeldOutSetError(f"{path} is not a held-out set: {error}") from None
     ok = (about.get("format") == FORMAT and counts.dtype == np.uint8 and labels.dtype == np.uint8
           and counts.ndim == 2 and counts.shape[1] == 64 and labels.shape == (len(counts),) and len(counts) > 0
@@ -352,7 +353,7 @@ def make_from_mnist(folder, count=DEFAULT_COUNT, seed=None):
     except FileNotFoundError:
         images, labels = load_mnist(folder, kind="train", flatten=False)
     if labels.min() < 0 or labels.max() > 9:
-        raise HeldOutSetError(f"{folder}: labels outside 0..9 (Fashion-MNIST? only digits can stand for the digits)")
+        raise HeldOutSetError(f"{folder}: labels outside 0..9; the held-out set must be digits")
     rng = private_rng(seed)
     everything, _, _ = public_digits()
     picked = rng.permutation(len(labels))[:count]

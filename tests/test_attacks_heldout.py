@@ -233,6 +233,17 @@ def test_grading_makes_the_set_on_first_use_and_says_so(tmp_path, monkeypatch, c
     assert "Made a new held-out set for the final model of modules" in capsys.readouterr().err
 
 
+def test_a_held_out_set_other_users_can_read_stops_grading_before_it_starts(tmp_path, monkeypatch, capsys):
+    from autograder import cli
+
+    monkeypatch.setattr(manifest, "PRIVATE", tmp_path / "private")
+    path = heldout.ensure(ASSIGNMENT)
+    path.chmod(0o644)
+    (tmp_path / "student.py").write_text("x = 1\n")
+    assert cli.main(["grade", "modules", str(tmp_path / "student.py"), "--out", str(tmp_path / "out")]) == 2
+    assert "chmod 600" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 # -- sources ---------------------------------------------------------------------------------------
 
 def test_sets_from_the_digits_hold_no_public_digit_and_differ_each_time():

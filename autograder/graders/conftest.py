@@ -45,16 +45,24 @@ def submission(request):
     folder = tempfile.TemporaryDirectory()
     request.addfinalizer(folder.cleanup)
     path = write_reference_submission(Path(folder.name) / "reference.py")
-    assignment = manifest.load("modules")
     if request.module.__name__.endswith("test_training"):
         path.write_text(path.read_text() + TRAINING_CODE)
-        heldout.ensure(assignment, say=heldout.say_on_stderr)
-        context = heldout.grading(assignment)
-        context.__enter__()
-        request.addfinalizer(lambda: context.__exit__(None, None, None))
-    running = open_submission(path, course_files=assignment.course_files)
+    running = open_submission(path, course_files=manifest.load("modules").course_files)
     request.addfinalizer(running.close)
     return running.submission
+
+
+@pytest.fixture(scope="module", autouse=True)
+def graded_assignment(request):
+    """Run on their own, the graders judge the final model on the course's held-out set, made on
+    first use as ``autograder grade`` makes it; run by ``autograder grade``, on the one it gives."""
+    if request.config.stash.get(SUBMISSION_KEY, None) is not None:
+        yield None
+        return
+    assignment = manifest.load("modules")
+    heldout.ensure(assignment, say=heldout.say_on_stderr)
+    with heldout.grading(assignment):
+        yield assignment
 
 
 @pytest.fixture(autouse=True)
