@@ -29,6 +29,7 @@ source, the number of images, when it was made); never the seed.
 """
 import contextlib
 import contextvars
+import functools
 import hashlib
 import json
 import os
@@ -125,19 +126,17 @@ def _check_private(path):
                               f"`chmod 600 {path}` before grading")
 
 
-_CACHE = {}
-
-
 def load(path):
     """Read a held-out file (mode 0600, no pickles); cached while the file is unchanged."""
     path = Path(path)
     _check_private(path)
     stat = path.stat()
-    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key not in _CACHE:
-        _CACHE.clear()
-        _CACHE[key] = _read(path)
-    return _CACHE[key]
+    return _read_unchanged(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_unchanged(path, inode, size, mtime):
+    return _read(Path(path))
 
 
 def _read(path):
@@ -182,7 +181,8 @@ def _private_folder(folder):
     missing = [parent for parent in [folder, *folder.parents] if not parent.exists()]
     for parent in reversed(missing):
         parent.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)
+    if folder.stat().st_uid == os.geteuid():
+        os.chmod(folder, 0o700)
 
 
 def digest(assignment):
