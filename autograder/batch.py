@@ -71,12 +71,16 @@ def _canonical(value):
 
 def manifest_digest(assignment):
     """A hash of everything the manifest says (items, tests, points, visibility, limits) and of
-    the course files' contents; not of where they are."""
-    data = dataclasses.asdict(dataclasses.replace(assignment, course_dir=None))
+    the course files' and the held-out set's contents; not of where they are."""
+    from . import heldout
+
+    data = dataclasses.asdict(dataclasses.replace(assignment, course_dir=None, private_dir=None))
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=_canonical).encode())
     for path in assignment.course_files:
         digest.update(f"{Path(path).name}\0".encode())
         digest.update(Path(path).read_bytes())
+    if assignment.uses_heldout:
+        digest.update(f"{heldout.FILE_NAME}\0{heldout.digest(assignment)}".encode())
     return digest.hexdigest()
 
 
@@ -151,11 +155,12 @@ def warm_up():
 
 def grade_job(assignment, job):
     """Grade one submission; returns its results (``results.json`` as a dict)."""
+    from .heldout import grading
     from .results import build_results
     from .runner import grade
 
     warm_up()
-    with _LOCK:
+    with _LOCK, grading(assignment):
         outcomes, info = grade(assignment, {notebook: Path(path) for notebook, path in job.files.items()})
     results = build_results(assignment, outcomes, info)
     extra = results["extra_data"]
@@ -192,10 +197,11 @@ def run_local_job(assignment, job, out):
         return Outcome(job, "error", None, traceback.format_exc(), seconds=time.monotonic() - start)
 
 
-def run_remote_job(assignment, job, contents, course):
+def run_remote_job(assignment, job, contents, course, private=None):
     """A Dask task: grade one submission from the bytes of its files (``contents``, in the order
     of ``job.files``) and of the course files (``course``: name -> bytes), so that the workers
-    need the project installed but no access to the instructor's files. Returns an
+    need the project installed but no access to the instructor's files. ``private``: the bytes
+    of the held-out set, written for the graders only (see :func:`_private_folder`). Returns an
     :class:`Outcome`; the client writes the results."""
     start = time.monotonic()
     try:
@@ -211,11 +217,26 @@ def run_remote_job(assignment, job, contents, course):
                 target.parent.mkdir()
                 target.write_bytes(data)
                 files[notebook] = str(target)
-            local = dataclasses.replace(assignment, course_dir=course_dir)
+            local = dataclasses.replace(assignment, course_dir=course_dir, private_dir=_private_folder(folder, private))
             results = grade_job(local, dataclasses.replace(job, files=files))
         return Outcome(job, _status(results), results, seconds=time.monotonic() - start)
     except Exception:
         return Outcome(job, "error", None, traceback.format_exc(), seconds=time.monotonic() - start)
+
+
+def _private_folder(folder, private):
+    """The job's private folder on a Dask worker, with the held-out set the client sent (mode
+    0600 in a folder of mode 0700, outside anything the sandbox sees); without one, an empty
+    folder: the final-model tests then report the missing set, never use the worker's own files."""
+    from .heldout import FILE_NAME
+
+    target = Path(folder) / "private"
+    target.mkdir(mode=0o700)
+    if private is not None:
+        descriptor = os.open(target / FILE_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(private)
+    return target
 
 
 def _pool_init():
@@ -387,7 +408,8 @@ def _run_dask(assignment, todo, out, scheduler):
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
         course = {Path(p).name: Path(p).read_bytes() for p in assignment.course_files}
-        remote_assignment = dataclasses.replace(assignment, course_dir=None)
+        private = _held_out_bytes(assignment)
+        remote_assignment = dataclasses.replace(assignment, course_dir=None, private_dir=None)
         futures = {}
         for job in todo:
             try:
@@ -396,7 +418,7 @@ def _run_dask(assignment, todo, out, scheduler):
                 # unreadable here: graded here, where the runner turns the error into a report
                 yield run_local_job(assignment, job, out)
                 continue
-            future = client.submit(run_remote_job, remote_assignment, job, contents, course,
+            future = client.submit(run_remote_job, remote_assignment, job, contents, course, private,
                                    key=f"grade-{job.name}-{time.time_ns()}", pure=False)
             futures[future.key] = (future, job)
         for future in as_completed([f for f, _ in futures.values()]):
@@ -412,3 +434,10 @@ def _run_dask(assignment, todo, out, scheduler):
         if not isinstance(scheduler, Client):
             client.close()
 
+
+def _held_out_bytes(assignment):
+    """The held-out set the Dask workers' graders need (None when the assignment has none)."""
+    from .heldout import path_of
+
+    path = path_of(assignment)
+    return path.read_bytes() if assignment.uses_heldout and path.is_file() else None

@@ -22,11 +22,15 @@ def _train_digits(args):
 
 
 def _grade(args):
-    from . import manifest
+    from . import heldout, manifest
     from .batch import grade_batch
     from .submissions import discover
 
     assignment = manifest.load(args.assignment)
+    problem = heldout_problem(assignment)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     submissions = discover(args.paths, assignment)
     if not submissions:
         print("No submissions found in the given paths.", file=sys.stderr)
@@ -126,6 +130,55 @@ def _report(args):
     return 0
 
 
+def heldout_problem(assignment):
+    """Make the assignment's held-out set on first use and check that it can be read: a
+    configuration error stops the command before any submission is graded without it."""
+    from . import heldout
+
+    try:
+        path = heldout.ensure(assignment, say=heldout.say_on_stderr)
+        if assignment.uses_heldout:
+            heldout.load(path)
+    except (OSError, heldout.HeldOutSetError) as error:
+        return f"The held-out set of {assignment.name} cannot be used: {error}"
+    return None
+
+
+def _heldout(args):
+    """Make the assignment's private held-out set (see ``autograder.heldout``)."""
+    from . import heldout, manifest
+    from .graders.test_training import MARKS
+
+    assignment = manifest.load(args.assignment)
+    path = heldout.path_of(assignment)
+    if path.is_file() and not args.force:
+        try:
+            about = heldout.load(path).about
+            what = f"{about['count']} images from {about['source']}, made {about['made']}"
+        except heldout.HeldOutSetError as error:
+            what = str(error)
+        print(f"{path} exists ({what}); --force replaces it (then regrade: scores on the final model change "
+              "a little).", file=sys.stderr)
+        return 1
+    try:
+        if args.from_mnist:
+            held_out = heldout.make_from_mnist(args.from_mnist, count=args.count)
+        else:
+            held_out = heldout.make_from_digits(count=args.count)
+    except (OSError, ValueError, heldout.HeldOutSetError) as error:
+        print(f"Could not make the held-out set: {error}", file=sys.stderr)
+        return 1
+    heldout.save(held_out, path, replace=True)
+    print(f"Wrote {path} (mode 0600): {len(held_out)} images from {held_out.about['source']}. "
+          "Keep it private: it is not released, not put in the sandbox, and git ignores private/.")
+    public, private = heldout.reference_accuracy(held_out)
+    print(f"The reference MLP of the course: {public:.1%} on the public test split, {private:.1%} on this set.")
+    if private < MARKS[-1] + 0.01:
+        print(f"Warning: that is close to or under the top mark ({MARKS[-1]:.0%}): an honest model may miss it on "
+              "this set. Compare with the public split before grading.", file=sys.stderr)
+    return 0
+
+
 def _release(args):
     from .release import release
 
@@ -145,6 +198,13 @@ def print_summary(assignment, rows, out):
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
     print(f"\nResults and feedback written to {out}/<submission>/")
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def build_parser():
@@ -196,6 +256,14 @@ def build_parser():
     report.add_argument("--threshold", type=float, default=50,
                         help="follow up students whose total is under this percentage (default: 50)")
     report.set_defaults(run=_report)
+
+    held = commands.add_parser("heldout", help="make the final model's private held-out set (private/<assignment>/)")
+    held.add_argument("assignment", help="assignment name (assignments/<name>.toml) or a manifest path")
+    held.add_argument("--from-mnist", metavar="DIR",
+                      help="make it from the MNIST IDX files in DIR (t10k-images-idx3-ubyte[.gz] and its labels)")
+    held.add_argument("--count", type=positive_int, default=2000, help="number of images (default: 2000)")
+    held.add_argument("--force", action="store_true", help="replace an existing held-out set")
+    held.set_defaults(run=_heldout)
 
     release = commands.add_parser("release", help="validate the instructor notebooks and generate the student release")
     release.add_argument("assignment")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import manifest
+from . import heldout, manifest
 from .release import ROOT, generate, nbgrader_environment
 
 # Each student's changes to the instructor's solution cells: (old text, new text).
@@ -90,6 +90,7 @@ def run(out, say=print):
                 (folder / name).write_bytes((released / name).read_bytes())
             else:
                 filled_notebook(released / name, source / name, folder / name, edits)
+    heldout.ensure(assignment, say=say)  # the final model's private test digits, made once
     say("Grading with nbgrader autograde (student code runs only in the sandbox) ...")
     nbgrader("autograde", assignment.name, "--force", course=course)
     nbgrader("generate_feedback", assignment.name, "--force", course=course)

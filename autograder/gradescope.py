@@ -13,7 +13,9 @@ The zip holds:
 - ``wheels/``: the project as a wheel: the graders, what runs them, and ``reference_impl``,
   which is the graders' oracle and so has to be there. Not in the zip: the instructor
   notebooks, the self-test's mutants and alternative solutions, examples, tests;
-- ``assignment/``: the manifest and the course's public helper files (``datasets.py``...).
+- ``assignment/``: the manifest and the course's public helper files (``datasets.py``...);
+  ``assignment/private/heldout.npz``, the final model's private held-out set, for the
+  graders only (mode 0600; see ``autograder.heldout``).
 
 Students never see the zip; their code, run in the sandbox, cannot read it when bubblewrap
 works in the container (see the README for when it does not).
@@ -160,8 +162,11 @@ def build_zip(name_or_path, out="autograder.zip"):
     """Write Gradescope's ``autograder.zip`` for the assignment; returns its path."""
     import tempfile
 
+    from . import heldout
+
     assignment = manifest.load(name_or_path)  # validates the manifest first
     source = manifest_path(name_or_path)
+    held_out = heldout.ensure(assignment, say=heldout.say_on_stderr) if assignment.uses_heldout else None
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
@@ -174,6 +179,8 @@ def build_zip(name_or_path, out="autograder.zip"):
             archive.writestr(_zip_info(f"assignment/{assignment.name}.toml"), source.read_bytes())
             for file in assignment.course_files:
                 archive.writestr(_zip_info(f"assignment/course/{Path(file).name}"), Path(file).read_bytes())
+            if held_out is not None:
+                archive.writestr(_zip_info(f"assignment/private/{held_out.name}", 0o600), held_out.read_bytes())
         os.replace(tmp, out)
     return out
 
@@ -181,14 +188,21 @@ def build_zip(name_or_path, out="autograder.zip"):
 # -- inside Gradescope's container ---------------------------------------------------------------
 
 def load_assignment(root):
-    """The manifest shipped in ``root/source/assignment/``, with the course files beside it."""
+    """The manifest shipped in ``root/source/assignment/``, with the course files beside it and
+    the private held-out set in ``private/`` (made readable by this user only, whatever the
+    unpacking did to its mode)."""
     import dataclasses
 
     folder = Path(root) / "source" / "assignment"
     manifests = sorted(folder.glob("*.toml"))
     if len(manifests) != 1:
         raise manifest.ManifestError(f"expected one manifest in {folder}, found {len(manifests)}")
-    return dataclasses.replace(manifest.load(manifests[0]), course_dir=folder / "course")
+    private = folder / "private"
+    if private.is_dir():
+        private.chmod(0o700)
+        for file in private.iterdir():
+            file.chmod(0o600)
+    return dataclasses.replace(manifest.load(manifests[0]), course_dir=folder / "course", private_dir=private)
 
 
 def find_submission(folder, assignment):
@@ -277,6 +291,7 @@ def failure_results(message):
 def run(root="/autograder"):
     """Grade ``root/submission`` and write ``root/results/results.json``. Always writes a results
     file, even when grading itself fails (Gradescope would otherwise show a bare error)."""
+    from .heldout import grading
     from .results import build_results, feedback_markdown, write_atomic
     from .runner import grade
 
@@ -292,7 +307,8 @@ def run(root="/autograder"):
             results["output"] = (f"No notebook was found in your submission: upload {names} "
                                  "(the .ipynb file, not a PDF or a screenshot).")
         else:
-            outcomes, info = grade(assignment, files)
+            with grading(assignment):
+                outcomes, info = grade(assignment, files)
             ours = build_results(assignment, outcomes, info)
             results = gradescope_results(assignment, ours)
             write_atomic(root / "results" / "feedback.md", feedback_markdown(ours))

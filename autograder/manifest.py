@@ -7,6 +7,9 @@ from .sandbox.client import Limits
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
 SOURCE_NOTEBOOKS = ASSIGNMENTS.parent / "source_notebooks"
+# The instructor's private files (the held-out sets of the final models): never released,
+# never in the sandbox, git-ignored. One folder per assignment.
+PRIVATE = ASSIGNMENTS.parent / "private"
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class Item:
     notebook: str = ""  # the notebook whose code it grades; empty: the assignment's main notebook
     defined: bool = True  # False: not a class or function of the submission (the grader looks for itself)
     hidden: frozenset = frozenset()  # test keys students see only once grades are published (Gradescope)
+    heldout: bool = False  # judged on the assignment's private held-out set (autograder heldout)
 
     @property
     def max_score(self):
@@ -40,6 +44,7 @@ class Assignment:
     manual: dict = field(default_factory=dict)  # grade_id -> points of the hand-graded cells
     notebook_limits: dict = field(default_factory=dict)  # notebook name -> Limits that differ from `limits`
     course_dir: Path | None = None  # where the course files are; None: source_notebooks/<name>
+    private_dir: Path | None = None  # where the private files are; None: private/<name>
 
     @property
     def course_files(self):
@@ -49,6 +54,19 @@ class Assignment:
         Dask worker) has no ``source_notebooks/``: there ``course_dir`` says where they are."""
         folder = Path(self.course_dir) if self.course_dir is not None else SOURCE_NOTEBOOKS / self.name
         return sorted(folder.glob("*.py"))
+
+    @property
+    def private_folder(self):
+        """The folder of the assignment's private files, above all its held-out set
+        (``autograder.heldout``): ``private/<name>/`` in the course folder, which nbgrader never
+        copies into the release and the sandbox never sees. An installed copy (Gradescope, a Dask
+        worker) is given the instructor's files in a folder of its own: there ``private_dir``."""
+        return Path(self.private_dir) if self.private_dir is not None else PRIVATE / self.name
+
+    @property
+    def uses_heldout(self):
+        """True when an item is judged on the private held-out set."""
+        return any(item.heldout for item in self.items.values())
 
     def limits_for(self, notebook):
         return self.notebook_limits.get(notebook, self.limits)
@@ -103,8 +121,11 @@ def load(name_or_path):
         if not isinstance(hidden, list) or not set(hidden) <= set(tests):
             raise ManifestError(f"{path.name}: item {name}: hidden must be true or a list of its test keys, "
                                 f"not {hidden!r}")
+        if not isinstance(spec.get("heldout", False), bool):
+            raise ManifestError(f"{path.name}: item {name}: heldout must be true or false")
         items[name] = Item(name, spec.get("track", "basic"), spec["grader"], dict(tests), spec.get("grade_id", ""),
-                           spec.get("notebook", ""), spec.get("defined", True), frozenset(hidden))
+                           spec.get("notebook", ""), spec.get("defined", True), frozenset(hidden),
+                           spec.get("heldout", False))
     notebooks = tuple(header.get("notebooks", []))
     notebook_limits = {}
     for notebook, overrides in data.get("notebook_limits", {}).items():

@@ -15,7 +15,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from . import manifest
+from . import heldout, manifest
 from .results import build_results, item_feedback
 from .runner import grade
 
@@ -64,6 +64,10 @@ class SandboxedGrading(NbGraderPreprocessor):
         if not items:
             return nb, resources
         part = dataclasses.replace(assignment, items={item.name: item for item in items.values()})
+        try:
+            heldout.ensure(part, say=self.log.warning)
+        except OSError as error:  # the final-model tests then say so, as a grader error
+            self.log.error("could not make the held-out set of %s: %s", part.name, error)
         with tempfile.TemporaryDirectory(prefix="autograde-") as folder:
             folder = Path(folder)
             # The other notebooks of this submission, for `%run modules.ipynb`
@@ -73,7 +77,8 @@ class SandboxedGrading(NbGraderPreprocessor):
             path = folder / notebook_name
             nbformat.write(nb, path)
             files = {assignment.notebook_of(item): path for item in items.values()}
-            outcomes, grading_info = grade(part, files)
+            with heldout.grading(part):
+                outcomes, grading_info = grade(part, files)
         results = build_results(part, outcomes, grading_info)
         self.log.info("%s: %g / %g autograded points (%s isolation)", notebook_name, results["score"],
                       results["max_score"], grading_info.get("isolation"))

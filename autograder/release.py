@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import manifest
+from . import heldout, manifest
 from .nbgrader_plugin import GradingConfigurationError, items_of
 from .results import build_results
 from .runner import grade
@@ -92,8 +92,25 @@ def check_sources(assignment, source, report):
 
 def grade_folder(assignment, folder):
     files = {name: folder / name for name in assignment.notebooks if (folder / name).is_file()}
-    outcomes, info = grade(assignment, files)
+    with heldout.grading(assignment):
+        outcomes, info = grade(assignment, files)
     return build_results(assignment, outcomes, info)
+
+
+def check_heldout_private(assignment, source, released, report):
+    """The held-out set stays the instructor's: it is outside the folders nbgrader copies and
+    the release, and no released file holds its bytes (a copy under another name)."""
+    if not assignment.uses_heldout:
+        return
+    path = heldout.path_of(assignment).resolve()
+    for folder in {Path(source).resolve(), Path(released).resolve(), (ROOT / "release").resolve()}:
+        report.add(f"the held-out set is outside {folder.name}/", not path.is_relative_to(folder),
+                   f"{path} would be released: keep it in {manifest.PRIVATE.name}/{assignment.name}/")
+    if path.is_file():
+        secret = path.read_bytes()
+        copies = [p for p in sorted(Path(released).rglob("*")) if p.is_file() and p.read_bytes() == secret]
+        report.add("no released file is a copy of the held-out set", not copies,
+                   ", ".join(str(p.relative_to(released)) for p in copies))
 
 
 def run_nbgrader(assignment_name, course_root):
@@ -139,6 +156,7 @@ def release(assignment_name, quick=False, out=sys.stdout):
     assignment = manifest.load(assignment_name)
     source = ROOT / "source_notebooks" / assignment.name
     report = Report()
+    heldout.ensure(assignment, say=lambda text: print(text, file=out))
     check_sources(assignment, source, report)
     graded = assignment.main_only() if quick else assignment
     results = grade_folder(graded, source)
@@ -151,6 +169,7 @@ def release(assignment_name, quick=False, out=sys.stdout):
         return report
     with tempfile.TemporaryDirectory(prefix="release-") as scratch:
         generated = generate(assignment.name, scratch)
+        check_heldout_private(assignment, source, generated, report)
         check_release(graded, generated, report)
         if report.ok:
             target = ROOT / "release" / assignment.name

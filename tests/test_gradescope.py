@@ -66,7 +66,9 @@ def test_zip_holds_the_scripts_the_wheel_and_the_manifest_and_no_answers(built_z
         names = set(archive.namelist())
         wheel_name = next(n for n in names if n.startswith("wheels/"))
         assert names == {"setup.sh", "run_autograder", wheel_name, "assignment/modules.toml",
-                         "assignment/course/datasets.py", "assignment/course/selfcheck.py"}
+                         "assignment/course/datasets.py", "assignment/course/selfcheck.py",
+                         "assignment/private/heldout.npz"}  # the final model's held-out set, for the graders
+        assert archive.getinfo("assignment/private/heldout.npz").external_attr >> 16 & 0o777 == 0o600
         for script in ("setup.sh", "run_autograder"):
             mode = archive.getinfo(script).external_attr >> 16
             assert mode & stat.S_IXUSR, f"{script} is not executable"

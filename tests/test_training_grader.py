@@ -2,10 +2,10 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder import manifest
+from autograder import heldout, manifest
 from autograder.graders.conftest import TRAINING_CODE
 from autograder.runner import grade
-from tests.helpers import reference_notebook
+from tests.helpers import reference_notebook, with_heldout
 
 ASSIGNMENT = manifest.load("modules")
 FINAL = {"final_model": ASSIGNMENT.items["final_model"]}
@@ -15,8 +15,10 @@ def grade_training(tmp_path, code):
     reference_notebook(tmp_path / "modules.ipynb")
     nbformat.write(new_notebook(cells=[new_code_cell("%run modules.ipynb"), new_code_cell(code)]),
                    tmp_path / "training.ipynb")
-    part = ASSIGNMENT.__class__(**{**ASSIGNMENT.__dict__, "items": FINAL})
-    outcomes, _ = grade(part, {"modules.ipynb": tmp_path / "modules.ipynb", "training.ipynb": tmp_path / "training.ipynb"})
+    part = with_heldout(ASSIGNMENT.__class__(**{**ASSIGNMENT.__dict__, "items": FINAL}), tmp_path / "private")
+    with heldout.grading(part):
+        outcomes, _ = grade(part, {"modules.ipynb": tmp_path / "modules.ipynb",
+                                   "training.ipynb": tmp_path / "training.ipynb"})
     return {o.test: o for o in outcomes}
 
 

@@ -2,7 +2,8 @@
 
 ``submission`` is the student's running submission when ``autograder grade`` runs the graders;
 run on their own (``pytest autograder/graders``) they grade the reference itself, run through
-the sandbox as if it were a submission, so every test must pass.
+the sandbox as if it were a submission, so every test must pass (the final model on the
+course's held-out set, made on first use as ``autograder grade`` does).
 """
 import tempfile
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 import reference_impl
-from autograder import manifest
+from autograder import heldout, manifest
 from autograder.runner import SUBMISSION_KEY, open_submission
 from autograder.selftest.reference_submission import write_reference_submission
 
@@ -49,6 +50,19 @@ def submission(request):
     running = open_submission(path, course_files=manifest.load("modules").course_files)
     request.addfinalizer(running.close)
     return running.submission
+
+
+@pytest.fixture(scope="module", autouse=True)
+def graded_assignment(request):
+    """Run on their own, the graders judge the final model on the course's held-out set, made on
+    first use as ``autograder grade`` makes it; run by ``autograder grade``, on the one it gives."""
+    if request.config.stash.get(SUBMISSION_KEY, None) is not None:
+        yield None
+        return
+    assignment = manifest.load("modules")
+    heldout.ensure(assignment, say=heldout.say_on_stderr)
+    with heldout.grading(assignment):
+        yield assignment
 
 
 @pytest.fixture(autouse=True)
