@@ -76,9 +76,10 @@ class SandboxedGrading(NbGraderPreprocessor):
                 shutil.copy(sibling, folder / sibling.name)
             path = folder / notebook_name
             nbformat.write(nb, path)
-            files = {assignment.notebook_of(item): path for item in items.values()}
-            with heldout.grading(part):
-                outcomes, grading_info = grade(part, files)
+            # the student's other notebooks of the assignment, for `%run`, then this one
+            files = {name: folder / name for name in assignment.notebooks if (folder / name).is_file()}
+            files.update({assignment.notebook_of(item): path for item in items.values()})
+            outcomes, grading_info = grade(part, files)
         results = build_results(part, outcomes, grading_info)
         self.log.info("%s: %g / %g autograded points (%s isolation)", notebook_name, results["score"],
                       results["max_score"], grading_info.get("isolation"))

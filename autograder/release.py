@@ -92,8 +92,7 @@ def check_sources(assignment, source, report):
 
 def grade_folder(assignment, folder):
     files = {name: folder / name for name in assignment.notebooks if (folder / name).is_file()}
-    with heldout.grading(assignment):
-        outcomes, info = grade(assignment, files)
+    outcomes, info = grade(assignment, files)
     return build_results(assignment, outcomes, info)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from .dialects import TORCH_LEGACY, detect
+from . import heldout, markdown
 from .sandbox.client import Limits, Sandbox, SandboxError
 from .sandbox.reader import SubmissionError
 from .student import StudentFailure, Submission
@@ -177,31 +178,37 @@ def grade(assignment, files):
     groups = {}
     for item in assignment.items.values():
         groups.setdefault(assignment.notebook_of(item), []).append(item)
-    for notebook, items in groups.items():
-        part = dataclasses.replace(assignment, items={item.name: item for item in items})
-        path = files.get(notebook)
-        if path is None:
-            outcomes += [Outcome(item.name, key, False, f"{notebook} was not submitted.", "missing", key)
-                         for item in items for key in item.tests]
-            continue
-        own = {sandbox_name(name, file): file for name, file in files.items()}
-        try:
-            running = open_submission(path, assignment.limits_for(notebook), assignment.course_files, own)
-        except (SubmissionError, SandboxError, OSError) as error:
-            info["error"] = str(error)
-            outcomes += [Outcome(item.name, key, False, f"The submission could not be graded: {error}", "unreadable", key)
-                         for item in items for key in item.tests]
-            continue
-        try:
-            if notebook == assignment.main_notebook or info["dialect"] is None:
-                info["dialect"] = running.dialect.name if running.dialect else info["dialect"]
-            info["isolation"] = running.sandbox.isolation
-            info["process_limit"] = running.sandbox.process_limit
-            info["cells"] += running.cells
-            outcomes += run_graders(part, running.submission)
-            info["restarts"] += running.sandbox.restarts
-        finally:
-            running.close()
+    with heldout.grading(assignment):
+        for notebook, items in groups.items():
+            outcomes += _grade_notebook(assignment, notebook, items, files, info)
     order = {(it.name, k): i for i, (it, k) in enumerate((it, k) for it in assignment.items.values() for k in it.tests)}
     info["seconds"] = time.monotonic() - started
     return sorted(outcomes, key=lambda o: order[(o.item, o.test)]), info
+
+
+def _grade_notebook(assignment, notebook, items, files, info):
+    """The outcomes of the items that ``notebook`` carries, graded in a sandbox of its own."""
+    part = dataclasses.replace(assignment, items={item.name: item for item in items})
+    path = files.get(notebook)
+    if path is None:
+        return [Outcome(item.name, key, False, f"{notebook} was not submitted.", "missing", key)
+                for item in items for key in item.tests]
+    own = {sandbox_name(name, file): file for name, file in files.items()}
+    try:
+        running = open_submission(path, assignment.limits_for(notebook), assignment.course_files, own)
+    except (SubmissionError, SandboxError, OSError) as error:
+        info["error"] = str(error)
+        return [Outcome(item.name, key, False, f"The submission could not be graded:\n\n{markdown.block(str(error))}",
+                        "unreadable", key) for item in items for key in item.tests]
+    try:
+        if notebook == assignment.main_notebook or info["dialect"] is None:
+            info["dialect"] = running.dialect.name if running.dialect else info["dialect"]
+        info["isolation"] = running.sandbox.isolation
+        info["process_limit"] = running.sandbox.process_limit
+        info["worker_user"] = running.sandbox.user
+        info["cells"] += running.cells
+        outcomes = run_graders(part, running.submission)
+        info["restarts"] += running.sandbox.restarts
+        return outcomes
+    finally:
+        running.close()
