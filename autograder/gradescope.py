@@ -209,40 +209,70 @@ def find_submission(folder, assignment):
     return {}
 
 
-def overall_output(results):
-    """The Markdown above the tests: the total and the cells that failed when run top to bottom."""
-    extra = results["extra_data"]
-    lines = [results["output"]]
+# -- results.json ----------------------------------------------------------------------------------
+# Gradescope shows a test to students according to its "visibility"; while any test is not
+# visible, it shows no total ("If test cases are hidden, students will not be able to see their
+# total score", Autograder Specifications). What else is in results.json (the top-level output,
+# score, extra_data, execution_time, a leaderboard) is taken to be visible at any time.
+
+def visibility(assignment, test):
+    """Gradescope's visibility of one of our tests, from the manifest alone: never from how the
+    test went, so which tests are shown, and in which order, is the same for every student."""
+    return assignment.items[test["tags"][0]].visibility(test["extra_data"]["test"])
+
+
+def gradescope_test(assignment, test):
+    return {
+        "name": test["name"],
+        "score": test["score"],
+        "max_score": test["max_score"],
+        "status": test["status"],
+        "output": test["output"],
+        "output_format": "md",
+        "tags": test["tags"],
+        "visibility": visibility(assignment, test),
+    }
+
+
+def notebook_notes(extra):
+    """Markdown lines about the notebook itself, not its tests: the cells that failed when run top
+    to bottom (before any test), and reduced isolation."""
+    lines = []
     failed = [c for c in extra.get("cells", []) if not c["ok"]]
     if failed:
         lines += ["", "Cells that raised an error when run top to bottom:", ""]
         lines += [f"- {c['name']}: {c['error'].splitlines()[0] if c['error'] else 'error'}" for c in failed]
     if extra.get("isolation") == "reduced":
         lines += ["", "_Graded with reduced isolation._"]
-    return "\n".join(lines)
+    return lines
 
 
-def gradescope_results(assignment, results):
-    """Our ``results.json`` in Gradescope's form: each test with its points, its Markdown
-    feedback as output and its visibility from the manifest (hidden tests ``after_published``).
-    What a hidden test diagnosed is left out of what could be shown before publication."""
-    tests, hidden = [], set()
-    for test in results["tests"]:
-        item = assignment.items[test["tags"][0]]
-        key = test["extra_data"]["test"]
-        visibility = item.visibility(key)
-        if visibility != "visible":
-            hidden.add((item.name, key))
-        tests.append({
-            "name": test["name"],
-            "score": test["score"],
-            "max_score": test["max_score"],
-            "status": test["status"],
-            "output": test["output"],
-            "output_format": "md",
-            "tags": test["tags"],
-            "visibility": visibility,
-        })
+def overall_output(results):
+    """The Markdown above the tests: the total and the cells that failed when run top to bottom."""
+    return "\n".join([results["output"], *notebook_notes(results["extra_data"])])
+
+
+def visible_summary(results, visible):
+    """The Markdown that sums up the visible tests, and only them, with what concerns the whole
+    notebook: the same for two submissions whose visible tests went the same way."""
+    score = sum(t["score"] for t in visible)
+    possible = sum(t["max_score"] for t in visible)
+    passed = sum(t["status"] == "passed" for t in visible)
+    lines = [f"{score:g} / {possible:g} points on the visible tests ({passed} of {len(visible)} passed)."
+             if visible else "No test is shown before grades are published."]
+    if results["extra_data"].get("error"):
+        lines += ["", f"The submission could not be graded: {results['extra_data']['error']}"]
+    return "\n".join(lines + notebook_notes(results["extra_data"]))
+
+
+def gradescope_results(assignment, results, seconds=None):
+    """Our results in Gradescope's form: each test with its points, its Markdown feedback as output
+    and its visibility from the manifest (hidden tests ``after_published``). With every test
+    visible, the total, its text and the run time are shown as well. With hidden tests, see
+    :func:`results_with_hidden_tests`."""
+    tests = [gradescope_test(assignment, test) for test in results["tests"]]
+    if any(t["visibility"] != "visible" for t in tests):
+        return results_with_hidden_tests(results, tests)
     extra = results["extra_data"]
     return {
         "score": results["score"],
@@ -252,21 +282,65 @@ def gradescope_results(assignment, results):
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
+        **({} if seconds is None else {"execution_time": round(seconds, 1)}),
         "extra_data": {
             "assignment": extra["assignment"],
             "dialect": extra.get("dialect"),
             "isolation": extra.get("isolation"),
             "error": extra.get("error"),
             "seconds": extra.get("seconds"),
-            "diagnoses": [d for d in extra.get("diagnoses", []) if (d["item"], d["test"]) not in hidden],
+            "diagnoses": extra.get("diagnoses", []),
         },
     }
 
 
-def failure_results(message):
+def results_with_hidden_tests(results, tests):
+    """Results in which nothing visible before grades are published depends on how the hidden tests
+    went. No top-level score: Gradescope sums the tests, and shows no total while tests are hidden.
+    The top-level visibility is ``after_published``, each visible test saying ``visible``. The
+    top-level output depends only on the manifest; the first test, with no points, sums up the
+    visible tests. ``extra_data`` holds only what is known before any test runs; no run time."""
+    visible = [t for t in tests if t["visibility"] == "visible"]
+    hidden_points = sum(t["max_score"] for t in tests) - sum(t["max_score"] for t in visible)
+    summary = {
+        "name": "Summary of the visible tests",
+        "status": "passed" if all(t["status"] == "passed" for t in visible) else "failed",
+        "output": visible_summary(results, visible),
+        "output_format": "md",
+        "visibility": "visible",
+    }
+    extra = results["extra_data"]
+    return {
+        "output": (f"Tests worth {hidden_points:g} of the {results['max_score']:g} points are shown, with your "
+                   "total, once grades are published. The first test below sums up the visible tests."),
+        "output_format": "md",
+        "test_output_format": "md",
+        "visibility": "after_published",
+        "stdout_visibility": "hidden",
+        "tests": [summary, *tests],
+        "extra_data": {key: extra.get(key) for key in ("assignment", "dialect", "isolation", "error")},
+    }
+
+
+def refused_results(message):
+    """A submission that was not graded, with what the student should change."""
     return {
         "score": 0,
-        "output": f"The autograder could not grade this submission: {message}\n\nPlease tell your instructor.",
+        "output": f"This submission was not graded. {message}",
+        "output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [],
+    }
+
+
+def failure_results():
+    """The grader itself failed: the student is told to ask; the traceback is in the stdout, which
+    only instructors see (it may name the grader's files or depend on hidden tests)."""
+    return {
+        "score": 0,
+        "output": "The autograder could not grade this submission (a fault of the grader, not of your work). "
+                  "Please tell your instructor.",
         "output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -288,20 +362,19 @@ def run(root="/autograder"):
         files = find_submission(root / "submission", assignment)
         if not files:
             names = " or ".join(assignment.notebooks) or "a notebook"
-            results = failure_results(f"no notebook was found in the submission: upload {names}.")
-            results["output"] = (f"No notebook was found in your submission: upload {names} "
-                                 "(the .ipynb file, not a PDF or a screenshot).")
+            results = refused_results(f"No notebook was found in your submission: upload {names} "
+                                      "(the .ipynb file, not a PDF or a screenshot).")
         else:
             outcomes, info = grade(assignment, files)
             ours = build_results(assignment, outcomes, info)
-            results = gradescope_results(assignment, ours)
+            results = gradescope_results(assignment, ours, seconds=time.monotonic() - started)
             write_atomic(root / "results" / "feedback.md", feedback_markdown(ours))
-    except Exception as error:
+    except Exception:
         traceback.print_exc()
-        results = failure_results(f"{type(error).__name__}: {error}")
-    results.setdefault("execution_time", round(time.monotonic() - started, 1))
+        results = failure_results()
     write_atomic(target, json.dumps(results, indent=2))
-    print(f"{target}: {results.get('score', 0):g} points")
+    total = results.get("score", sum(t.get("score", 0) for t in results["tests"]))
+    print(f"{target}: {total:g} points")
     return 0
 
 
