@@ -25,14 +25,19 @@ import hashlib
 import io
 import json
 import os
+import re
+import stat
 import sys
+import tempfile
 import time
 import traceback
 import zipfile
+from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from . import manifest
+from .submissions import SUFFIXES
 
 DISTRIBUTION = "nn-homework-autograder"
 PACKAGE = Path(__file__).resolve().parent
@@ -158,8 +163,6 @@ def manifest_path(name_or_path):
 
 def build_zip(name_or_path, out="autograder.zip"):
     """Write Gradescope's ``autograder.zip`` for the assignment; returns its path."""
-    import tempfile
-
     assignment = manifest.load(name_or_path)  # validates the manifest first
     source = manifest_path(name_or_path)
     out = Path(out)
@@ -191,22 +194,186 @@ def load_assignment(root):
     return dataclasses.replace(manifest.load(manifests[0]), course_dir=folder / "course")
 
 
+# The submission is read without following symbolic links and graded from a private copy of
+# its bytes: what is graded is the student's own upload, whatever it links to.
+MB = 1024 * 1024
+MAX_FILE_MB = 32  # a notebook larger than this is refused before anything reads it
+MAX_COPY_MB = 64  # everything copied for grading, together
+MAX_ENTRIES = 10_000  # files and folders looked at in the submission
+MAX_DEPTH = 16  # folders within folders
+MAX_BESIDE = 32  # other notebooks and .py files copied from beside the graded ones, for `%run`
+SKIPPED_FOLDERS = {"__MACOSX"}  # besides every name that starts with a dot
+PLAIN_NAME = re.compile(r"\w[\w.\- ]*")  # a name a `%run` line can give
+
+
+class SubmissionRefused(Exception):
+    """The upload cannot be graded as it is; the message tells the student what to change."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """A regular file of the submission as the scan saw it: where it is, its size and its inode,
+    so that the bytes copied for grading are those of the file that was chosen."""
+    relative: PurePosixPath
+    size: int
+    identity: tuple
+
+
+def shown(relative):
+    """A path of the submission as it may appear in what students and instructors read: letters,
+    digits, ``. _ - /`` and spaces only (newlines, HTML, bytes that are not UTF-8 become ``?``),
+    shortened, as Markdown code."""
+    text = re.sub(r"[^\w.\-/ ]", "?", str(relative))
+    return f"`{text if len(text) <= 80 else text[:77] + '...'}`"
+
+
+def listed(paths, limit=5):
+    names = ", ".join(shown(p) for p in paths[:limit])
+    return names + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def scan(folder):
+    """The submission's regular files, shallowest first, found without following any symbolic
+    link. A link (outside hidden folders) refuses the submission: it could stand for another
+    student's files or the instructor's, and what is graded must be the student's own bytes.
+    Hidden files and folders and macOS's ``__MACOSX`` are skipped; the walk is capped in
+    entries and depth, so any upload costs a bounded time."""
+    folder = Path(folder)
+    files, links, looked_at = [], [], 0
+    pending = [PurePosixPath()]
+    while pending:
+        relative = pending.pop()
+        if len(relative.parts) > MAX_DEPTH:
+            raise SubmissionRefused(f"Your submission has folders nested more than {MAX_DEPTH} deep. "
+                                    "Upload the notebook itself.")
+        try:
+            with os.scandir(folder / relative) as entries:
+                for entry in entries:
+                    looked_at += 1
+                    if looked_at > MAX_ENTRIES:
+                        raise SubmissionRefused(f"Your submission has more than {MAX_ENTRIES} files and folders. "
+                                                "Upload the notebook itself.")
+                    if entry.name.startswith(".") or entry.name in SKIPPED_FOLDERS:
+                        continue
+                    path = relative / entry.name
+                    info = entry.stat(follow_symlinks=False)
+                    if stat.S_ISLNK(info.st_mode):
+                        links.append(path)
+                    elif stat.S_ISDIR(info.st_mode):
+                        pending.append(path)
+                    elif stat.S_ISREG(info.st_mode):
+                        files.append(Found(path, info.st_size, (info.st_dev, info.st_ino)))
+        except OSError:
+            raise SubmissionRefused(f"The folder {shown(relative) if relative.parts else 'you uploaded'} could "
+                                    "not be read. Upload it again.") from None
+    if links:
+        raise SubmissionRefused(f"Your submission contains symbolic links, which are never graded: {listed(links)}. "
+                                "Upload the files themselves.")
+    return sorted(files, key=lambda f: (len(f.relative.parts), str(f.relative)))
+
+
+def main_candidate(gradable, assignment):
+    """The file that stands for the main notebook: the shallowest file with its name, else the only
+    notebook (or, with no notebook, the only ``.py`` file, or the one named like the notebook) that
+    is not one of the assignment's other notebooks. Several equally likely candidates refuse the
+    submission rather than grade one of them by chance."""
+    named = [f for f in gradable if f.relative.name == assignment.main_notebook]
+    if named:
+        pool = [f for f in named if len(f.relative.parts) == len(named[0].relative.parts)]
+    else:
+        stem = PurePosixPath(assignment.main_notebook).stem
+        pool = [f for f in gradable if f.relative.name not in assignment.notebooks]
+        pool = ([f for f in pool if f.relative.suffix == ".ipynb"]
+                or [f for f in pool if f.relative.name == f"{stem}.py"] or pool)
+    if len(pool) > 1:
+        raise SubmissionRefused(f"Your submission has several notebooks that could be the one to grade: "
+                                f"{listed([f.relative for f in pool])}. Upload only one, named "
+                                f"{assignment.main_notebook}.")
+    return pool[0] if pool else None
+
+
+def choose(files, assignment):
+    """``({manifest notebook name: Found}, folder)``: the main notebook (see :func:`main_candidate`)
+    and the assignment's other notebooks found by name beside it (or, without a main notebook, the
+    shallowest of them), and the folder they are in."""
+    gradable = [f for f in files if f.relative.suffix in SUFFIXES]
+    main = main_candidate(gradable, assignment)
+    if main is None:
+        others = [f for f in gradable if f.relative.name in assignment.notebooks]
+        if not others:
+            names = " or ".join(assignment.notebooks) or "a notebook"
+            raise SubmissionRefused(f"No notebook was found in your submission: upload {names} "
+                                    "(the .ipynb file, not a PDF or a screenshot).")
+        place = others[0].relative.parent
+    else:
+        place = main.relative.parent
+    chosen = {} if main is None else {assignment.main_notebook: main}
+    for name in assignment.notebooks:
+        match = [f for f in gradable if f.relative == place / name]
+        if name != assignment.main_notebook and match:
+            chosen[name] = match[0]
+    return chosen, place
+
+
 def find_submission(folder, assignment):
     """The files to grade in Gradescope's submission folder: ``{notebook name: path}``. The main
-    notebook by name or the only notebook, at the top or in a subfolder (an uploaded folder)."""
-    from .submissions import SUFFIXES, main_file, with_others, SubmissionFile
+    notebook by name or the only notebook, at the top or in a subfolder (an uploaded folder).
+    Raises :class:`SubmissionRefused` for links, several candidates or no notebook."""
+    chosen, _ = choose(scan(folder), assignment)
+    return {name: Path(folder) / found.relative for name, found in chosen.items()}
 
-    folder = Path(folder)
-    candidates = [folder] + sorted(
-        (d for d in folder.rglob("*") if d.is_dir() and not any(p.startswith(".") or p == "__MACOSX"
-                                                                  for p in d.relative_to(folder).parts)),
-        key=lambda d: (not (d / assignment.main_notebook).is_file(), len(d.parts), str(d)))
-    for place in candidates:
-        if any(p.is_file() and p.suffix in SUFFIXES for p in place.iterdir()):
-            main = main_file(place, assignment)
-            if main is not None:
-                return with_others(SubmissionFile("submission", main), place, assignment).files(assignment)
-    return {}
+
+def copy_names(files, chosen, place, assignment):
+    """``{Found: name of its copy}``: the main notebook under the manifest's name (its suffix
+    kept), the other notebooks under theirs, and, for ``%run`` lines between files, the notebooks
+    and ``.py`` files beside them that have plain names, as many as fit the limits."""
+    names = {}
+    for notebook, found in chosen.items():
+        if found.size > MAX_FILE_MB * MB:
+            raise SubmissionRefused(f"{shown(found.relative)} is {found.size / MB:.0f} MB, more than the "
+                                    f"{MAX_FILE_MB} MB a notebook may have. Clear its outputs (Kernel > Restart "
+                                    "& Clear Output), save it and upload it again.")
+        stem = PurePosixPath(notebook).stem
+        names[found] = stem + found.relative.suffix if notebook == assignment.main_notebook else notebook
+    budget = MAX_COPY_MB * MB - sum(f.size for f in names)
+    beside = [f for f in files if f.relative.parent == place and f.relative.suffix in SUFFIXES and f not in names
+              and PLAIN_NAME.fullmatch(f.relative.name) and f.relative.name not in names.values()]
+    for found in beside[:MAX_BESIDE]:
+        if found.size <= min(budget, MAX_FILE_MB * MB):
+            names[found] = found.relative.name
+            budget -= found.size
+    return names
+
+
+def copy_bytes(source, found, target):
+    """Copy one file's bytes, refusing anything but the regular file the scan found: not a link
+    put in its place since, nor another file, nor one that changed size."""
+    changed = SubmissionRefused(f"{shown(found.relative)} changed while it was being read. Upload it again.")
+    try:
+        descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        raise changed from None
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != found.identity:
+            raise changed
+        data = handle.read(found.size + 1)
+    if len(data) != found.size:
+        raise changed
+    Path(target).write_bytes(data)
+
+
+def copy_submission(folder, assignment, into):
+    """Choose the files to grade (as :func:`find_submission`) and copy their bytes into ``into``,
+    a folder of the grader's own: ``{manifest notebook name: its copy}``. Grading reads only the
+    copies, so no link, and no file name of the student's, reaches it."""
+    folder, into = Path(folder), Path(into)
+    files = scan(folder)
+    chosen, place = choose(files, assignment)
+    names = copy_names(files, chosen, place, assignment)
+    for found, name in names.items():
+        copy_bytes(folder / found.relative, found, into / name)
+    return {notebook: into / names[found] for notebook, found in chosen.items()}
 
 
 # -- results.json ----------------------------------------------------------------------------------
@@ -348,9 +515,22 @@ def failure_results():
     }
 
 
+def plain_text(value):
+    """``value`` with every string valid Unicode: text that came from the submission (or from a
+    file name that is not UTF-8) may hold lone surrogates, which strict JSON readers refuse."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {plain_text(k): plain_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_text(v) for v in value]
+    return value
+
+
 def run(root="/autograder"):
     """Grade ``root/submission`` and write ``root/results/results.json``. Always writes a results
-    file, even when grading itself fails (Gradescope would otherwise show a bare error)."""
+    file, even when grading itself fails (Gradescope would otherwise show a bare error). The
+    submission is graded from a private copy (see :func:`copy_submission`)."""
     from .results import build_results, feedback_markdown, write_atomic
     from .runner import grade
 
@@ -359,20 +539,18 @@ def run(root="/autograder"):
     started = time.monotonic()
     try:
         assignment = load_assignment(root)
-        files = find_submission(root / "submission", assignment)
-        if not files:
-            names = " or ".join(assignment.notebooks) or "a notebook"
-            results = refused_results(f"No notebook was found in your submission: upload {names} "
-                                      "(the .ipynb file, not a PDF or a screenshot).")
-        else:
+        with tempfile.TemporaryDirectory(prefix="submission-", ignore_cleanup_errors=True) as private:
+            files = copy_submission(root / "submission", assignment, private)
             outcomes, info = grade(assignment, files)
-            ours = build_results(assignment, outcomes, info)
-            results = gradescope_results(assignment, ours, seconds=time.monotonic() - started)
-            write_atomic(root / "results" / "feedback.md", feedback_markdown(ours))
+        ours = build_results(assignment, outcomes, info)
+        results = gradescope_results(assignment, ours, seconds=time.monotonic() - started)
+        write_atomic(root / "results" / "feedback.md", feedback_markdown(ours))
+    except SubmissionRefused as refusal:
+        results = refused_results(str(refusal))
     except Exception:
         traceback.print_exc()
         results = failure_results()
-    write_atomic(target, json.dumps(results, indent=2))
+    write_atomic(target, json.dumps(plain_text(results), indent=2))
     total = results.get("score", sum(t.get("score", 0) for t in results["tests"]))
     print(f"{target}: {total:g} points")
     return 0

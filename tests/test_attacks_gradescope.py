@@ -1,9 +1,10 @@
 """Attacks on the Gradescope integration: learning how the hidden tests went before grades are
-published.
+published, and uploads that link to someone else's files, or that are too large or oddly named.
 
 The results format is checked with synthetic outcomes (no sandbox); the submission finder with
 ``run`` and a stand-in for the sandboxed grading, except where the real path matters."""
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+import reference_impl
 from autograder import gradescope, manifest, runner
 from autograder.results import build_results
 from tests.test_gradescope import hidden_manifest
@@ -190,6 +192,198 @@ def test_hidden_tests_do_not_show_in_a_whole_run(tmp_path, hidden_assignment, mo
         results = results_of(root)
         seen.append(json.dumps(seen_before_publication(results, capsys.readouterr().out), sort_keys=True))
     assert seen[0] == seen[1]
+
+
+# -- the submission finder: links, size, names ---------------------------------------------------
+
+@pytest.fixture
+def root(tmp_path):
+    return gradescope_root(tmp_path)
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    grade = StandIn()
+    monkeypatch.setattr(runner, "grade", grade)
+    return grade
+
+
+def assert_refused(results, *phrases):
+    assert results["score"] == 0 and results["tests"] == []
+    assert results["output"].startswith("This submission was not graded.")
+    for phrase in phrases:
+        assert phrase in results["output"]
+
+
+def test_a_folder_linked_to_a_classmates_folder_is_not_graded(root, stand_in, tmp_path):
+    classmate = tmp_path / "classmate" / "hw"
+    classmate.mkdir(parents=True)
+    (classmate / "modules.ipynb").write_bytes(notebook_bytes("classmate = 'work'"))
+    (root / "submission" / "hw").symlink_to(classmate, target_is_directory=True)
+    results = results_of(root)
+    assert stand_in.graded == []
+    assert_refused(results, "symbolic link", "`hw`")
+
+
+@pytest.mark.parametrize("target", ["course files", "reference"])
+def test_a_folder_linked_to_the_instructors_files_is_not_graded(root, stand_in, target):
+    linked = (root / "source" / "assignment" / "course" if target == "course files"
+              else Path(reference_impl.__file__).parent)
+    (root / "submission" / "mine").symlink_to(linked, target_is_directory=True)
+    results = results_of(root)
+    assert stand_in.graded == []
+    assert_refused(results, "symbolic link", "`mine`")
+
+
+def test_a_notebook_linked_to_the_instructors_file_is_not_graded(root, stand_in):
+    (root / "submission" / "modules.ipynb").symlink_to(root / "source" / "assignment" / "course" / "datasets.py")
+    assert_refused(results_of(root), "symbolic link", "`modules.ipynb`")
+    assert stand_in.graded == []
+
+
+def test_grading_reads_a_private_copy_that_the_upload_cannot_redirect(root, monkeypatch):
+    """A student's code that, while one notebook is graded, turns the other into a link to the
+    instructor's files changes nothing: what is graded was copied before grading began."""
+    submission = root / "submission"
+    modules, training = notebook_bytes("mine = 1"), notebook_bytes("mine = 2")
+    (submission / "modules.ipynb").write_bytes(modules)
+    (submission / "training.ipynb").write_bytes(training)
+
+    def swap():
+        (submission / "training.ipynb").unlink()
+        (submission / "training.ipynb").symlink_to(root / "source" / "assignment" / "course" / "datasets.py")
+
+    grade = StandIn(during=swap)
+    monkeypatch.setattr(runner, "grade", grade)
+    results = results_of(root)
+    assert results["score"] == ASSIGNMENT.max_score
+    [files] = grade.graded
+    assert files["modules.ipynb"][1] == modules and files["training.ipynb"][1] == training
+    assert not any(path.is_relative_to(submission) for path, _ in files.values())
+
+
+def test_a_huge_notebook_is_refused_before_it_is_read(root, stand_in):
+    with open(root / "submission" / "modules.ipynb", "wb") as handle:
+        handle.truncate(200 * MB)  # sparse: 200 MB to the file system, nothing on disk
+    results = results_of(root)
+    assert stand_in.graded == []
+    assert_refused(results, "`modules.ipynb` is 200 MB", f"more than the {gradescope.MAX_FILE_MB} MB",
+                   "Clear its outputs")
+
+
+def test_several_notebooks_are_refused_rather_than_one_graded_by_chance(root, stand_in):
+    for name in ("draft.ipynb", "final.ipynb"):
+        (root / "submission" / name).write_bytes(notebook_bytes(f"# {name}"))
+    results = results_of(root)
+    assert stand_in.graded == []
+    assert_refused(results, "several notebooks", "`draft.ipynb`, `final.ipynb`", "named modules.ipynb")
+
+
+def test_an_upload_too_deep_or_too_large_to_walk_is_refused(root, stand_in, monkeypatch):
+    deep = root / "submission" / "/".join("d" * (gradescope.MAX_DEPTH + 1))
+    deep.mkdir(parents=True)
+    (deep / "modules.ipynb").write_bytes(notebook_bytes("x = 1"))
+    assert_refused(results_of(root), f"nested more than {gradescope.MAX_DEPTH} deep")
+    shutil.rmtree(root / "submission" / "d")
+    monkeypatch.setattr(gradescope, "MAX_ENTRIES", 50)
+    for number in range(60):
+        (root / "submission" / f"{number}.txt").write_text("")
+    (root / "submission" / "modules.ipynb").write_bytes(notebook_bytes("x = 1"))
+    assert_refused(results_of(root), "more than 50 files and folders")
+    assert stand_in.graded == []
+
+
+ODD_NAMES = {
+    "html": "<img src=x onerror=alert(1)>.ipynb",
+    "newlines": "modules\n\n# Full marks\n.ipynb",
+    "not UTF-8": os.fsdecode(b"\xff\xfe modules.ipynb"),
+}
+
+
+@pytest.mark.parametrize("kind", list(ODD_NAMES))
+def test_an_odd_file_name_never_reaches_the_results(root, kind):
+    """The only notebook, named oddly and not a valid notebook, so that grading reports on the
+    file (the real grading path: it stops before any sandbox starts). Its name is in none of
+    the text, and results.json holds only valid Unicode."""
+    name = ODD_NAMES[kind]
+    (root / "submission" / name).write_bytes(b"this is not JSON")
+    text = (root / "results" / "results.json")
+    results = results_of(root)
+    strings = []
+
+    def walk(value):
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict):
+            [walk(v) for pair in value.items() for v in pair]
+        elif isinstance(value, list):
+            [walk(v) for v in value]
+
+    walk(results)
+    for string in strings:
+        string.encode("utf-8")  # a lone surrogate (from bytes that are not UTF-8) raises here
+    everything = text.read_text()
+    assert "<img" not in everything
+    assert "Full marks" not in everything
+    assert "\\udc" not in everything
+    assert "modules.ipynb is not a valid notebook" in results["output"]
+    assert results["score"] == 0 and len(results["tests"]) == len(
+        [key for item in ASSIGNMENT.items.values() for key in item.tests])
+
+
+def test_odd_names_listed_in_a_refusal_are_shown_plainly(root, stand_in):
+    for name in ODD_NAMES.values():
+        (root / "submission" / name).write_bytes(notebook_bytes("x = 1"))
+    text = (root / "results" / "results.json")
+    results = results_of(root)
+    assert stand_in.graded == []
+    assert_refused(results, "several notebooks", "`?img src?x onerror?alert?1??.ipynb`",
+                   "`modules??? Full marks?.ipynb`", "`?? modules.ipynb`")
+    assert "<img" not in text.read_text() and "\\udc" not in text.read_text()
+    results["output"].encode("utf-8")
+
+
+def test_an_honest_upload_with_leftovers_is_graded_from_copies_under_the_manifests_names(root, stand_in):
+    """macOS's __MACOSX folder, Jupyter's checkpoints and a helper module beside the notebook: the
+    notebook is graded as modules.ipynb, the helper is copied beside it for `%run`."""
+    folder = root / "submission" / "Homework 3"
+    for sub in ("__MACOSX", ".ipynb_checkpoints"):
+        (folder / sub).mkdir(parents=True)
+        (folder / sub / "._My Homework.ipynb").write_bytes(b"\0\5\26\7")
+    (folder / ".ipynb_checkpoints" / "link.ipynb").symlink_to("/etc/passwd")  # in a hidden folder: ignored
+    notebook = notebook_bytes("%run helpers.py")
+    (folder / "My Homework.ipynb").write_bytes(notebook)
+    (folder / "helpers.py").write_text("x = 1\n")
+    (root / "submission" / "notes.txt").write_text("hi")
+    results = results_of(root)
+    [files] = stand_in.graded
+    assert set(files) == {"modules.ipynb"}
+    path, data = files["modules.ipynb"]
+    assert path.name == "modules.ipynb" and data == notebook
+    assert stand_in.beside == [["helpers.py", "modules.ipynb"]]
+    assert results["score"] == ASSIGNMENT.max_score
+
+
+def test_copy_submission_copies_helpers_beside_the_notebooks(root, tmp_path):
+    folder = root / "submission" / "hw"
+    folder.mkdir()
+    (folder / "final.ipynb").write_bytes(notebook_bytes("%run helpers.py"))
+    (folder / "training.ipynb").write_bytes(notebook_bytes("%run modules.ipynb"))
+    (folder / "helpers.py").write_text("x = 1\n")
+    (folder / "odd\nname.py").write_text("y = 2\n")
+    into = tmp_path / "private"
+    into.mkdir()
+    files = gradescope.copy_submission(root / "submission", ASSIGNMENT, into)
+    assert files == {"modules.ipynb": into / "modules.ipynb", "training.ipynb": into / "training.ipynb"}
+    assert sorted(p.name for p in into.iterdir()) == ["helpers.py", "modules.ipynb", "training.ipynb"]
+    assert (into / "modules.ipynb").read_bytes() == (folder / "final.ipynb").read_bytes()
+
+
+def test_without_the_main_notebook_the_other_notebooks_are_graded(root, stand_in):
+    (root / "submission" / "training.ipynb").write_bytes(notebook_bytes("%run modules.ipynb"))
+    results_of(root)
+    [files] = stand_in.graded
+    assert set(files) == {"training.ipynb"}
 
 
 def test_with_every_test_hidden_the_summary_says_so(tmp_path):
