@@ -27,14 +27,19 @@ import hashlib
 import io
 import json
 import os
+import re
+import stat
 import sys
+import tempfile
 import time
 import traceback
 import zipfile
+from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from . import manifest
+from .submissions import SUFFIXES
 
 DISTRIBUTION = "nn-homework-autograder"
 PACKAGE = Path(__file__).resolve().parent
@@ -160,8 +165,6 @@ def manifest_path(name_or_path):
 
 def build_zip(name_or_path, out="autograder.zip"):
     """Write Gradescope's ``autograder.zip`` for the assignment; returns its path."""
-    import tempfile
-
     from . import heldout
 
     assignment = manifest.load(name_or_path)  # validates the manifest first
@@ -205,58 +208,252 @@ def load_assignment(root):
     return dataclasses.replace(manifest.load(manifests[0]), course_dir=folder / "course", private_dir=private)
 
 
+# The submission is read without following symbolic links and graded from a private copy of
+# its bytes: what is graded is the student's own upload, whatever it links to.
+MB = 1024 * 1024
+MAX_FILE_MB = 32  # a notebook larger than this is refused before anything reads it
+MAX_COPY_MB = 64  # everything copied for grading, together
+MAX_ENTRIES = 10_000  # files and folders looked at in the submission
+MAX_DEPTH = 16  # folders within folders
+MAX_BESIDE = 32  # other notebooks and .py files copied from beside the graded ones, for `%run`
+SKIPPED_FOLDERS = {"__MACOSX"}  # besides every name that starts with a dot
+PLAIN_NAME = re.compile(r"\w[\w.\- ]*")  # a name a `%run` line can give
+
+
+class SubmissionRefused(Exception):
+    """The upload cannot be graded as it is; the message tells the student what to change."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """A regular file of the submission as the scan saw it: where it is, its size and its inode,
+    so that the bytes copied for grading are those of the file that was chosen."""
+    relative: PurePosixPath
+    size: int
+    identity: tuple
+
+
+def shown(relative):
+    """A path of the submission as it may appear in what students and instructors read: letters,
+    digits, ``. _ - /`` and spaces only (newlines, HTML, bytes that are not UTF-8 become ``?``),
+    shortened, as Markdown code."""
+    text = re.sub(r"[^\w.\-/ ]", "?", str(relative))
+    return f"`{text if len(text) <= 80 else text[:77] + '...'}`"
+
+
+def listed(paths, limit=5):
+    names = ", ".join(shown(p) for p in paths[:limit])
+    return names + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def scan(folder):
+    """The submission's regular files, shallowest first, found without following any symbolic
+    link. A link (outside hidden folders) refuses the submission: it could stand for another
+    student's files or the instructor's, and what is graded must be the student's own bytes.
+    Hidden files and folders and macOS's ``__MACOSX`` are skipped; the walk is capped in
+    entries and depth, so any upload costs a bounded time."""
+    folder = Path(folder)
+    files, links, looked_at = [], [], 0
+    pending = [PurePosixPath()]
+    while pending:
+        relative = pending.pop()
+        if len(relative.parts) > MAX_DEPTH:
+            raise SubmissionRefused(f"Your submission has folders nested more than {MAX_DEPTH} deep. "
+                                    "Upload the notebook itself.")
+        try:
+            with os.scandir(folder / relative) as entries:
+                for entry in entries:
+                    looked_at += 1
+                    if looked_at > MAX_ENTRIES:
+                        raise SubmissionRefused(f"Your submission has more than {MAX_ENTRIES} files and folders. "
+                                                "Upload the notebook itself.")
+                    if entry.name.startswith(".") or entry.name in SKIPPED_FOLDERS:
+                        continue
+                    path = relative / entry.name
+                    info = entry.stat(follow_symlinks=False)
+                    if stat.S_ISLNK(info.st_mode):
+                        links.append(path)
+                    elif stat.S_ISDIR(info.st_mode):
+                        pending.append(path)
+                    elif stat.S_ISREG(info.st_mode):
+                        files.append(Found(path, info.st_size, (info.st_dev, info.st_ino)))
+        except OSError:
+            raise SubmissionRefused(f"The folder {shown(relative) if relative.parts else 'you uploaded'} could "
+                                    "not be read. Upload it again.") from None
+    if links:
+        raise SubmissionRefused(f"Your submission contains symbolic links, which are never graded: {listed(links)}. "
+                                "Upload the files themselves.")
+    return sorted(files, key=lambda f: (len(f.relative.parts), str(f.relative)))
+
+
+def main_candidate(gradable, assignment):
+    """The file that stands for the main notebook: the shallowest file with its name, else the only
+    notebook (or, with no notebook, the only ``.py`` file, or the one named like the notebook) that
+    is not one of the assignment's other notebooks. Several equally likely candidates refuse the
+    submission rather than grade one of them by chance."""
+    named = [f for f in gradable if f.relative.name == assignment.main_notebook]
+    if named:
+        pool = [f for f in named if len(f.relative.parts) == len(named[0].relative.parts)]
+    else:
+        stem = PurePosixPath(assignment.main_notebook).stem
+        pool = [f for f in gradable if f.relative.name not in assignment.notebooks]
+        pool = ([f for f in pool if f.relative.suffix == ".ipynb"]
+                or [f for f in pool if f.relative.name == f"{stem}.py"] or pool)
+    if len(pool) > 1:
+        raise SubmissionRefused(f"Your submission has several notebooks that could be the one to grade: "
+                                f"{listed([f.relative for f in pool])}. Upload only one, named "
+                                f"{assignment.main_notebook}.")
+    return pool[0] if pool else None
+
+
+def choose(files, assignment):
+    """``({manifest notebook name: Found}, folder)``: the main notebook (see :func:`main_candidate`)
+    and the assignment's other notebooks found by name beside it (or, without a main notebook, the
+    shallowest of them), and the folder they are in."""
+    gradable = [f for f in files if f.relative.suffix in SUFFIXES]
+    main = main_candidate(gradable, assignment)
+    if main is None:
+        others = [f for f in gradable if f.relative.name in assignment.notebooks]
+        if not others:
+            names = " or ".join(assignment.notebooks) or "a notebook"
+            raise SubmissionRefused(f"No notebook was found in your submission: upload {names} "
+                                    "(the .ipynb file, not a PDF or a screenshot).")
+        place = others[0].relative.parent
+    else:
+        place = main.relative.parent
+    chosen = {} if main is None else {assignment.main_notebook: main}
+    for name in assignment.notebooks:
+        match = [f for f in gradable if f.relative == place / name]
+        if name != assignment.main_notebook and match:
+            chosen[name] = match[0]
+    return chosen, place
+
+
 def find_submission(folder, assignment):
     """The files to grade in Gradescope's submission folder: ``{notebook name: path}``. The main
-    notebook by name or the only notebook, at the top or in a subfolder (an uploaded folder)."""
-    from .submissions import SUFFIXES, main_file, with_others, SubmissionFile
-
-    folder = Path(folder)
-    candidates = [folder] + sorted(
-        (d for d in folder.rglob("*") if d.is_dir() and not any(p.startswith(".") or p == "__MACOSX"
-                                                                  for p in d.relative_to(folder).parts)),
-        key=lambda d: (not (d / assignment.main_notebook).is_file(), len(d.parts), str(d)))
-    for place in candidates:
-        if any(p.is_file() and p.suffix in SUFFIXES for p in place.iterdir()):
-            main = main_file(place, assignment)
-            if main is not None:
-                return with_others(SubmissionFile("submission", main), place, assignment).files(assignment)
-    return {}
+    notebook by name or the only notebook, at the top or in a subfolder (an uploaded folder).
+    Raises :class:`SubmissionRefused` for links, several candidates or no notebook."""
+    chosen, _ = choose(scan(folder), assignment)
+    return {name: Path(folder) / found.relative for name, found in chosen.items()}
 
 
-def overall_output(results):
-    """The Markdown above the tests: the total and the cells that failed when run top to bottom."""
-    extra = results["extra_data"]
-    lines = [results["output"]]
+def copy_names(files, chosen, place, assignment):
+    """``{Found: name of its copy}``: the main notebook under the manifest's name (its suffix
+    kept), the other notebooks under theirs, and, for ``%run`` lines between files, the notebooks
+    and ``.py`` files beside them that have plain names, as many as fit the limits."""
+    names = {}
+    for notebook, found in chosen.items():
+        if found.size > MAX_FILE_MB * MB:
+            raise SubmissionRefused(f"{shown(found.relative)} is {found.size / MB:.0f} MB, more than the "
+                                    f"{MAX_FILE_MB} MB a notebook may have. Clear its outputs (Kernel > Restart "
+                                    "& Clear Output), save it and upload it again.")
+        stem = PurePosixPath(notebook).stem
+        names[found] = stem + found.relative.suffix if notebook == assignment.main_notebook else notebook
+    budget = MAX_COPY_MB * MB - sum(f.size for f in names)
+    beside = [f for f in files if f.relative.parent == place and f.relative.suffix in SUFFIXES and f not in names
+              and PLAIN_NAME.fullmatch(f.relative.name) and f.relative.name not in names.values()]
+    for found in beside[:MAX_BESIDE]:
+        if found.size <= min(budget, MAX_FILE_MB * MB):
+            names[found] = found.relative.name
+            budget -= found.size
+    return names
+
+
+def copy_bytes(source, found, target):
+    """Copy one file's bytes, refusing anything but the regular file the scan found: not a link
+    put in its place since, nor another file, nor one that changed size."""
+    changed = SubmissionRefused(f"{shown(found.relative)} changed while it was being read. Upload it again.")
+    try:
+        descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        raise changed from None
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != found.identity:
+            raise changed
+        data = handle.read(found.size + 1)
+    if len(data) != found.size:
+        raise changed
+    Path(target).write_bytes(data)
+
+
+def copy_submission(folder, assignment, into):
+    """Choose the files to grade (as :func:`find_submission`) and copy their bytes into ``into``,
+    a folder of the grader's own: ``{manifest notebook name: its copy}``. Grading reads only the
+    copies, so no link, and no file name of the student's, reaches it."""
+    folder, into = Path(folder), Path(into)
+    files = scan(folder)
+    chosen, place = choose(files, assignment)
+    names = copy_names(files, chosen, place, assignment)
+    for found, name in names.items():
+        copy_bytes(folder / found.relative, found, into / name)
+    return {notebook: into / names[found] for notebook, found in chosen.items()}
+
+
+# -- results.json ----------------------------------------------------------------------------------
+# Gradescope shows a test to students according to its "visibility"; while any test is not
+# visible, it shows no total ("If test cases are hidden, students will not be able to see their
+# total score", Autograder Specifications). What else is in results.json (the top-level output,
+# score, extra_data, execution_time, a leaderboard) is taken to be visible at any time.
+
+def visibility(assignment, test):
+    """Gradescope's visibility of one of our tests, from the manifest alone: never from how the
+    test went, so which tests are shown, and in which order, is the same for every student."""
+    return assignment.items[test["tags"][0]].visibility(test["extra_data"]["test"])
+
+
+def gradescope_test(assignment, test):
+    return {
+        "name": test["name"],
+        "score": test["score"],
+        "max_score": test["max_score"],
+        "status": test["status"],
+        "output": test["output"],
+        "output_format": "md",
+        "tags": test["tags"],
+        "visibility": visibility(assignment, test),
+    }
+
+
+def notebook_notes(extra):
+    """Markdown lines about the notebook itself, not its tests: the cells that failed when run top
+    to bottom (before any test), and reduced isolation."""
+    lines = []
     failed = [c for c in extra.get("cells", []) if not c["ok"]]
     if failed:
         lines += ["", "Cells that raised an error when run top to bottom:", ""]
         lines += [f"- {c['name']}: {c['error'].splitlines()[0] if c['error'] else 'error'}" for c in failed]
     if extra.get("isolation") == "reduced":
         lines += ["", "_Graded with reduced isolation._"]
-    return "\n".join(lines)
+    return lines
 
 
-def gradescope_results(assignment, results):
-    """Our ``results.json`` in Gradescope's form: each test with its points, its Markdown
-    feedback as output and its visibility from the manifest (hidden tests ``after_published``).
-    What a hidden test diagnosed is left out of what could be shown before publication."""
-    tests, hidden = [], set()
-    for test in results["tests"]:
-        item = assignment.items[test["tags"][0]]
-        key = test["extra_data"]["test"]
-        visibility = item.visibility(key)
-        if visibility != "visible":
-            hidden.add((item.name, key))
-        tests.append({
-            "name": test["name"],
-            "score": test["score"],
-            "max_score": test["max_score"],
-            "status": test["status"],
-            "output": test["output"],
-            "output_format": "md",
-            "tags": test["tags"],
-            "visibility": visibility,
-        })
+def overall_output(results):
+    """The Markdown above the tests: the total and the cells that failed when run top to bottom."""
+    return "\n".join([results["output"], *notebook_notes(results["extra_data"])])
+
+
+def visible_summary(results, visible):
+    """The Markdown that sums up the visible tests, and only them, with what concerns the whole
+    notebook: the same for two submissions whose visible tests went the same way."""
+    score = sum(t["score"] for t in visible)
+    possible = sum(t["max_score"] for t in visible)
+    passed = sum(t["status"] == "passed" for t in visible)
+    lines = [f"{score:g} / {possible:g} points on the visible tests ({passed} of {len(visible)} passed)."
+             if visible else "No test is shown before grades are published."]
+    if results["extra_data"].get("error"):
+        lines += ["", f"The submission could not be graded: {results['extra_data']['error']}"]
+    return "\n".join(lines + notebook_notes(results["extra_data"]))
+
+
+def gradescope_results(assignment, results, seconds=None):
+    """Our results in Gradescope's form: each test with its points, its Markdown feedback as output
+    and its visibility from the manifest (hidden tests ``after_published``). With every test
+    visible, the total, its text and the run time are shown as well. With hidden tests, see
+    :func:`results_with_hidden_tests`."""
+    tests = [gradescope_test(assignment, test) for test in results["tests"]]
+    if any(t["visibility"] != "visible" for t in tests):
+        return results_with_hidden_tests(results, tests)
     extra = results["extra_data"]
     return {
         "score": results["score"],
@@ -266,21 +463,51 @@ def gradescope_results(assignment, results):
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
+        **({} if seconds is None else {"execution_time": round(seconds, 1)}),
         "extra_data": {
             "assignment": extra["assignment"],
             "dialect": extra.get("dialect"),
             "isolation": extra.get("isolation"),
             "error": extra.get("error"),
             "seconds": extra.get("seconds"),
-            "diagnoses": [d for d in extra.get("diagnoses", []) if (d["item"], d["test"]) not in hidden],
+            "diagnoses": extra.get("diagnoses", []),
         },
     }
 
 
-def failure_results(message):
+def results_with_hidden_tests(results, tests):
+    """Results in which nothing visible before grades are published depends on how the hidden tests
+    went. No top-level score: Gradescope sums the tests, and shows no total while tests are hidden.
+    The top-level visibility is ``after_published``, each visible test saying ``visible``. The
+    top-level output depends only on the manifest; the first test, with no points, sums up the
+    visible tests. ``extra_data`` holds only what is known before any test runs; no run time."""
+    visible = [t for t in tests if t["visibility"] == "visible"]
+    hidden_points = sum(t["max_score"] for t in tests) - sum(t["max_score"] for t in visible)
+    summary = {
+        "name": "Summary of the visible tests",
+        "status": "passed" if all(t["status"] == "passed" for t in visible) else "failed",
+        "output": visible_summary(results, visible),
+        "output_format": "md",
+        "visibility": "visible",
+    }
+    extra = results["extra_data"]
+    return {
+        "output": (f"Tests worth {hidden_points:g} of the {results['max_score']:g} points are shown, with your "
+                   "total, once grades are published. The first test below sums up the visible tests."),
+        "output_format": "md",
+        "test_output_format": "md",
+        "visibility": "after_published",
+        "stdout_visibility": "hidden",
+        "tests": [summary, *tests],
+        "extra_data": {key: extra.get(key) for key in ("assignment", "dialect", "isolation", "error")},
+    }
+
+
+def refused_results(message):
+    """A submission that was not graded, with what the student should change."""
     return {
         "score": 0,
-        "output": f"The autograder could not grade this submission: {message}\n\nPlease tell your instructor.",
+        "output": f"This submission was not graded. {message}",
         "output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -288,10 +515,36 @@ def failure_results(message):
     }
 
 
+def failure_results():
+    """The grader itself failed: the student is told to ask; the traceback is in the stdout, which
+    only instructors see (it may name the grader's files or depend on hidden tests)."""
+    return {
+        "score": 0,
+        "output": "The autograder could not grade this submission (a fault of the grader, not of your work). "
+                  "Please tell your instructor.",
+        "output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [],
+    }
+
+
+def plain_text(value):
+    """``value`` with every string valid Unicode: text that came from the submission (or from a
+    file name that is not UTF-8) may hold lone surrogates, which strict JSON readers refuse."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {plain_text(k): plain_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_text(v) for v in value]
+    return value
+
+
 def run(root="/autograder"):
     """Grade ``root/submission`` and write ``root/results/results.json``. Always writes a results
-    file, even when grading itself fails (Gradescope would otherwise show a bare error)."""
-    from .heldout import grading
+    file, even when grading itself fails (Gradescope would otherwise show a bare error). The
+    submission is graded from a private copy (see :func:`copy_submission`)."""
     from .results import build_results, feedback_markdown, write_atomic
     from .runner import grade
 
@@ -300,24 +553,20 @@ def run(root="/autograder"):
     started = time.monotonic()
     try:
         assignment = load_assignment(root)
-        files = find_submission(root / "submission", assignment)
-        if not files:
-            names = " or ".join(assignment.notebooks) or "a notebook"
-            results = failure_results(f"no notebook was found in the submission: upload {names}.")
-            results["output"] = (f"No notebook was found in your submission: upload {names} "
-                                 "(the .ipynb file, not a PDF or a screenshot).")
-        else:
-            with grading(assignment):
-                outcomes, info = grade(assignment, files)
-            ours = build_results(assignment, outcomes, info)
-            results = gradescope_results(assignment, ours)
-            write_atomic(root / "results" / "feedback.md", feedback_markdown(ours))
-    except Exception as error:
+        with tempfile.TemporaryDirectory(prefix="submission-", ignore_cleanup_errors=True) as private:
+            files = copy_submission(root / "submission", assignment, private)
+            outcomes, info = grade(assignment, files)
+        ours = build_results(assignment, outcomes, info)
+        results = gradescope_results(assignment, ours, seconds=time.monotonic() - started)
+        write_atomic(root / "results" / "feedback.md", feedback_markdown(ours))
+    except SubmissionRefused as refusal:
+        results = refused_results(str(refusal))
+    except Exception:
         traceback.print_exc()
-        results = failure_results(f"{type(error).__name__}: {error}")
-    results.setdefault("execution_time", round(time.monotonic() - started, 1))
-    write_atomic(target, json.dumps(results, indent=2))
-    print(f"{target}: {results.get('score', 0):g} points")
+        results = failure_results()
+    write_atomic(target, json.dumps(plain_text(results), indent=2))
+    total = results.get("score", sum(t.get("score", 0) for t in results["tests"]))
+    print(f"{target}: {total:g} points")
     return 0
 
 
