@@ -39,6 +39,7 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 from . import manifest
+from .markdown import block, sanitize
 from .submissions import SUFFIXES
 
 DISTRIBUTION = "nn-homework-autograder"
@@ -418,11 +419,10 @@ def gradescope_test(assignment, test):
 def notebook_notes(extra):
     """Markdown lines about the notebook itself, not its tests: the cells that failed when run top
     to bottom (before any test), and reduced isolation."""
-    lines = []
-    failed = [c for c in extra.get("cells", []) if not c["ok"]]
-    if failed:
-        lines += ["", "Cells that raised an error when run top to bottom:", ""]
-        lines += [f"- {c['name']}: {c['error'].splitlines()[0] if c['error'] else 'error'}" for c in failed]
+    from .results import failed_cells_markdown
+
+    failed = failed_cells_markdown(extra.get("cells", []))
+    lines = [""] + failed if failed else []
     if extra.get("isolation") == "reduced":
         lines += ["", "_Graded with reduced isolation._"]
     return lines
@@ -430,7 +430,7 @@ def notebook_notes(extra):
 
 def overall_output(results):
     """The Markdown above the tests: the total and the cells that failed when run top to bottom."""
-    return "\n".join([results["output"], *notebook_notes(results["extra_data"])])
+    return sanitize("\n".join([results["output"], *notebook_notes(results["extra_data"])]))
 
 
 def visible_summary(results, visible):
@@ -442,8 +442,8 @@ def visible_summary(results, visible):
     lines = [f"{score:g} / {possible:g} points on the visible tests ({passed} of {len(visible)} passed)."
              if visible else "No test is shown before grades are published."]
     if results["extra_data"].get("error"):
-        lines += ["", f"The submission could not be graded: {results['extra_data']['error']}"]
-    return "\n".join(lines + notebook_notes(results["extra_data"]))
+        lines += ["", "The submission could not be graded:", "", block(str(results["extra_data"]["error"]))]
+    return sanitize("\n".join(lines + notebook_notes(results["extra_data"])))
 
 
 def gradescope_results(assignment, results, seconds=None):
@@ -507,7 +507,7 @@ def refused_results(message):
     """A submission that was not graded, with what the student should change."""
     return {
         "score": 0,
-        "output": f"This submission was not graded. {message}",
+        "output": sanitize(f"This submission was not graded. {message}"),
         "output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
