@@ -47,6 +47,7 @@ def build_results(assignment, outcomes, info):
             "dialect": info.get("dialect"),
             "isolation": info.get("isolation"),
             "process_limit": info.get("process_limit"),
+            "worker_user": info.get("worker_user"),
             "items": items,
             "diagnoses": diagnoses,
             "cells": cells,
