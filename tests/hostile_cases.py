@@ -745,6 +745,6 @@ CASES = [
     # reading: linear in the submission's size, with caps ---------------------------------------
     Case("notebook_runs_itself_hundreds_of_times", raw=runs_itself),
     Case("python_file_with_3000_cell_markers", raw=many_markers, suffix=".py"),
-    Case("huge_replies_on_every_call", edits=in_forward(replace="return np.zeros(2_000_000)"),
-         lost={"Linear": DEGENERATE_FORWARD}, says=r"shape", memory_mb=150),
+    Case("huge_replies_on_every_call", edits=in_forward(replace="return np.zeros(8_000_000)"),
+         lost={"Linear": USES_FORWARD}, says=r"too large to send", memory_mb=150),
 ]
