@@ -440,7 +440,10 @@ class Sandbox:
 
     def __init__(self, limits=Limits(), files=(), isolation=None):
         self.limits = limits
-        self.isolation = isolation or ("full" if bubblewrap_works() else "reduced")
+        # AUTOGRADER_ISOLATION=reduced grades without bubblewrap even where it works (to see
+        # what a machine without it does); nothing can ask for more than the machine has
+        forced = os.environ.get("AUTOGRADER_ISOLATION") == "reduced"
+        self.isolation = isolation or ("full" if not forced and bubblewrap_works() else "reduced")
         self.uid = worker_uid()
         if self.uid is not None and self.isolation == "reduced" and not unprivileged_python_works():
             self.uid = None
