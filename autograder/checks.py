@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import analyser
 from .diagnoses import DIAGNOSES
-from .gradcheck import numerical_gradient
+from .gradcheck import directional_derivative, numerical_gradient
 from .student import StudentFailure
 
 RTOL, ATOL = 1e-6, 1e-8
@@ -53,22 +54,47 @@ def check_mistakes(got, what, mistakes, rtol=RTOL, atol=ATOL, expected=None):
             fail(key, what)
 
 
-def expect_close(got, expected, what, mistakes=(), rtol=RTOL, atol=ATOL, nonfinite_key="nonfinite"):
+def expect_close(got, expected, what, mistakes=(), rtol=RTOL, atol=ATOL, nonfinite_key="nonfinite", context=None):
     """``got`` equals ``expected``, or the failure names the first matching mistake, else a
-    result that is not finite (under ``nonfinite_key``, e.g. a named overflow), else where
-    the values differ most."""
+    result that is not finite (under ``nonfinite_key``, e.g. a named overflow), else the
+    relationship the analyser finds between the two (``analyser.relation``, helped by
+    ``context``), else where the values differ."""
     got = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape:
         check_mistakes(got, what, mistakes, rtol, atol)
+        explain_relation(got, expected, what, context)
         fail("wrong_shape", what, f"Expected shape {expected.shape}, got {got.shape}.")
     if close(got, expected, rtol, atol):
         return
     check_mistakes(got, what, mistakes, rtol, atol, expected)
     if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
-        fail(nonfinite_key, what, f"First at index {bad}.")
-    fail("wrong_values", what, where_it_differs(got, expected))
+        fail(nonfinite_key, what, where_nonfinite(got, context))
+    explain_relation(got, expected, what, context)
+    fail("wrong_values", what, f"{analyser.localise(got, expected)} {where_it_differs(got, expected)}")
+
+
+def explain_relation(got, expected, what, context):
+    """Fail with the analyser's finding, when it has one: the relationship leads, the numbers follow."""
+    finding = analyser.relation(got, expected, context)
+    if finding is None:
+        return
+    numbers = where_it_differs(got, expected) if got.shape == expected.shape else ""
+    raise StudentFailure(f"{what}: {finding.text} {numbers}".rstrip(), finding.key)
+
+
+def where_nonfinite(got, context=None):
+    """Where a result holds NaN or infinity, and how large the input is there."""
+    bad = ~np.isfinite(got)
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    text = f"{int(bad.sum())} of {bad.size} elements, the first at index {first}."
+    x = getattr(context, "x", None)
+    if x is not None and np.shape(x) == got.shape:
+        magnitude = np.abs(np.asarray(x, dtype=np.float64))
+        text += (f" The input there is up to {float(magnitude[bad].max()):.4g} in magnitude, where the finite "
+                 f"results have inputs up to {float(magnitude[~bad].max()) if (~bad).any() else 0.0:.4g}: "
+                 "something overflows for large inputs.")
+    return text
 
 
 @dataclass
@@ -82,20 +108,36 @@ class OwnForward:
     matches: bool
 
 
-def own_derivative(own):
-    """The vector-Jacobian product of the student's own forward at ``own.x``, by central finite
-    differences element by element; None when the forward fails there."""
+PER_ELEMENT_LIMIT = 64  # inputs up to this size are differentiated element by element, larger along directions
+DIRECTIONS = 6
+
+
+def follows_own_forward(got, own):
+    """Is ``got`` the derivative of the student's own forward pass at ``own.x``? Central finite
+    differences (``gradcheck.py``), element by element for small inputs and along a few fixed
+    random directions for larger ones, to keep the calls into the sandbox few; None when the
+    forward fails there."""
     x = np.array(own.x, dtype=np.float64)
-    weigh = (lambda z: np.sum(own.function(z) * own.grad_output)) if own.grad_output is not None else \
+    weigh = (lambda z: float(np.sum(own.function(z) * own.grad_output))) if own.grad_output is not None else \
         (lambda z: float(own.function(z)))
     try:
         with np.errstate(all="ignore"):
-            return numerical_gradient(weigh, x)
+            if x.size <= PER_ELEMENT_LIMIT:
+                return close(got, numerical_gradient(weigh, x), 1e-4, 1e-6)
+            scale = float(np.linalg.norm(got))
+            for direction in np.random.default_rng(11).standard_normal((DIRECTIONS,) + x.shape):
+                numeric = directional_derivative(weigh, x, direction)
+                analytic = float(np.sum(got * direction))
+                if not np.isfinite(numeric) or abs(numeric - analytic) > 1e-4 * (
+                        abs(analytic) + scale * np.linalg.norm(direction)) + 1e-6:
+                    return False
+            return True
     except (StudentFailure, ValueError):
         return None
 
 
-def expect_gradient(got, expected, what, own=None, mistakes=(), rtol=RTOL, atol=ATOL, nonfinite_key="nonfinite"):
+def expect_gradient(got, expected, what, own=None, mistakes=(), rtol=RTOL, atol=ATOL, nonfinite_key="nonfinite",
+                    context=None):
     """A gradient earns its points only by agreeing with the reference's, or with the finite
     differences of the student's own forward pass where that forward agreed with the reference
     on the same input (:class:`OwnForward`, ``matches``). A gradient that is merely consistent
@@ -105,13 +147,14 @@ def expect_gradient(got, expected, what, own=None, mistakes=(), rtol=RTOL, atol=
     got = np.asarray(got, dtype=np.float64)
     if close(got, expected, rtol, atol):
         return
-    numeric = own_derivative(own) if own is not None and got.shape == np.shape(expected) else None
-    if numeric is not None and own.matches and close(got, numeric, 1e-4, 1e-6):
+    follows = follows_own_forward(got, own) if own is not None and got.shape == np.shape(expected) and \
+        np.all(np.isfinite(got)) else None
+    if follows and own.matches:
         return
     check_mistakes(got, what, mistakes, rtol, atol, np.asarray(expected, dtype=np.float64))
-    if numeric is not None and not own.matches and close(got, numeric, 1e-4, 1e-6):
+    if follows and not own.matches:
         fail("gradient_of_wrong_forward", what, where_it_differs(got, np.asarray(expected, dtype=np.float64)))
-    expect_close(got, expected, what, (), rtol, atol, nonfinite_key)
+    expect_close(got, expected, what, (), rtol, atol, nonfinite_key, context)
 
 
 def expect_computes(what, results, inputs, identity_ok=False, rows=False):

@@ -27,6 +27,24 @@ DIAGNOSES = {
     "degenerate": "This property is judged on what your code computes, and it computes nothing from its input yet "
                   "(only zeros, one constant result, or the input handed back).",
     "input_mutated": "The method changes its input array in place; compute into a new array instead.",
+    # what the analyser finds when no named mistake fits (autograder/analyser.py)
+    "transposed": "The result is the expected one transposed.",
+    "axes_permuted": "The result's axes are in another order than expected.",
+    "keepdims": "A reduced vector was broadcast along the wrong axis (keepdims=True is missing).",
+    "reduced": "An axis was reduced away that must be kept.",
+    "factor": "The result is the expected one times a constant factor.",
+    "sign": "The result has the opposite sign.",
+    "offset": "The result is the expected one plus a constant.",
+    "missing_term": "A term of the formula is missing.",
+    "extra_term": "A term of the formula is added once too often.",
+    "only_term": "Only one term of the formula is computed.",
+    "branch_negative": "The result is wrong only where the input is negative.",
+    "branch_positive": "The result is wrong only where the input is positive.",
+    "pool_positions": "The pooling gradient reaches positions of a window other than its maximum.",
+    "border": "The result is wrong only at the border of the image (the padding).",
+    "channels": "The result is wrong only in some channels.",
+    "rows": "The result is wrong only in some rows.",
+    "columns": "The result is wrong only in some columns.",
     # SPEC.md, "Mistakes the graders must recognise and name"
     "softmax_overflow": "Large inputs overflow exp(): subtract each row's maximum before exponentiating "
                         "(x - x.max(axis=1, keepdims=True)).",

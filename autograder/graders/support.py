@@ -5,6 +5,7 @@ import numpy as np
 from autograder.checks import (
     OwnForward, close, expect, expect_close, expect_computes, expect_gradient, expect_unchanged, fail,
 )
+from autograder.analyser import Context, batch_constants, context_for
 from autograder.gradcheck import numerical_gradient
 
 
@@ -28,7 +29,7 @@ def away_from_kinks(rng, shape, margin=0.05, scale=2.0):
 
 
 def check_forward(student, reference, x, what, mistakes=(), **tol):
-    expect_close(student.forward(x), reference.forward(x), what, mistakes, **tol)
+    expect_close(student.forward(x), reference.forward(x), what, mistakes, context=context_for(x), **tol)
 
 
 def check_grad_input(student, reference, x, g, what, mistakes=(), seed=0):
@@ -39,7 +40,7 @@ def check_grad_input(student, reference, x, g, what, mistakes=(), seed=0):
     output = student.forward(x, seed=seed)
     got = student.backward(x, g, seed=seed)
     own = OwnForward(lambda z: student.forward(z, seed=seed), x, g, close(output, reference_output))
-    expect_gradient(got, expected, what, own, mistakes)
+    expect_gradient(got, expected, what, own, mistakes, context=context_for(x))
 
 
 def check_param_grads(student, reference, x, g, names, what, mistakes=()):
@@ -68,7 +69,12 @@ def check_param_grads(student, reference, x, g, names, what, mistakes=()):
                 student.set_parameters(params)
 
         expect_gradient(got_grad, expected_grad, f"{what}: {name}", OwnForward(forward_of_param, params[index], g, matches),
-                        mistakes)
+                        mistakes, context=parameter_context(x))
+
+
+def parameter_context(x):
+    """A parameter gradient sums over the batch: the batch size is a factor it can be off by."""
+    return Context(constants=batch_constants(np.shape(x)[0]), layout=None)
 
 
 def check_accumulation(submission, ref, canonical, args, inputs, names, what):

@@ -9,6 +9,7 @@ import functools
 
 import numpy as np
 
+from autograder.analyser import context_for
 from autograder.checks import OwnForward, close, expect_close, expect_computes, expect_gradient, expect_unchanged, fail
 from autograder.student import StudentFailure
 
@@ -33,7 +34,8 @@ def check_module_grad(student, reference, x, g, what, mistakes=(), seed=0, eleme
     if close(got, expected):
         return
     own = OwnForward(lambda z: student.forward(z, seed=seed), x, g, close(output, reference_output))
-    expect_gradient(got, expected, what, own, mistakes(got) if callable(mistakes) else mistakes)
+    expect_gradient(got, expected, what, own, mistakes(got) if callable(mistakes) else mistakes,
+                    context=context_for(x))
 
 
 # -- criterions ---------------------------------------------------------------------------------
@@ -43,7 +45,8 @@ def criterion_pair(submission, ref, canonical):
 
 
 def check_loss(student, reference, x, y, what, mistakes=(), nonfinite_key="nonfinite"):
-    expect_close(student.loss(x, y), reference.forward(x, y), what, mistakes, nonfinite_key=nonfinite_key)
+    expect_close(student.loss(x, y), reference.forward(x, y), what, mistakes, nonfinite_key=nonfinite_key,
+                 context=context_for(x, criterion=True))
 
 
 def criterion_gradient(student, x, y):
@@ -70,7 +73,8 @@ def check_criterion_grad(student, reference, x, y, what, mistakes=(), nonfinite_
         return
     own = OwnForward(lambda z: student.loss(z, y), x, None, loss is not None and close(loss, reference_loss)) \
         if finite_differences else None
-    expect_gradient(got, expected, what, own, mistakes, nonfinite_key=nonfinite_key)
+    expect_gradient(got, expected, what, own, mistakes, nonfinite_key=nonfinite_key,
+                    context=context_for(x, criterion=True))
 
 
 def check_batch_division(student, x, y, repeats, what):
