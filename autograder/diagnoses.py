@@ -90,6 +90,8 @@ DIAGNOSES = {
                               "of its maximum (the first one, in row-major order).",
     "maxpool_all_ties": "With tied maxima the gradient goes to every tied position; it must go to one only (the "
                         "first in row-major order).",
+    "adam_epsilon_inside_root": "Epsilon is added inside the square root (sqrt(v + eps)): add it to the root "
+                                "itself, sqrt(v) + eps (or sqrt(v_hat) + eps), as Adam does.",
     "adam_no_bias_correction": "Adam's bias correction is missing: the step size is "
                                "lr * sqrt(1 - beta2^t) / (1 - beta1^t).",
     "optimizer_state_not_kept": "The optimizer does not keep its state in the `state` dictionary it is given, so "

@@ -211,8 +211,12 @@ def sgd_run(variables, gradient_steps, config, momentum=True, keep_state=True):
     return history
 
 
-def adam_run(variables, gradient_steps, config, correct_m=True, correct_v=True, keep_moments=True, keep_t=True):
-    """The variables after each step of Adam (or a known mistake), and the last (m, v, t)."""
+def adam_run(variables, gradient_steps, config, correct_m=True, correct_v=True, keep_moments=True, keep_t=True,
+             epsilon="sqrt_v"):
+    """The variables after each step of Adam (or a known mistake), and the last (m, v, t).
+    ``epsilon``: where epsilon goes, ``"sqrt_v"`` (SPEC: lr_t * m / (sqrt(v) + eps)), ``"sqrt_v_hat"``
+    (the other standard form: lr * m_hat / (sqrt(v_hat) + eps)) or ``"inside"`` (the mistake:
+    lr_t * m / sqrt(v + eps))."""
     variables = copy_nested(variables)
     b1, b2, eps, lr = config["beta1"], config["beta2"], config["epsilon"], config["learning_rate"]
     m, v, t, history = {}, {}, 0, []
@@ -224,7 +228,12 @@ def adam_run(variables, gradient_steps, config, correct_m=True, correct_v=True, 
         for index, (var, grad) in enumerate(zip(flat(variables), flat(gradients))):
             m[index] = b1 * m.get(index, 0.0) + (1 - b1) * grad
             v[index] = b2 * v.get(index, 0.0) + (1 - b2) * grad * grad
-            var -= lr_t * m[index] / (np.sqrt(v[index]) + eps)
+            if epsilon == "sqrt_v_hat":
+                var -= lr_t * m[index] / (np.sqrt(v[index]) + eps * np.sqrt(1 - b2 ** t))
+            elif epsilon == "inside":
+                var -= lr_t * m[index] / np.sqrt(v[index] + eps)
+            else:
+                var -= lr_t * m[index] / (np.sqrt(v[index]) + eps)
         history.append(copy_nested(variables))
     return history, (m, v, t)
 

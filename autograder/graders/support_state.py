@@ -15,19 +15,28 @@ BN_EPS = 1e-3
 # -- probes ------------------------------------------------------------------------------------
 
 def probe_forward(kind, x, w=None):
-    return x * x + x if kind == "square" else x * w
+    if kind == "square":
+        return x * x + x
+    return x @ w if kind == "matrix" else x * w
 
 
 def probe_grad_input(kind, x, g, w=None):
-    return g * (2 * x + 1) if kind == "square" else g * w
+    if kind == "square":
+        return g * (2 * x + 1)
+    return g @ w.T if kind == "matrix" else g * w
+
+
+def probe_grad_param(kind, x, g):
+    return x.T @ g if kind == "matrix" else (g * x).sum(axis=0)
 
 
 def chain(specs, x, g, at_container_input=False):
     """Output, gradInput and the scale probes' weight gradients of a chain of probes.
 
-    ``specs`` are ``("square",)`` or ``("scale", w)``. With ``at_container_input`` every module
-    is differentiated at the container's input (the mistake), not at the input it saw.
+    ``specs`` are ``("square",)``, ``("scale", w)`` or ``("matrix", w)``. With ``at_container_input``
+    every module is differentiated at the container's input (the mistake), not at the input it saw.
     """
+    specs = flat_specs(specs)
     inputs, out = [], x
     for kind, *w in specs:
         inputs.append(out)
@@ -35,20 +44,33 @@ def chain(specs, x, g, at_container_input=False):
     grad, grads = g, []
     for (kind, *w), seen in reversed(list(zip(specs, inputs))):
         at = x if at_container_input else seen
-        if kind == "scale":
-            grads.append((grad * at).sum(axis=0))
+        if kind != "square":
+            grads.append(probe_grad_param(kind, at, grad))
         grad = probe_grad_input(kind, at, grad, *w)
     return out, grad, grads[::-1]
 
 
+def flat_specs(specs):
+    """``specs`` with every nested ``("sequential", inner specs)`` replaced by its modules."""
+    flat = []
+    for kind, *args in specs:
+        flat += flat_specs(args[0]) if kind == "sequential" else [(kind, *args)]
+    return flat
+
+
 def build_sequential(submission, specs):
-    """The student's Sequential holding probes; returns ``(sequential, probes)``."""
+    """The student's Sequential holding probes (and, for ``("sequential", specs)``, a Sequential
+    of its own inside); returns ``(sequential, probes)``, the probes in order, nested ones included."""
     seq = submission.new("Sequential")
     probes = []
     for kind, *args in specs:
-        probe = submission.probe(kind, *args)
-        seq.call("add", probe.handle, check_inputs=False)
-        probes.append(probe)
+        if kind == "sequential":
+            module, inner = build_sequential(submission, args[0])
+            probes += inner
+        else:
+            module = submission.probe(kind, *args)
+            probes.append(module)
+        seq.call("add", module.handle, check_inputs=False)
     return seq, probes
 
 

@@ -2,7 +2,7 @@
 var -= lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps), in place; m, v, t in ``state``."""
 import numpy as np
 
-from autograder.checks import expect, expect_close, fail
+from autograder.checks import close, expect, expect_close, fail
 from autograder.graders.support_adv import (
     adam_run, concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, expect_updated,
     expect_uses_gradients, optimizer_problem, run_optimizer, state_values,
@@ -28,13 +28,23 @@ def variants(variables, gradient_steps):
 
 
 def test_first_step(submission, rng):
-    """one step matches Adam with bias correction"""
+    """one step matches Adam with bias correction, epsilon added to the root of v"""
     variables, gradient_steps = optimizer_problem(rng, 1)
     (step,) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
     what = f"{NAME}: the variables after one step"
     expect_updated(step, what)
     mistakes = [(key, concat(history[0])) for key, history in variants(variables, gradient_steps)[:3]]
     expect_close(concat(step.after), concat(adam_run(variables, gradient_steps, CONFIG)[0][0]), what, mistakes, **TOL)
+    # Gradients of about 1e-5, whose v is far below epsilon: where epsilon goes shows. Either
+    # standard form (epsilon added to sqrt(v) or to sqrt(v_hat)) is right; inside the root is not.
+    tiny = [[g * 1e-5 for g in layer] for layer in gradient_steps[0]]
+    (step,) = run_optimizer(submission, NAME, variables, [tiny], CONFIG)
+    what = f"{NAME}: the variables after one step with gradients of about 1e-5"
+    forms = [concat(adam_run(variables, [tiny], CONFIG, epsilon=form)[0][0]) for form in ("sqrt_v", "sqrt_v_hat")]
+    if not any(close(concat(step.after), form, **TOL) for form in forms):
+        expect_close(concat(step.after), forms[0], what,
+                     [("adam_epsilon_inside_root", concat(adam_run(variables, [tiny], CONFIG, epsilon="inside")[0][0]))],
+                     **TOL)
 
 
 def test_several_steps(submission, rng):

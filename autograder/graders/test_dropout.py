@@ -110,8 +110,9 @@ def test_eval(submission, ref, rng):
     p = 0.5
     x, g = nonzero_input(rng, (30, 20)), nonzero_input(rng, (30, 20))
     layer = submission.new("Dropout", p)
+    layer.forward(x, seed=40)  # a training pass first: its mask must not outlive training mode
     layer.evaluate()
-    what = f"Dropout({p}) in evaluation mode"
+    what = f"Dropout({p}) in evaluation mode, after a forward pass in training mode"
     out, grad = layer.forward(x, seed=41), layer.backward(x, g, seed=42)
     for name, got, want in (("output", out, x), ("gradInput", grad, g)):
         if got.shape == want.shape and np.any(got == 0):

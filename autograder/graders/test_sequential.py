@@ -29,17 +29,26 @@ def test_forward(submission, ref, rng):
 
 
 def test_backward(submission, ref, rng):
-    """backward differentiates module i at its own input, the output of module i - 1"""
+    """backward differentiates module i at its own input, the output of module i - 1, in reverse order"""
     n, d = 3, 4
     specs = specs_for(rng, d)
-    seq, _ = build_sequential(submission, specs)
-    x, g = rng.uniform(-1, 1, (n, d)), rng.standard_normal((n, d))
-    output, expected, _ = chain(specs, x, g)
-    _, at_input, _ = chain(specs, x, g, at_container_input=True)
-    own = OwnForward(seq.forward, x, g, close(seq.forward(x), output))
-    got = seq.backward(x, g)
-    expect_gradient(got, expected, f"{WHAT}: gradInput from backward", own,
-                    [("sequential_container_input", at_input)])
+    # then modules that change the width (3 -> 4 -> 2), where the order of the modules shows, and a
+    # Sequential inside the Sequential, whose output its container reads as the next module's input
+    widths = [("matrix", rng.uniform(-1, 1, (3, 4))), ("square",), ("matrix", rng.uniform(-1, 1, (4, 2)))]
+    nested = [("square",), ("sequential", [("scale", rng.uniform(0.5, 1.5, d)), ("square",)]),
+              ("scale", rng.uniform(-1.5, -0.5, d))]
+    cases = [(WHAT, specs, d, d), ("Sequential of x*M1 (3 -> 4), x*x + x, x*M2 (4 -> 2)", widths, 3, 2),
+             ("Sequential of x*x + x, a Sequential (x*w1, x*x + x), x*w2", nested, d, d)]
+    for what, chain_specs, width_in, width_out in cases:
+        seq, _ = build_sequential(submission, chain_specs)
+        x, g = rng.uniform(-1, 1, (n, width_in)), rng.standard_normal((n, width_out))
+        output, expected, _ = chain(chain_specs, x, g)
+        mistakes = []
+        if width_in == width_out:
+            mistakes.append(("sequential_container_input", chain(chain_specs, x, g, at_container_input=True)[1]))
+        own = OwnForward(seq.forward, x, g, close(seq.forward(x), output))
+        got = seq.backward(x, g)
+        expect_gradient(got, expected, f"{what}: gradInput from backward", own, mistakes)
 
 
 def test_grad_params(submission, ref, rng):

@@ -503,17 +503,21 @@ def make_probe_class(base, hooks, kind):
     so that containers can be tested independently of the student's other layers.
 
     ``square``: y = x^2 + x, no parameters.  ``scale``: y = x * w with one parameter vector w.
+    ``matrix``: y = x @ w with one parameter matrix w (a layer that changes the width).
     """
 
     def compute(self, input):
         if kind == "square":
             return input * input + input
-        return input * self._w
+        return input @ self._w if kind == "matrix" else input * self._w
 
     def input_grad(self, input, grad):
         if kind == "square":
             return grad * (2 * input + 1)
-        return grad * self._w
+        return grad @ self._w.T if kind == "matrix" else grad * self._w
+
+    def param_grad(self, input, grad):
+        return input.T @ grad if kind == "matrix" else (grad * input).sum(axis=0)
 
     def store(self, name, value):
         setattr(self, hooks[name + "_attr"], value)
@@ -523,7 +527,7 @@ def make_probe_class(base, hooks, kind):
         hooks["forward"]: lambda self, input: store(self, "output", compute(self, input)),
         hooks["grad_input"]: lambda self, input, grad: store(self, "grad_input", input_grad(self, input, grad)),
         hooks["grad_params"]: lambda self, input, grad: (
-            None if kind == "square" else self._gw.__iadd__((grad * input).sum(axis=0))
+            None if kind == "square" else self._gw.__iadd__(param_grad(self, input, grad))
         ),
         hooks["zero"]: lambda self: None if kind == "square" else self._gw.fill(0),
         hooks["params"]: lambda self: [] if kind == "square" else [self._w],
@@ -533,7 +537,7 @@ def make_probe_class(base, hooks, kind):
 
     def __init__(self, *args):
         base.__init__(self)
-        if kind == "scale":
+        if kind in ("scale", "matrix"):
             self._w = np.array(args[0], dtype=float)
             self._gw = np.zeros_like(self._w)
 
