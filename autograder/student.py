@@ -5,6 +5,7 @@ float arrays, a missing method or a stub is reported in plain words, and every c
 inputs are read back from the shared arena after the call, here, to catch in-place
 modification: what the worker says about itself is never evidence.
 """
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,11 +29,16 @@ TIMEOUTS_BEFORE_GIVING_UP = 2
 
 
 class StudentFailure(AssertionError):
-    """A test fails because of the student's code; ``str()`` is the message for the student."""
+    """A test fails because of the student's code; ``str()`` is the message for the student.
+    ``functions``: where the student's code raised, the names of its functions on the stack."""
 
-    def __init__(self, message, diagnosis=None):
+    def __init__(self, message, diagnosis=None, functions=()):
         super().__init__(message)
         self.diagnosis = diagnosis
+        self.functions = tuple(functions)
+
+    def raised_in(self, function):
+        return function in self.functions
 
 
 def explain(error, where):
@@ -45,12 +51,16 @@ def explain(error, where):
             return StudentFailure(f"{markdown.name(method)} is not implemented yet: it still raises "
                                   "NotImplementedError.", "not_implemented")
         detail = f"{where} raised {markdown.name(error.type)}:\n\n{markdown.block(error.traceback_text())}"
-        return StudentFailure(detail, "raised")
+        functions = [match.group(1) for frame in error.frames for match in [FRAME_FUNCTION.search(frame)] if match]
+        return StudentFailure(detail, "raised", functions)
     if isinstance(error, WorkerTimeout):
         return StudentFailure(f"{where} {error}: look for an endless loop or very slow code.", "timeout")
     if isinstance(error, WorkerDied):
         return StudentFailure(f"While running {where}, {error}. The grader restarted it and went on.", "crashed")
     return StudentFailure(f"{where}: {error}", "sandbox")
+
+
+FRAME_FUNCTION = re.compile(r", in (\w+)")
 
 
 def flatten(items):
@@ -234,8 +244,13 @@ class StudentModule:
         self._check_alive(where)
         self.submission.give_up_if_hung(where)
         shared = []
-        _, result = self.submission._send(where, "call", args, shared=shared, target=self.handle, method=method,
-                                          seed=seed)
+        try:
+            _, result = self.submission._send(where, "call", args, shared=shared, target=self.handle, method=method,
+                                              seed=seed)
+        except StudentFailure as failure:
+            if check_inputs and failure.diagnosis in ("raised", "not_implemented"):  # the worker lives on
+                self._record_mutations(where, args, shared)
+            raise
         if check_inputs:
             self._record_mutations(where, args, shared)
         return result
@@ -261,11 +276,59 @@ class StudentModule:
         return StudentModule(self.submission, "Probe", handle)
 
     # The public API, the same in every dialect
-    def forward(self, x, seed=0):
-        return as_array(self.call("forward", x, seed=seed), f"{self.name}.forward")
+    def forward(self, x, seed=0, strict=True):
+        """The output of ``forward``. Not ``strict``: where forward returns None, the output it
+        stored (so that a missing ``return`` is charged to the forward test alone)."""
+        result = self.call("forward", x, seed=seed)
+        if result is None and not strict:
+            result = self.stored(self.dialect.output_attr)
+        return as_array(result, f"{self.name}.forward")
 
-    def backward(self, x, grad_output, seed=0):
-        return as_array(self.call("backward", x, grad_output, seed=seed), f"{self.name}.backward")
+    def backward(self, x, grad_output, seed=0, strict=True):
+        """gradInput as ``backward`` returns it (not ``strict``: or as it stored it)."""
+        result = self.call("backward", x, grad_output, seed=seed)
+        if result is None and not strict:
+            result = self.stored(self.dialect.grad_input_attr)
+        return as_array(result, f"{self.name}.backward")
+
+    def stored(self, name):
+        try:
+            return self.attribute(name)
+        except StudentFailure:
+            return None
+
+    def prepare(self, x, seed=0):
+        """``forward`` for what it leaves in the layer, before a backward pass: a forward that
+        raises or returns nothing is charged to the forward test, not to the tests of backward."""
+        try:
+            self.call("forward", x, seed=seed)
+        except StudentFailure as failure:
+            if failure.diagnosis in ("timeout", "crashed"):
+                raise
+
+    def input_gradient(self, x, grad_output, seed=0):
+        """gradInput, as ``backward`` returns it; where ``backward`` fails inside the parameter
+        gradient's hook, from the input gradient's hook alone, so that a mistake in the
+        parameter gradients is charged to their tests only."""
+        try:
+            return self.backward(x, grad_output, seed=seed)
+        except StudentFailure as failure:
+            if not failure.raised_in(self.dialect.grad_params_hook) or failure.raised_in(self.dialect.grad_input_hook):
+                raise
+        where = f"{self.name}.{self.dialect.grad_input_hook}"
+        result = self.call(self.dialect.grad_input_hook, x, grad_output, seed=seed)
+        return as_array(result if result is not None else self.attribute(self.dialect.grad_input_attr), where)
+
+    def accumulate(self, x, grad_output, seed=0):
+        """``backward`` for its parameter gradients; where it fails inside the input gradient's
+        hook, the parameter gradient's hook alone, so that a mistake in gradInput is charged to
+        its test only."""
+        try:
+            self.call("backward", x, grad_output, seed=seed)
+        except StudentFailure as failure:
+            if not failure.raised_in(self.dialect.grad_input_hook) or failure.raised_in(self.dialect.grad_params_hook):
+                raise
+            self.call(self.dialect.grad_params_hook, x, grad_output, seed=seed)
 
     def loss(self, x, target):
         """A criterion's forward: one number (a float or an array of size 1 are both accepted)."""
@@ -319,6 +382,14 @@ class StudentModule:
 
     def attribute(self, name):
         return self.submission.get(self.handle, name, f"{self.name}.{name}")
+
+    def set_grad_parameters(self, arrays):
+        """Give the student's layer these parameter gradients (in place where the getter allows)."""
+        where = f"setting the parameter gradients of {self.name}"
+        self._check_alive(where)
+        names = PARAMETER_ATTRIBUTES.get(self.canonical, ([], []))[1]
+        self.submission._request(where, "write_arrays", target=self.handle, values=self._from_canonical(arrays),
+                                 getter=self.dialect.get_grad_parameters, attributes=names)
 
     def set_parameters(self, arrays):
         """Give the student's layer these parameter values (in place where the getter allows)."""

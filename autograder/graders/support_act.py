@@ -10,7 +10,11 @@ import functools
 import numpy as np
 
 from autograder.analyser import context_for
-from autograder.checks import OwnForward, close, expect_close, expect_computes, expect_gradient, expect_unchanged, fail
+from autograder.checks import (
+    OwnForward, check_mistakes, close, expect_close, expect_computes, expect_gradient, expect_unchanged, fail,
+    where_nonfinite,
+)
+from autograder.graders.support import own_output
 from autograder.student import StudentFailure
 
 
@@ -29,13 +33,43 @@ def check_module_grad(student, reference, x, g, what, mistakes=(), seed=0, eleme
     callable taking the student's gradient and returning the list of mistakes."""
     reference_output = reference.forward(x)
     expected = reference.backward(x, g)
-    output = student.forward(x, seed=seed)
-    got = student.backward(x, g, seed=seed)
+    output = own_output(student, x, seed)
+    got = student.input_gradient(x, g, seed=seed)
     if close(got, expected):
         return
-    own = OwnForward(lambda z: student.forward(z, seed=seed), x, g, close(output, reference_output))
+    own = OwnForward(lambda z: student.forward(z, seed=seed), x, g, output is not None and close(output, reference_output))
     expect_gradient(got, expected, what, own, mistakes(got) if callable(mistakes) else mistakes,
                     context=context_for(x))
+
+
+def check_stable(student, reference, x, g, what, key, forward_mistakes=(), grad_mistakes=(), moderate=None,
+                 shifted=None):
+    """Stability for inputs as large as ``x``'s, judged once: the results must be finite (a
+    result with NaN or infinity is named under ``key``, or by the first mistake that predicts
+    it), and right. "Right" is judged so that a mistake in the formula itself is charged to
+    the forward and gradient tests only: for a layer whose result does not change when each
+    row is shifted (softmaxes), against the student's own result for ``shifted``, the same
+    rows moved to moderate values; otherwise against the reference, where the student's code
+    is right on the ``moderate`` input ``(x, g)``."""
+    out, grad = student.forward(x), student.backward(x, g)
+    for name, got, mistakes in (("output", out, forward_mistakes), ("gradInput", grad, grad_mistakes)):
+        if not np.all(np.isfinite(got)):
+            check_mistakes(got, f"{what}: {name}", mistakes)
+            fail(key, f"{what}: {name}", where_nonfinite(got, context_for(x)))
+    expect_computes(f"{what}: output", [out], [x], rows=True)
+    if shifted is not None:
+        expect_close(out, student.forward(shifted), f"{what}: output (against your own output for the same rows "
+                     "shifted to moderate values, which must not change it)")
+        expect_close(grad, student.backward(shifted, g), f"{what}: gradInput (against your own for the same rows "
+                     "shifted to moderate values)")
+        return
+    small_x, small_g = moderate
+    if close(student.forward(small_x), reference.forward(small_x)):
+        expect_close(out, reference.forward(x), f"{what}: output", forward_mistakes, nonfinite_key=key,
+                     context=context_for(x))
+    if close(student.backward(small_x, small_g), reference.backward(small_x, small_g)):
+        expect_close(grad, reference.backward(x, g), f"{what}: gradInput", grad_mistakes, nonfinite_key=key,
+                     context=context_for(x))
 
 
 # -- criterions ---------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from autograder.checks import expect, expect_computes, fail
+from autograder.analyser import Context
+from autograder.checks import expect, expect_close, expect_computes, fail
 from autograder.student import StudentFailure
 
 # -- Conv2d --------------------------------------------------------------------------------------
@@ -313,6 +314,19 @@ def expect_in_place(step, what):
              "It put new arrays into the lists (variables[i][j] = ...) instead of changing the arrays themselves "
              f"(variables[i][j] -= ...): {len(stale)} of the {len(flat(step.after))} arrays it was given kept their "
              "old values.")
+
+
+def expect_update(step, expected_after, what, mistakes=(), config=None, **tolerance):
+    """The step the optimizer took (the variables after the call less those before it) against
+    the expected step: a step is what the analyser can relate to the learning rate, the
+    momentum or the sign, where the variables themselves would hide it. ``mistakes`` give the
+    variables after the call that a known mistake would leave."""
+    before = concat(step.before)
+    constants = {f"the {name.replace('_', ' ')} ({value:g})": value for name, value in (config or {}).items()
+                 if isinstance(value, float) and value not in (0.0, 1.0)}
+    expect_close(concat(step.after) - before, np.asarray(expected_after) - before, what,
+                 [(key, np.asarray(after) - before, *rest) for key, after, *rest in mistakes],
+                 context=Context(constants=constants, layout=None), **tolerance)
 
 
 def expect_gradients_unchanged(step, gradients, what):

@@ -4,7 +4,7 @@ import numpy as np
 
 from autograder.checks import close, expect, expect_close, fail
 from autograder.graders.support_adv import (
-    adam_run, concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, expect_updated,
+    adam_run, concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, expect_update, expect_updated,
     expect_uses_gradients, optimizer_problem, run_optimizer, state_values,
 )
 
@@ -34,7 +34,7 @@ def test_first_step(submission, rng):
     what = f"{NAME}: the variables after one step"
     expect_updated(step, what)
     mistakes = [(key, concat(history[0])) for key, history in variants(variables, gradient_steps)[:3]]
-    expect_close(concat(step.after), concat(adam_run(variables, gradient_steps, CONFIG)[0][0]), what, mistakes, **TOL)
+    expect_update(step, concat(adam_run(variables, gradient_steps, CONFIG)[0][0]), what, mistakes, CONFIG, **TOL)
     # Gradients of about 1e-5, whose v is far below epsilon: where epsilon goes shows. Either
     # standard form (epsilon added to sqrt(v) or to sqrt(v_hat)) is right; inside the root is not.
     tiny = [[g * 1e-5 for g in layer] for layer in gradient_steps[0]]
@@ -42,9 +42,9 @@ def test_first_step(submission, rng):
     what = f"{NAME}: the variables after one step with gradients of about 1e-5"
     forms = [concat(adam_run(variables, [tiny], CONFIG, epsilon=form)[0][0]) for form in ("sqrt_v", "sqrt_v_hat")]
     if not any(close(concat(step.after), form, **TOL) for form in forms):
-        expect_close(concat(step.after), forms[0], what,
-                     [("adam_epsilon_inside_root", concat(adam_run(variables, [tiny], CONFIG, epsilon="inside")[0][0]))],
-                     **TOL)
+        expect_update(step, forms[0], what,
+                      [("adam_epsilon_inside_root", concat(adam_run(variables, [tiny], CONFIG, epsilon="inside")[0][0]))],
+                      CONFIG, **TOL)
 
 
 def test_several_steps(submission, rng):
@@ -60,8 +60,8 @@ def test_several_steps(submission, rng):
         if not np.allclose(concat(step.after), right, **TOL):
             expect(bool(step.state), "optimizer_state_not_kept", what,
                    "The `state` dictionary was still empty after the call.")
-        expect_close(concat(step.after), right, what, [(key, concat(history[number - 1])) for key, history in wrong],
-                     **TOL)
+        expect_update(step, right, what, [(key, concat(history[number - 1])) for key, history in wrong], CONFIG,
+                      **TOL)
 
 
 def test_state(submission, rng):

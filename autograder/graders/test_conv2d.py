@@ -70,8 +70,8 @@ def test_accumulates(submission, ref, rng):
 
 def test_zero_grad(submission, ref, rng):
     """zeroGradParameters sets gradW and gradb to zero"""
-    student, _ = pair(submission, ref, "Conv2d", 2, 3, 3)
-    check_zeroing(student, rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((2, 3, 5, 4)), NAMES, "Conv2d(2, 3, 3)")
+    student, reference = pair(submission, ref, "Conv2d", 2, 3, 3)
+    check_zeroing(student, [p.shape for p in reference.getParameters()], NAMES, "Conv2d(2, 3, 3)")
 
 
 def test_parameters_by_reference(submission, ref, rng):

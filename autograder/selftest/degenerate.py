@@ -26,16 +26,15 @@ CRITERIONS = ["MSECriterion", "ClassNLLCriterionUnstable", "ClassNLLCriterion", 
 OPTIMIZERS = ["sgd_momentum", "adam_optimizer"]
 
 # Tests a kind cannot affect: what they judge is code the kind does not change.
-_CONSTRUCTION = {
-    "Linear": {"initialisation"}, "Conv2d": {"initialisation"},
+_CONSTRUCTION = {  # the constructors, and zeroGradParameters on gradients written into the layer
+    "Linear": {"initialisation", "zero_grad"}, "Conv2d": {"initialisation", "zero_grad"},
     "Sequential": {"getitem", "train_evaluate"},  # judged on probe modules' own forward and mode flags
 }
 _SEQUENTIAL = {"getitem", "train_evaluate", "parameters", "zero_grad"}  # the container's plumbing, on probes
 UNAFFECTED = {
     "zeros": dict(_CONSTRUCTION, Sequential=_SEQUENTIAL),
     # parameter gradients that grow whatever the input still show that zeroGradParameters zeroes them
-    "constant": dict(_CONSTRUCTION, Sequential=_SEQUENTIAL, Linear={"initialisation", "zero_grad"},
-                     Conv2d={"initialisation", "zero_grad"}),
+    "constant": dict(_CONSTRUCTION, Sequential=_SEQUENTIAL),
     # Dropout in evaluation mode and with p = 0 is the identity: handing back the input is right there
     "identity": dict(_CONSTRUCTION, Sequential=_SEQUENTIAL, Dropout={"eval", "p_zero"}),
     # the parameter getters and zeroGradParameters are untouched, and a forward that ignores its
