@@ -108,6 +108,9 @@ def context_for(x, criterion=False, constants=None, **options):
     factor, and ``x`` itself for the piecewise detectors."""
     x = np.asarray(x)
     found = batch_constants(x.shape[0] if x.ndim else 1, criterion)
+    if criterion and x.ndim == 2 and x.shape[1] not in (1, x.shape[0]):
+        n, d = x.shape
+        found[f"N/D = {n}/{d}: divided by the number of columns D where the batch size N belongs"] = n / d
     found.update(constants or {})
     return Context(x=x, constants=found, layout="image" if x.ndim == 4 else "rows", **options)
 

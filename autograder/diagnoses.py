@@ -90,6 +90,31 @@ DIAGNOSES = {
                               "of its maximum (the first one, in row-major order).",
     "maxpool_all_ties": "With tied maxima the gradient goes to every tied position; it must go to one only (the "
                         "first in row-major order).",
+    "wrong_initialisation": "The parameters must start uniform in [-1/sqrt(n_in), 1/sqrt(n_in)] (n_in: the number of "
+                            "inputs of one output, in_channels for Conv2d), with the shapes of the specification.",
+    "batchnorm_epsilon_outside_root": "EPS goes inside the root: divide by sqrt(var + EPS), not by sqrt(var) + EPS.",
+    "softmax_grad_sum_wrong_axis": "In backward, sum(gradOutput * s) is taken over the wrong axis: take it over each row "
+                                   "(axis=1, keepdims=True), as the softmax of each row involves that row only.",
+    "softmax_grad_uses_input": "Backward uses the input where the formula needs the softmax s = softmax(input).",
+    "logsoftmax_grad_log_probabilities": "Backward multiplies by the output (log-probabilities) where the formula needs "
+                                         "the probabilities softmax(input) = exp(output).",
+    "softplus_grad_is_softplus": "The derivative of log(1 + exp(x)) is sigmoid(x) = 1 / (1 + exp(-x)), not "
+                                 "log(1 + exp(x)) again.",
+    "softplus_grad_sign": "The derivative of log(1 + exp(x)) is sigmoid(x), not sigmoid(-x).",
+    "mse_grad_squared": "gradInput is the derivative of the loss, 2 (input - target) / N, not its terms "
+                        "(input - target)^2 / N.",
+    "nll_grad_not_divided_by_probability": "The derivative of -log(p) is -1 / p: gradInput is -target / p / N "
+                                           "(with p clipped as in forward).",
+    "nll_grad_of_probabilities": "The input of ClassNLLCriterion is already log-probabilities: its gradient is "
+                                 "-target / N, with no exp.",
+    "maxpool_average": "MaxPool2d takes the maximum of each window, not its mean, and its gradient goes to that "
+                       "maximum alone, not to the whole window.",
+    "contrastive_positive_not_squared": "Positive pairs add their squared distance d^2, not d.",
+    "contrastive_no_hinge": "Negative pairs add max(0, M - d)^2: a pair already farther apart than M adds 0.",
+    "adam_betas_swapped": "m is the moving average of the gradients with beta1, v of their squares with beta2: "
+                          "the betas are swapped.",
+    "adam_step_count": "t counts the steps and is incremented before the bias correction uses it (t = 1 at the "
+                       "first step).",
     "adam_epsilon_inside_root": "Epsilon is added inside the square root (sqrt(v + eps)): add it to the root "
                                 "itself, sqrt(v) + eps (or sqrt(v_hat) + eps), as Adam does.",
     "adam_no_bias_correction": "Adam's bias correction is missing: the step size is "

@@ -30,10 +30,16 @@ def away_from_kinks(rng, shape, margin=0.05, scale=2.0):
 
 
 def check_forward(student, reference, x, what, mistakes=(), **tol):
-    expect_close(student.forward(x), reference.forward(x), what, mistakes, context=context_for(x), **tol)
+    """forward's output against the reference; a layer with a bias ``b`` names it as a term."""
+    expected = reference.forward(x)
+    context = context_for(x)
+    bias = getattr(reference, "b", None)
+    if bias is not None:
+        context.terms["the bias b"] = np.broadcast_to(bias.reshape((1, -1) + (1,) * (expected.ndim - 2)), expected.shape)
+    expect_close(student.forward(x), expected, what, mistakes, context=context, **tol)
 
 
-def check_grad_input(student, reference, x, g, what, mistakes=(), seed=0):
+def check_grad_input(student, reference, x, g, what, mistakes=(), seed=0, terms=None):
     """gradInput against the reference (or the finite differences of the student's forward, where
     that forward agrees with the reference's on ``x``: see :func:`checks.expect_gradient`)."""
     reference_output = reference.forward(x)
@@ -41,7 +47,9 @@ def check_grad_input(student, reference, x, g, what, mistakes=(), seed=0):
     output = own_output(student, x, seed)
     got = student.input_gradient(x, g, seed=seed)
     own = OwnForward(lambda z: student.forward(z, seed=seed), x, g, output is not None and close(output, reference_output))
-    expect_gradient(got, expected, what, own, mistakes, context=context_for(x))
+    context = context_for(x)
+    context.terms.update(terms or {})
+    expect_gradient(got, expected, what, own, mistakes, context=context)
 
 
 def check_param_grads(student, reference, x, g, names, what, mistakes=()):
@@ -75,8 +83,13 @@ def check_param_grads(student, reference, x, g, names, what, mistakes=()):
 
 
 def parameter_context(x):
-    """A parameter gradient sums over the batch: the batch size is a factor it can be off by."""
-    return Context(constants=batch_constants(np.shape(x)[0]), layout=None)
+    """A parameter gradient sums over the batch (and an image's pixels): the batch size, and the
+    number of pixels, are factors it can be off by."""
+    constants = batch_constants(np.shape(x)[0])
+    if np.ndim(x) == 4:
+        pixels = np.shape(x)[2] * np.shape(x)[3]
+        constants[f"1/(H*W) = 1/{pixels}: averaged over the pixels where it must be summed"] = 1.0 / pixels
+    return Context(constants=constants, layout=None)
 
 
 def check_accumulation(submission, ref, canonical, args, inputs, names, what):

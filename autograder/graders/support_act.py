@@ -27,7 +27,8 @@ def quiet(function):
     return wrapper
 
 
-def check_module_grad(student, reference, x, g, what, mistakes=(), seed=0, elementwise=False):
+def check_module_grad(student, reference, x, g, what, mistakes=(), seed=0, elementwise=False, terms=None,
+                      constants=None):
     """gradInput of a layer against the reference (or the finite differences of the student's
     forward where that forward agrees with the reference's on ``x``). ``mistakes`` may be a
     callable taking the student's gradient and returning the list of mistakes."""
@@ -38,8 +39,9 @@ def check_module_grad(student, reference, x, g, what, mistakes=(), seed=0, eleme
     if close(got, expected):
         return
     own = OwnForward(lambda z: student.forward(z, seed=seed), x, g, output is not None and close(output, reference_output))
-    expect_gradient(got, expected, what, own, mistakes(got) if callable(mistakes) else mistakes,
-                    context=context_for(x))
+    context = context_for(x, constants=constants)
+    context.terms.update(terms or {})
+    expect_gradient(got, expected, what, own, mistakes(got) if callable(mistakes) else mistakes, context=context)
 
 
 def check_stable(student, reference, x, g, what, key, forward_mistakes=(), grad_mistakes=(), moderate=None,

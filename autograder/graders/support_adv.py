@@ -133,10 +133,12 @@ def pool_grad_everywhere(x, g, k):
 # -- ClassContrastiveCriterion ---------------------------------------------------------------------
 
 
-def contrastive(x, y, M, pos_norm=None, neg_norm=None, include_diagonal=False, scale=1.0):
+def contrastive(x, y, M, pos_norm=None, neg_norm=None, include_diagonal=False, scale=1.0, squared=True,
+                hinge_clipped=True):
     """Loss and gradient of ``scale * (sum_pos d^2 / pos_norm + sum_neg max(0, M - d)^2 / neg_norm)``
     over ordered pairs; the defaults (numbers of positive and negative pairs i != j) are the
-    specification, the other settings the usual counting mistakes."""
+    specification, the other settings the usual mistakes (counting, ``d`` for positive pairs
+    instead of ``d^2``, ``(M - d)^2`` without the ``max``)."""
     n = len(y)
     diff = x[:, None, :] - x[None, :, :]
     dist = np.sqrt(np.sum(diff ** 2, axis=-1))
@@ -149,11 +151,12 @@ def contrastive(x, y, M, pos_norm=None, neg_norm=None, include_diagonal=False, s
     neg_norm = n_neg if neg_norm is None else neg_norm
     loss, coef = 0.0, np.zeros((n, n))
     if positive.any():
-        loss += np.sum(dist[positive] ** 2) / pos_norm
-        coef[positive] = 4.0 / pos_norm
+        d = dist[positive]
+        loss += np.sum(d ** 2 if squared else d) / pos_norm
+        coef[positive] = 4.0 / pos_norm if squared else 2.0 / np.where(d > 0, d, 1.0) / pos_norm
     if negative.any():
         d = dist[negative]
-        hinge = np.maximum(0, M - d)
+        hinge = np.maximum(0, M - d) if hinge_clipped else M - d
         loss += np.sum(hinge ** 2) / neg_norm
         coef[negative] = np.where(d > 0, -4.0 * hinge / np.where(d > 0, d, 1.0), 0.0) / neg_norm
     grad = x * coef.sum(axis=1, keepdims=True) - coef @ x
@@ -172,7 +175,10 @@ def contrastive_mistakes(x, y, M, which):
         dict(scale=0.5),                                   # only the pairs i < j, over the ordered counts
         dict(scale=2.0),
     ]
-    return [("contrastive_pairs", lambda v=v: contrastive(x, y, M, **v)[which]) for v in variants]
+    return [("contrastive_pairs", lambda v=v: contrastive(x, y, M, **v)[which]) for v in variants] + [
+        ("contrastive_positive_not_squared", lambda: contrastive(x, y, M, squared=False)[which]),
+        ("contrastive_no_hinge", lambda: contrastive(x, y, M, hinge_clipped=False)[which]),
+    ]
 
 
 def contrastive_inputs(rng, n, d, M, labels, margin=0.1):
@@ -213,19 +219,24 @@ def sgd_run(variables, gradient_steps, config, momentum=True, keep_state=True):
 
 
 def adam_run(variables, gradient_steps, config, correct_m=True, correct_v=True, keep_moments=True, keep_t=True,
-             epsilon="sqrt_v"):
+             epsilon="sqrt_v", betas_swapped=False, t_late=False):
     """The variables after each step of Adam (or a known mistake), and the last (m, v, t).
     ``epsilon``: where epsilon goes, ``"sqrt_v"`` (SPEC: lr_t * m / (sqrt(v) + eps)), ``"sqrt_v_hat"``
     (the other standard form: lr * m_hat / (sqrt(v_hat) + eps)) or ``"inside"`` (the mistake:
-    lr_t * m / sqrt(v + eps))."""
+    lr_t * m / sqrt(v + eps)). ``betas_swapped``: m with beta2, v with beta1; ``t_late``: the bias
+    correction uses t before it is counted up."""
     variables = copy_nested(variables)
     b1, b2, eps, lr = config["beta1"], config["beta2"], config["epsilon"], config["learning_rate"]
+    if betas_swapped:
+        b1, b2 = b2, b1
     m, v, t, history = {}, {}, 0, []
     for gradients in gradient_steps:
         t = t + 1 if keep_t else 1
         if not keep_moments:
             m, v = {}, {}
-        lr_t = lr * (np.sqrt(1 - b2 ** t) if correct_v else 1.0) / ((1 - b1 ** t) if correct_m else 1.0)
+        used = t - 1 if t_late else t
+        with np.errstate(all="ignore"):
+            lr_t = lr * (np.sqrt(1 - b2 ** used) if correct_v else 1.0) / ((1 - b1 ** used) if correct_m else 1.0)
         for index, (var, grad) in enumerate(zip(flat(variables), flat(gradients))):
             m[index] = b1 * m.get(index, 0.0) + (1 - b1) * grad
             v[index] = b2 * v.get(index, 0.0) + (1 - b2) * grad * grad

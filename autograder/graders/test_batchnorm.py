@@ -40,7 +40,8 @@ def test_forward_train(submission, ref, rng):
             got = bn.forward(x)
             after = moving_stats(bn, D)
             mean, var = x.mean(axis=0), x.var(axis=0)
-            mistakes = [("batchnorm_unbiased_variance", normalized(x, mean, x.var(axis=0, ddof=1)))]
+            mistakes = [("batchnorm_unbiased_variance", normalized(x, mean, x.var(axis=0, ddof=1))),
+                        ("batchnorm_epsilon_outside_root", (x - mean) / (np.sqrt(var) + BN_EPS))]
             mistakes += [("batchnorm_moving_in_train", normalized(x, *stats)) for stats in (after, before) if stats]
             expect_close(got, normalized(x, mean, var),
                          f"BatchNormalization({alpha}) in training mode, output for batch {call} (shape {x.shape})",
@@ -53,9 +54,17 @@ def test_grad_input_train(submission, ref, rng):
         student = submission.new("BatchNormalization", 0.9)
         reference = ref.BatchNormalization(0.9)
         x, g = batch(rng, n, d), rng.standard_normal((n, d))
-        constant_stats = g / np.sqrt(x.var(axis=0) + BN_EPS)
+        inv_std = 1 / np.sqrt(x.var(axis=0) + BN_EPS)
+        constant_stats = g * inv_std
+        normal = (x - x.mean(axis=0)) * inv_std
+        # the two sums of the formula, with the signs they have in it
+        terms = {"the term of the batch mean, -mean(gradOutput) / sqrt(var + EPS)":
+                 np.broadcast_to(-inv_std * g.mean(axis=0), g.shape),
+                 "the term of the batch variance, -x_hat * mean(gradOutput * x_hat) / sqrt(var + EPS)":
+                 -inv_std * normal * (g * normal).mean(axis=0)}
         check_grad_input(student, reference, x, g, f"BatchNormalization(0.9) in training mode, gradInput for a "
-                         f"batch of shape {x.shape}", mistakes=[("batchnorm_backward_constant_stats", constant_stats)])
+                         f"batch of shape {x.shape}", mistakes=[("batchnorm_backward_constant_stats", constant_stats)],
+                         terms=terms)
 
 
 def check_moving(bn, alpha, x, previous, call, what):

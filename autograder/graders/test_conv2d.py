@@ -94,7 +94,7 @@ def test_initialisation(submission, ref):
     expect(b.shape == (n_out,), "wrong_shape", f"{what}.b", f"Expected shape {(n_out,)}, got {b.shape}.")
     bound = 1 / np.sqrt(n_in)
     for name, p in (("W", W), ("b", b)):
-        expect(np.all(np.abs(p) <= bound + 1e-12) and np.ptp(p) > bound / 2, "wrong_values",
+        expect(np.all(np.abs(p) <= bound + 1e-12) and np.ptp(p) > bound / 2, "wrong_initialisation",
                f"{what}.{name}", f"Values should be drawn uniformly from [-{bound:.3g}, {bound:.3g}]; "
                f"got values from {p.min():.3g} to {p.max():.3g}.")
 

@@ -7,6 +7,7 @@ forward's mask, and the identity in evaluation mode and for p = 0.
 """
 import numpy as np
 
+from autograder.analyser import Context
 from autograder.checks import check_mistakes, close, expect, expect_close, expect_computes, expect_unchanged, fail
 from autograder.graders.support_state import is_mask_of, nonzero_input
 
@@ -64,7 +65,15 @@ def test_scaling(submission, ref, rng):
         kept = out != 0
         expect_close(out, np.where(kept, x / (1 - p), 0.0), what,
                      mistakes=[("dropout_no_rescale", np.where(kept, x, 0.0)),
-                               ("dropout_keep_probability", np.where(kept, x / p, 0.0))])
+                               ("dropout_keep_probability", np.where(kept, x / p, 0.0))],
+                     context=Context(constants=dropout_constants(p)))
+
+
+def dropout_constants(p):
+    """The factors a dropout's scaling can be off by."""
+    return {f"(1 - p)^2 = {(1 - p) ** 2:g}: the kept values are multiplied by 1 - p where they must be divided by it":
+            (1 - p) ** 2, f"1 - p = {1 - p:g}: the division by 1 - p is missing": 1 - p,
+            f"(1 - p) / p = {(1 - p) / p:g}: p and 1 - p are swapped": (1 - p) / p}
 
 
 def test_per_element(submission, ref, rng):
@@ -102,7 +111,7 @@ def test_backward(submission, ref, rng):
             if is_mask_of(got / g, (0.0, 1 / (1 - p), 1.0)):
                 fail("dropout_backward_mask", what, "gradInput is masked, but not with the mask of the forward pass "
                      "(its zeros are not where the output's zeros are).")
-        expect_close(got, expected, what)
+        expect_close(got, expected, what, context=Context(constants=dropout_constants(p)))
 
 
 def test_eval(submission, ref, rng):

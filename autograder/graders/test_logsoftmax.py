@@ -1,4 +1,5 @@
 """LogSoftMax: row-wise x - logsumexp(x), stable for entries up to 1e4 in magnitude."""
+import numpy as np
 
 from autograder.checks import expect_close
 from autograder.graders.support import check_inputs_unchanged
@@ -15,7 +16,8 @@ def grad_mistakes(x, g):
     s = row_softmax(x)
     return [
         ("softmax_grad_diagonal", g * (1 - s)),
-        ("softmax_sum_wrong_axis", g - s * g.sum(axis=0, keepdims=True)),
+        ("softmax_grad_sum_wrong_axis", g - s * g.sum(axis=0, keepdims=True)),
+        ("logsoftmax_grad_log_probabilities", g - np.log(s) * g.sum(axis=1, keepdims=True)),
     ]
 
 

@@ -21,8 +21,9 @@ def test_forward(submission, ref, rng):
     """output holds the maximum of each k x k window"""
     for shape, k in SHAPES:
         student, reference = submission.new("MaxPool2d", k), ref.MaxPool2d(k)
-        check_forward(student, reference, rng.standard_normal(shape),
-                      f"MaxPool2d({k}) output for an input of shape {shape}")
+        x = rng.standard_normal(shape)
+        check_forward(student, reference, x, f"MaxPool2d({k}) output for an input of shape {shape}",
+                      mistakes=[("maxpool_average", pool_blocks(x, k).mean(axis=-1))] if k > 1 else [])
 
 
 def test_grad_input(submission, ref, rng):
@@ -36,6 +37,7 @@ def test_grad_input(submission, ref, rng):
             ("maxpool_wrong_position", lambda: pool_grad_everywhere(x, g, k)),
             ("maxpool_wrong_position", lambda: pool_grad_at(x, g, k, lambda blocks: np.zeros(blocks.shape[:-1], int))),
             ("maxpool_wrong_position", lambda: pool_grad_at(x, g, k, lambda blocks: blocks.argmin(axis=-1))),
+            ("maxpool_average", lambda: pool_grad_everywhere(x, g, k) / (k * k)),
         ]
         check_grad_input(student, reference, x, g, f"MaxPool2d({k}) gradInput for an input of shape {shape}",
                          mistakes=mistakes)

@@ -29,6 +29,7 @@ def grad_mistakes(x, y):
         ("not_divided_by_batch", 2 * diff / d if d != n else None),
         ("divided_by_all_elements", 2 * diff / (n * d) if d > 1 else None),
         ("mse_grad_factor", diff / n),
+        ("mse_grad_squared", diff ** 2 / n),
     ]
 
 

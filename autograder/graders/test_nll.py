@@ -37,6 +37,7 @@ def grad_mistakes(x, y):
         ("not_divided_by_batch", -y / d if d != n else None),
         ("divided_by_all_elements", -y / (n * d)),
         ("nll_takes_log_probabilities", -y / x / n),
+        ("nll_grad_of_probabilities", -y * np.exp(x) / n),
     ]
 
 

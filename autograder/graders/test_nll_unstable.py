@@ -50,6 +50,7 @@ def grad_mistakes(p, y):
         ("not_divided_by_batch", grad / d if d != n else None),
         ("divided_by_all_elements", grad / (n * d)),
         ("nll_no_clipping", -y / p / n),
+        ("nll_grad_not_divided_by_probability", -y / n),
     ]
 
 

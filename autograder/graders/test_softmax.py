@@ -15,8 +15,14 @@ def grad_mistakes(x, g):
     s = row_softmax(x)
     return [
         ("softmax_grad_diagonal", s * (1 - s) * g),
-        ("softmax_sum_wrong_axis", s * (g - (g * s).sum(axis=0, keepdims=True))),
+        ("softmax_grad_sum_wrong_axis", s * (g - (g * s).sum(axis=0, keepdims=True))),
+        ("softmax_grad_uses_input", x * (g - (g * x).sum(axis=1, keepdims=True))),
     ]
+
+
+def grad_terms(x, g):
+    s = row_softmax(x)
+    return {"the term -s * sum(gradOutput * s) over each row": -s * (g * s).sum(axis=1, keepdims=True)}
 
 
 def test_forward(submission, ref, rng):
@@ -33,7 +39,8 @@ def test_grad_input(submission, ref, rng):
     for shape in SHAPES:
         x, g = rng.standard_normal(shape) * 2, rng.standard_normal(shape)
         check_module_grad(submission.new("SoftMax"), ref.SoftMax(), x, g,
-                          f"SoftMax gradInput for an input of shape {shape}", grad_mistakes(x, g))
+                          f"SoftMax gradInput for an input of shape {shape}", grad_mistakes(x, g),
+                          terms=grad_terms(x, g))
 
 
 def test_stable(submission, ref, rng):

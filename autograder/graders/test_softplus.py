@@ -24,6 +24,8 @@ def grad_mistakes(x, g):
         ("softplus_grad_exp", g * np.exp(x)),
         ("softplus_overflow", g * np.exp(x) / (1 + np.exp(x))),
         ("gradient_sign", -g * expit(x)),
+        ("softplus_grad_is_softplus", g * np.logaddexp(0, x)),
+        ("softplus_grad_sign", g * expit(-x)),
     ]
 
 
