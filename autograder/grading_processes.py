@@ -302,7 +302,8 @@ class PreparedParent:
         os.close(write_end)
         os.set_blocking(read_end, False)
         now = time.monotonic()
-        self.gradings[read_end] = Grading(request["id"], pid, read_end, now, now + float(request["deadline"]), memory_mb)
+        deadline = now + float(request["deadline"])
+        self.gradings[read_end] = Grading(request["id"], pid, read_end, now, deadline, memory_mb)
 
     def read(self, grading):
         while True:

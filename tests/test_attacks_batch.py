@@ -78,9 +78,9 @@ def test_a_grading_process_that_holds_too_much_memory_costs_only_its_submission(
                                grade=hog_for_mallory)
     grown_mb = (status_kb("VmHWM") - before) >> 10
     outcomes = by_student(report)
-    print(f"-j {jobs}: largest resident memory: batch process {report.memory_kb['batch'] >> 10} MB (grew {grown_mb} MB),"
-          f" prepared parent {report.memory_kb['prepared parent'] >> 10} MB,"
-          f" grading processes {report.memory_kb['grading'] >> 10} MB (mallory's {outcomes['mallory'].rss_kb >> 10} MB)")
+    memory = {name: kb >> 10 for name, kb in report.memory_kb.items()}
+    print(f"-j {jobs}: largest resident memory: batch process {memory['batch']} MB (grew {grown_mb} MB), "
+          f"prepared parent {memory['prepared parent']} MB, grading processes {memory['grading']} MB")
     assert outcomes["alice"].status == outcomes["bob"].status == "graded"
     assert outcomes["alice"].results["score"] == outcomes["bob"].results["score"] == POINTS
     assert outcomes["mallory"].status == "failed"
@@ -301,3 +301,17 @@ def test_dask_results_cross_as_data_never_as_pickles(tmp_path):
     assert outcomes["alice"].status == "graded" and outcomes["alice"].results["score"] == POINTS
     assert outcomes["mallory"].status == outcomes["trudy"].status == "error"
     assert not (tmp_path / "dask" / "mallory").exists() and not (tmp_path / "dask" / "trudy").exists()
+
+
+def test_the_signing_key_is_private_and_outside_the_output_folder(tmp_path, monkeypatch):
+    """The key is made once with mode 0600 in the user's config folder, never in an output folder;
+    a key file that others could read or write is refused with what to do, not used."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    key = batch.results_key()
+    path = tmp_path / "config" / "autograder" / batch.KEY_FILE
+    assert path.stat().st_mode & 0o777 == 0o600 and batch.results_key() == key
+    results = batch.sign({"score": 1}, key)
+    assert batch.verified(results, key) and not batch.verified({**results, "score": 2}, key)
+    path.chmod(0o644)
+    with pytest.raises(batch.ResultsKeyError, match="mode 0600"):
+        batch.results_key()

@@ -56,7 +56,7 @@ def test_parallel_grading_resumes_and_regrades_only_what_changed(tmp_path):
     for name in scores:
         assert (out / name / "feedback.md").read_text().startswith("# Feedback")
         assert read_results(out, name)["extra_data"]["fingerprint"]
-    assert not [p for p in out.rglob(".*") if p.name != batch.KEY_FILE], "no temporary files are left behind"
+    assert not [p for p in out.rglob(".*")], "no temporary files are left behind"
 
     # The same results as grading one by one in this process.
     serial = batch.grade_batch(ASSIGNMENT, discover([subs], ASSIGNMENT), tmp_path / "serial", jobs=1)
@@ -116,7 +116,8 @@ def test_fingerprint_follows_files_manifest_and_graders(tmp_path):
 def fake_results(job, score=1.0, error=None):
     """results.json as a grading would make it, with one test of 2 points (``score`` of them)."""
     test = {"name": "Linear: forward", "score": score, "max_score": 2.0, "status": "passed" if score == 2 else "failed",
-            "output": "", "output_format": "md", "tags": ["Linear"], "extra_data": {"test": "forward", "diagnosis": None}}
+            "output": "", "output_format": "md", "tags": ["Linear"],
+            "extra_data": {"test": "forward", "diagnosis": None}}
     return {"score": score, "max_score": 2.0, "output": "", "tests": [test],
             "extra_data": {"assignment": "modules", "items": {"Linear": {"score": score, "max_score": 2.0}},
                            "diagnoses": [], "cells": [], "error": error, "seconds": 0.0, "dialect": None,
