@@ -51,6 +51,7 @@ NOT_GRADING = {
     "selftest/bank.py", "selftest/mutants.toml", "selftest/dialect_variants.py",
 }
 KEY_FILE = "results-key"
+MAX_RESULTS_BYTES = 64 << 20  # a results.json larger than this is not read back
 DEADLINE_MARGIN = 120.0  # seconds beyond the manifest's per-notebook budgets before a grading is killed
 
 
@@ -333,6 +334,8 @@ def results_key():
 
 
 def read_key(path):
+    """The key in ``path``: a regular file (not a link) of this user's, that no one else may read or
+    write, holding 64 hexadecimal digits; else :class:`ResultsKeyError`."""
     problem = None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -364,6 +367,7 @@ def _signature(results, key):
 
 
 def sign(results, key):
+    """``results`` with its ``signature``: the HMAC-SHA256, with ``key``, of the rest as canonical JSON."""
     return {**{k: v for k, v in results.items() if k != "signature"}, "signature": _signature(results, key)}
 
 
@@ -410,13 +414,11 @@ def previous_results(out, job, key):
     try:
         feedback = (path.parent / "feedback.md").read_text(encoding="utf-8")
     except (OSError, ValueError):
-        feedback = None
+        return None, None
     if feedback != feedback_markdown(results):
         return None, "feedback.md does not match results.json"
     return results, None
 
-
-MAX_RESULTS_BYTES = 64 << 20
 
 
 def run_local_job(assignment, job, out, key=None):

@@ -243,6 +243,10 @@ class Grading:
 
 
 class PreparedParent:
+    """The loop of the prepared parent: read requests, fork a grading process for each, collect
+    what each sends back, reap it and reply; kill those past their deadline. Ends, killing the
+    gradings in flight, when the batch closes the request pipe."""
+
     def __init__(self, requests, replies):
         self.requests = requests
         self.replies = replies
@@ -440,6 +444,7 @@ def _write_all(fd, data):
 
 
 def main(argv):
+    """``python -m autograder.grading_processes REQUEST_FD REPLY_FD``: the prepared parent."""
     requests, replies = int(argv[0]), int(argv[1])
     PreparedParent(requests, replies).serve()
 
