@@ -1,21 +1,36 @@
 """Grading many submissions: in parallel, resumable, on this machine or on a Dask cluster.
 
-Each submission is one job. With ``jobs=1`` the jobs run in this process; with more, in a pool
-of worker processes (the runner runs pytest in-process, which is not thread-safe, so the pool
-is of processes, started with ``spawn``); with a Dask scheduler address, on the cluster's
-workers. A local job writes its submission's ``results.json`` and ``feedback.md`` itself,
-atomically; a Dask job sends the results back and this process writes them.
+Each submission is one job, graded in a grading process of its own, forked from a prepared
+parent that has imported the graders (:mod:`autograder.grading_processes`): with ``jobs`` at a
+time on this machine, or, with a Dask scheduler address, on the cluster's workers (each worker
+has its own prepared parent). A grading process that runs out of its memory bound, dies or
+hangs costs only its own submission, which is reported as such and not retried. Results come
+back as JSON text, are checked here and written here, atomically, signed.
 
-A submission is skipped when its ``results.json`` carries the same *fingerprint*: a hash of
-the submission's files, the assignment manifest, the course files and the grading code. So a
-batch that was interrupted resumes where it stopped, and a rerun regrades only what changed
-(a resubmitted notebook, an edited manifest, a fixed grader). ``force=True`` regrades all.
+Before anything is graded, each submission's files are read once (no link followed below the
+folder the instructor gave: :func:`autograder.submissions.read_files`) and copied into a
+private folder; the copy is what is fingerprinted and graded, so the bytes graded are the
+bytes fingerprinted. A submission refused at discovery or reading is reported with the reason
+and 0 points; two submissions that would share an output folder are refused and nothing is
+written for them.
+
+A submission is skipped when its ``results.json`` is signed with the grader's key
+(:func:`results_key`: an HMAC that nothing outside the batch's own process can make) and
+carries the same *fingerprint*: a hash of the submission's files, the assignment manifest, the
+course files and the grading code. So a batch that was interrupted resumes where it stopped,
+and a rerun regrades only what changed (a resubmitted notebook, an edited manifest, a fixed
+grader) and whatever fails verification (a results.json changed after it was written).
+``force=True`` regrades all.
 """
 import dataclasses
 import gc
 import hashlib
+import hmac
 import json
+import math
 import os
+import secrets
+import stat
 import sys
 import tempfile
 import threading
@@ -25,15 +40,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .results import write_submission_results
+from .results import feedback_markdown, write_submission_results
 
 PACKAGE = Path(__file__).resolve().parent
 # Modules of the package that do not change how a submission is graded: editing them does not
 # invalidate earlier results.
 NOT_GRADING = {
     "cli.py", "batch.py", "export.py", "report.py", "gradescope.py", "release.py", "nbgrader_plugin.py",
-    "__main__.py", "selftest/bank.py", "selftest/mutants.toml", "selftest/dialect_variants.py",
+    "__main__.py", "grading_processes.py", "submissions.py",
+    "selftest/bank.py", "selftest/mutants.toml", "selftest/dialect_variants.py",
 }
+KEY_FILE = "results-key"
+MAX_RESULTS_BYTES = 64 << 20  # a results.json larger than this is not read back
+DEADLINE_MARGIN = 120.0  # seconds beyond the manifest's per-notebook budgets before a grading is killed
 
 
 def cpu_count():
@@ -96,26 +115,38 @@ def fingerprint(files, assignment_digest, version=None):
 
 @dataclass(frozen=True)
 class Job:
-    """One submission to grade; everything in it pickles and travels to a worker."""
+    """One submission to grade; it crosses to a grading process as JSON."""
     name: str  # the output folder's name
-    student: str | None
-    file: str  # the main file, as the instructor named it
-    files: dict  # manifest notebook name -> path (str)
+    student: str | None  # the submission's identity
+    file: str  # the main file, as the instructor's folder has it
+    files: dict  # manifest notebook name -> path (str) of the private copy that is graded
     fingerprint: str
+    problem: str | None = None  # refused: why (nothing is graded)
+
+    def to_json(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(**data)
 
 
 @dataclass
 class Outcome:
     job: Job
-    status: str  # "graded", "skipped", "failed" (graded, but the submission could not be read or run), "error"
+    status: str  # "graded", "skipped", "failed" (graded, but the submission could not be read or run),
+    #              "error" (the grading machinery broke: nothing written), "refused" (nothing written)
     results: dict | None = None
     error: str = ""
     seconds: float = 0.0
+    rss_kb: int = 0  # the largest resident memory of the submission's grading process
 
 
 @dataclass
 class BatchReport:
     outcomes: list = field(default_factory=list)  # in the order of the submissions
+    distrusted: list = field(default_factory=list)  # (name, why) of results.json files that failed verification
+    memory_kb: dict = field(default_factory=dict)  # largest resident memory: "batch", "prepared parent", "grading"
 
     def count(self, status):
         return sum(o.status == status for o in self.outcomes)
@@ -126,20 +157,21 @@ class BatchReport:
         return [(o.job.name, o.results) for o in self.outcomes if o.results is not None]
 
 
-# -- grading one submission, in whatever process runs it ----------------------------------------
+# -- grading one submission, in a grading process ------------------------------------------------------
 
 _WARM = False
 _LOCK = threading.Lock()  # one grading at a time per process (pytest in-process is not thread-safe)
 
 
 def warm_up():
-    """Import every grader once and move what is loaded out of the garbage collector's way.
+    """Import every grader once, let pytest load what it loads on a first session, and move what is
+    loaded out of the garbage collector's way.
 
-    The first grading in a process pays for importing the graders (about 2 s); a worker pays
-    it before its first job. ``gc.freeze()`` then keeps the garbage collector from walking the
+    The prepared parent pays for this (about 2 s) once, before it forks the first grading
+    process. ``gc.freeze()`` then keeps the garbage collector from walking the
     hundreds of thousands of objects of NumPy, pytest and the graders on every collection:
     pytest collects garbage several times at the end of each session, which otherwise costs
-    about 0.3 s per submission."""
+    about 0.3 s per submission (and, after a fork, would copy every page it touches)."""
     global _WARM
     if _WARM:
         return
@@ -148,20 +180,38 @@ def warm_up():
 
     grader_titles()
     bubblewrap_works()
+    _collect_graders()
     gc.collect()
     gc.freeze()
     _WARM = True
 
 
+def _collect_graders():
+    """Run pytest once on the graders, collecting and running nothing, so that what pytest loads
+    on its first session (its plugins, the graders' conftest) is loaded before the prepared parent
+    forks: a grading process forked after it spends about 0.3 s less CPU per submission."""
+    import pytest
+
+    from .runner import GRADERS
+
+    pytest.main(["-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:warnings", "-p", "no:unraisableexception",
+                 "-p", "no:threadexception", "-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS),
+                 "--collect-only", str(GRADERS)])
+
+
 def grade_job(assignment, job):
-    """Grade one submission; returns its results (``results.json`` as a dict)."""
+    """Grade one submission in this process; returns its results (``results.json`` as a dict)."""
     from .results import build_results
     from .runner import grade
 
     warm_up()
     with _LOCK:
         outcomes, info = grade(assignment, {notebook: Path(path) for notebook, path in job.files.items()})
-    results = build_results(assignment, outcomes, info)
+    return stamp(build_results(assignment, outcomes, info), job)
+
+
+def stamp(results, job):
+    """The batch's own record of whose results these are, over whatever the grading said."""
     extra = results["extra_data"]
     extra["submission"] = job.name
     extra["student"] = job.student
@@ -174,52 +224,216 @@ def _status(results):
     return "failed" if results["extra_data"].get("error") else "graded"
 
 
-def write_results(folder, results):
-    """Write ``feedback.md`` then ``results.json``, each atomically; first remove what a killed
-    earlier run may have left half-way: its temporary files (``write_atomic`` names them
+@dataclass
+class _Ungraded:
+    """A test that was not run, for :func:`failure_results`."""
+    item: str
+    test: str
+    message: str
+    diagnosis: str | None
+    passed: bool = False
+
+    @property
+    def title(self):
+        return self.test
+
+
+def failure_results(assignment, job, reason, diagnosis=None, resumable=True):
+    """Results for a submission that was not graded: every test 0 with ``reason``. ``resumable``
+    False leaves out the fingerprint, so that a rerun grades it again."""
+    from .results import build_results
+
+    message = f"The submission could not be graded: {reason}"
+    outcomes = [_Ungraded(item.name, key, message, diagnosis)
+                for item in assignment.items.values() for key in item.tests]
+    results = build_results(assignment, outcomes, {"error": reason})
+    stamp(results, job)
+    if not resumable:
+        results["extra_data"]["fingerprint"] = ""
+    return results
+
+
+class MalformedResults(ValueError):
+    """Results a grading process sent that do not have the structure of ``results.json``."""
+
+
+def _need(condition, what):
+    if not condition:
+        raise MalformedResults(what)
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_results(results, assignment):
+    """``results`` when it has the structure ``build_results`` gives (types, the assignment's items,
+    a total that is the sum of the tests), else :class:`MalformedResults`."""
+    _need(isinstance(results, dict), "not an object")
+    for key, check in (("score", _number), ("max_score", _number), ("output", lambda v: isinstance(v, str)),
+                       ("tests", lambda v: isinstance(v, list)), ("extra_data", lambda v: isinstance(v, dict))):
+        _need(key in results and check(results[key]), f"no valid {key}")
+    for test in results["tests"]:
+        _need(isinstance(test, dict), "a test that is not an object")
+        _need(isinstance(test.get("name"), str) and isinstance(test.get("output"), str),
+              "a test without name or output")
+        _need(_number(test.get("score")) and _number(test.get("max_score")), "a test without valid points")
+        _need(0 <= test["score"] <= test["max_score"], "a test with more points than it is worth")
+        _need(test.get("status") in ("passed", "failed"), "a test with an unknown status")
+        _need(isinstance(test.get("tags"), list) and test["tags"] and all(isinstance(t, str) for t in test["tags"]),
+              "a test without its item")
+        _need(isinstance(test.get("extra_data"), dict), "a test without extra_data")
+    _need(abs(results["score"] - sum(t["score"] for t in results["tests"])) < 1e-3, "a total that is not the sum")
+    extra = results["extra_data"]
+    _need(extra.get("assignment") == assignment.name, "another assignment's results")
+    items = extra.get("items")
+    _need(isinstance(items, dict) and set(items) <= set(assignment.items), "unknown items")
+    _need(all(isinstance(v, dict) and _number(v.get("score")) and _number(v.get("max_score")) for v in items.values()),
+          "an item without valid points")
+    _need(isinstance(extra.get("diagnoses", []), list) and all(isinstance(d, dict) for d in extra.get("diagnoses", [])),
+          "malformed diagnoses")
+    cells = extra.get("cells", [])
+    _need(isinstance(cells, list) and all(isinstance(c, dict) and isinstance(c.get("name"), str)
+                                          and isinstance(c.get("ok"), bool)
+                                          and (c.get("error") is None or isinstance(c["error"], str)) for c in cells),
+          "malformed cells")
+    _need(extra.get("error") is None or isinstance(extra["error"], str), "a malformed error")
+    return results
+
+
+# -- results this grader wrote: signed -----------------------------------------------------------------
+
+class ResultsKeyError(Exception):
+    """The key file is not one this grader can trust; the message says what to do."""
+
+
+def key_path():
+    """Where the key that signs results lives: ``$XDG_CONFIG_HOME/autograder/results-key`` (by
+    default ``~/.config/autograder/results-key``), outside every output folder, so that sharing an
+    output folder never shares the key."""
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(config) / "autograder" / KEY_FILE
+
+
+def results_key():
+    """The secret key that signs results (:func:`key_path`, mode 0600, made on first use). Only the
+    batch's own process reads it: no grading process, sandbox worker or Dask worker gets it."""
+    path = key_path()
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not os.path.lexists(path):
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{KEY_FILE}.")  # mode 0600
+            try:
+                with os.fdopen(fd, "w", encoding="ascii") as handle:
+                    handle.write(secrets.token_hex(32) + "\n")
+                os.link(temporary, path)  # fails if another batch made one meanwhile: theirs is used
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(temporary)
+    except OSError as error:
+        raise ResultsKeyError(f"cannot make the key that signs results at {path} ({error.strerror}); set "
+                              "XDG_CONFIG_HOME to a private folder this user can write") from None
+    return read_key(path)
+
+
+def read_key(path):
+    """The key in ``path``: a regular file (not a link) of this user's, that no one else may read or
+    write, holding 64 hexadecimal digits; else :class:`ResultsKeyError`."""
+    problem = None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as error:
+        raise ResultsKeyError(f"{path}: {error.strerror}; delete it to start over (every submission is then "
+                              "regraded)") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            problem = "is not a regular file"
+        elif info.st_uid != os.geteuid():
+            problem = "belongs to another user"
+        elif info.st_mode & 0o077:
+            problem = "can be read or written by other users (it must be mode 0600)"
+        text = os.read(fd, 200).decode("ascii", "replace").strip()
+    finally:
+        os.close(fd)
+    if problem is None and (len(text) != 64 or any(c not in "0123456789abcdef" for c in text)):
+        problem = "is not a key this grader made"
+    if problem:
+        raise ResultsKeyError(f"{path} {problem}; delete it to start over (every submission is then regraded)")
+    return bytes.fromhex(text)
+
+
+def _signature(results, key):
+    payload = {k: v for k, v in results.items() if k != "signature"}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("ascii")
+    return "hmac-sha256:" + hmac.new(key, canonical, hashlib.sha256).hexdigest()
+
+
+def sign(results, key):
+    """``results`` with its ``signature``: the HMAC-SHA256, with ``key``, of the rest as canonical JSON."""
+    return {**{k: v for k, v in results.items() if k != "signature"}, "signature": _signature(results, key)}
+
+
+def verified(results, key):
+    """True when ``results`` carries this key's HMAC of its canonical JSON."""
+    signature = results.get("signature") if isinstance(results, dict) else None
+    return isinstance(signature, str) and hmac.compare_digest(signature, _signature(results, key))
+
+
+def write_results(folder, results, key):
+    """Write ``feedback.md`` then the signed ``results.json``, each atomically; first remove what a
+    killed earlier run may have left half-way: its temporary files (``write_atomic`` names them
     ``.<name>.<random>``)."""
     folder = Path(folder)
     for pattern in (".results.json.*", ".feedback.md.*"):
         for stale in folder.glob(pattern):
             stale.unlink(missing_ok=True)
-    write_submission_results(folder, results)
+    signed = sign(results, key)
+    write_submission_results(folder, signed)
+    return signed
 
 
-def run_local_job(assignment, job, out):
-    """Grade one submission and write its results under ``out``; never raises."""
+def previous_results(out, job, key):
+    """``(results, distrust)``: the results already written for ``job`` when they verify and are
+    current (same fingerprint), else None; ``distrust`` says why a file that exists failed
+    verification (None when it verified, or there was none)."""
+    if not job.fingerprint or job.problem:
+        return None, None
+    path = Path(out) / job.name / "results.json"
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_RESULTS_BYTES + 1)
+    except OSError:
+        return None, None
+    try:
+        results = json.loads(data) if len(data) <= MAX_RESULTS_BYTES else None
+    except ValueError:
+        results = None
+    if results is None or not verified(results, key):
+        return None, "results.json is not signed by this grader (changed after grading, or written elsewhere)"
+    extra = results.get("extra_data")
+    if not isinstance(extra, dict) or extra.get("fingerprint") != job.fingerprint:
+        return None, None
+    try:
+        feedback = (path.parent / "feedback.md").read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None, None
+    if feedback != feedback_markdown(results):
+        return None, "feedback.md does not match results.json"
+    return results, None
+
+
+
+def run_local_job(assignment, job, out, key=None):
+    """Grade one submission in this process and write its results under ``out``; never raises.
+    (What a grading process does, in the caller's process: for measurements, not for batches.)"""
     start = time.monotonic()
     try:
         results = grade_job(assignment, job)
-        write_results(Path(out) / job.name, results)
+        results = write_results(Path(out) / job.name, results, key or results_key())
         return Outcome(job, _status(results), results, seconds=time.monotonic() - start)
     except Exception:  # a fault of the grading machinery, not of the submission: nothing is written
-        return Outcome(job, "error", None, traceback.format_exc(), seconds=time.monotonic() - start)
-
-
-def run_remote_job(assignment, job, contents, course, private=None):
-    """A Dask task: grade one submission from the bytes of its files (``contents``, in the order
-    of ``job.files``) and of the course files (``course``: name -> bytes), so that the workers
-    need the project installed but no access to the instructor's files. ``private``: the bytes
-    of the held-out set, written for the graders only (see :func:`_private_folder`). Returns an
-    :class:`Outcome`; the client writes the results."""
-    start = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory(prefix="autograder-job-") as folder:
-            folder = Path(folder)
-            course_dir = folder / "course"
-            course_dir.mkdir()
-            for name, data in course.items():
-                (course_dir / name).write_bytes(data)
-            files = {}
-            for i, ((notebook, path), data) in enumerate(zip(job.files.items(), contents)):
-                target = folder / f"file{i}" / Path(path).name
-                target.parent.mkdir()
-                target.write_bytes(data)
-                files[notebook] = str(target)
-            local = dataclasses.replace(assignment, course_dir=course_dir, private_dir=_private_folder(folder, private))
-            results = grade_job(local, dataclasses.replace(job, files=files))
-        return Outcome(job, _status(results), results, seconds=time.monotonic() - start)
-    except Exception:
         return Outcome(job, "error", None, traceback.format_exc(), seconds=time.monotonic() - start)
 
 
@@ -238,44 +452,52 @@ def _private_folder(folder, private):
     return target
 
 
-def _pool_init():
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    warm_up()
-
-
 # -- the batch ---------------------------------------------------------------------------------------
 
-def make_jobs(assignment, submissions):
+def make_jobs(assignment, submissions, private=None):
+    """One job per submission, its files read once into ``private`` (a folder only this process
+    uses; by default a new temporary one, removed when the process exits) and fingerprinted
+    there. A submission refused at discovery or reading becomes a job with its ``problem``."""
+    from .submissions import RefusedFile, read_files
+
+    private = Path(private) if private is not None else _temporary_folder()
     digest = manifest_digest(assignment)
     version = code_version()
     jobs = []
-    for sub in submissions:
-        files = {notebook: str(path) for notebook, path in sub.files(assignment).items()}
-        try:
-            fp = fingerprint(files, digest, version)
-        except OSError:
-            fp = ""  # unreadable: never skipped; the grading reports it
-        jobs.append(Job(sub.name, sub.student, str(sub.path), files, fp))
+    for number, sub in enumerate(submissions):
+        problem = sub.problem
+        files = {}
+        if problem is None:
+            try:
+                contents = read_files(sub, assignment)
+            except RefusedFile as error:
+                problem = str(error)
+            else:
+                folder = private / str(number)
+                folder.mkdir()
+                for notebook, (name, data) in contents.items():
+                    (folder / name).write_bytes(data)
+                    files[notebook] = str(folder / name)
+        fp = fingerprint(files, digest, version) if problem is None else ""
+        jobs.append(Job(sub.name, sub.student, str(sub.path), files, fp, problem))
     return jobs
 
 
-def previous_results(out, job):
-    """The results already written for ``job`` when they are current (same fingerprint), else None."""
-    if not job.fingerprint:
-        return None
-    path = Path(out) / job.name / "results.json"
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    extra = results.get("extra_data") if isinstance(results, dict) else None
-    if not isinstance(extra, dict) or extra.get("fingerprint") != job.fingerprint:
-        return None
-    if not (path.parent / "feedback.md").is_file():
-        return None
-    return results
+def _temporary_folder():
+    import atexit
+    import shutil
+
+    folder = tempfile.mkdtemp(prefix="autograder-batch-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Path(folder)
+
+
+def shared_folders(jobs):
+    """Names of output folders that more than one job would write: those jobs are refused."""
+    seen = {}
+    for job in jobs:
+        seen.setdefault(job.name, []).append(job)
+    return {name: group for name, group in seen.items() if len(group) > 1}
 
 
 class Progress:
@@ -286,10 +508,10 @@ class Progress:
     def __init__(self, total, skipped, bar="auto", lines=True):
         from tqdm import tqdm
 
-        tqdm.monitor_interval = 0  # no monitor thread beside the pool's processes
+        tqdm.monitor_interval = 0  # no monitor thread in the batch's process
         self.lines = lines
         self.total = total
-        self.counts = {"graded": 0, "failed": 0, "error": 0}
+        self.counts = {"graded": 0, "failed": 0, "error": 0, "refused": 0}
         enabled = bar is True or (bar == "auto" and lines and sys.stderr.isatty())
         self.bar = tqdm(total=total, file=sys.stderr, disable=not enabled, unit="sub", dynamic_ncols=True,
                         desc="grading", smoothing=0.1)
@@ -300,13 +522,14 @@ class Progress:
     def write(self, line):
         from tqdm import tqdm
 
-        tqdm.write(line, file=sys.stderr)
+        if self.lines:
+            tqdm.write(line, file=sys.stderr)
 
     @property
     def status(self):
         done = sum(self.counts.values())
-        return (f"graded {self.counts['graded']}, failed {self.counts['failed'] + self.counts['error']}, "
-                f"remaining {self.total - done}")
+        failed = self.counts["failed"] + self.counts["error"] + self.counts["refused"]
+        return f"graded {self.counts['graded']}, failed {failed}, remaining {self.total - done}"
 
     def _postfix(self):
         self.bar.set_postfix_str(self.status, refresh=False)
@@ -324,6 +547,8 @@ class Progress:
                         f"   {extra.get('seconds', 0):5.1f} s   {extra.get('dialect') or '-'}")
                 if extra.get("error"):
                     line += f"   could not be graded: {str(extra['error']).splitlines()[0][:60]}"
+            elif outcome.status == "refused":
+                line = f"{outcome.job.name:30s} refused: {outcome.error}"
             else:
                 line = f"{outcome.job.name:30s} grading failed: {outcome.error.strip().splitlines()[-1]}"
             if self.bar.disable:
@@ -332,106 +557,262 @@ class Progress:
 
     def close(self):
         self.bar.close()
-        if self.lines and self.total:
+        if self.total:
             self.write(f"done: {self.status}")
 
 
-def grade_batch(assignment, submissions, out, jobs=None, force=False, scheduler=None, progress=False, bar="auto"):
+def grade_batch(assignment, submissions, out, jobs=None, force=False, scheduler=None, progress=False, bar="auto",
+                grade=None):
     """Grade ``submissions`` (:class:`~autograder.submissions.SubmissionFile`) into ``out``.
 
-    ``jobs``: parallel gradings on this machine (default: the number of cores); ``scheduler``:
+    ``jobs``: gradings at a time on this machine (default: the number of cores); ``scheduler``:
     the address of a Dask scheduler (or a ``distributed.Client``) to grade on instead;
     ``force``: regrade even what is unchanged; ``progress``: report on stderr as it goes, with a
-    progress bar when ``bar`` is True, or "auto" and stderr is a terminal."""
+    progress bar when ``bar`` is True, or "auto" and stderr is a terminal; ``grade``: the
+    module-level function a grading process calls (default :func:`grade_job`)."""
     out = Path(out)
-    all_jobs = make_jobs(assignment, submissions)
-    outcomes = {}
-    if not force:
+    key = results_key()
+    report = BatchReport()
+    with tempfile.TemporaryDirectory(prefix="autograder-batch-") as private:
+        all_jobs = make_jobs(assignment, submissions, private)
+        outcomes = {}
+        shared = shared_folders(all_jobs)
+        for name, group in shared.items():
+            where = ", ".join(job.file for job in group)
+            for job in group:
+                outcomes[id(job)] = Outcome(job, "refused", None,
+                                            f"{len(group)} submissions would share the output folder {name} ({where}): "
+                                            "none of them is graded; give them distinct names")
         for job in all_jobs:
-            results = previous_results(out, job)
+            if id(job) in outcomes or force:
+                continue
+            results, distrust = previous_results(out, job, key)
             if results is not None:
-                outcomes[job.name] = Outcome(job, "skipped", results)
-    todo = [job for job in all_jobs if job.name not in outcomes]
-    meter = Progress(len(todo), len(outcomes), bar if progress else False, lines=progress)
-    try:
-        if scheduler is not None:
-            finished = _run_dask(assignment, todo, out, scheduler)
-        elif (jobs or cpu_count()) <= 1 or len(todo) <= 1:
-            finished = (run_local_job(assignment, job, out) for job in todo)
-        else:
-            finished = _run_pool(assignment, todo, out, min(jobs or cpu_count(), len(todo)))
-        for outcome in finished:
-            outcomes[outcome.job.name] = outcome
-            meter.update(outcome)
-    finally:
-        meter.close()
-    return BatchReport([outcomes[job.name] for job in all_jobs if job.name in outcomes])
-
-
-def _run_pool(assignment, todo, out, workers):
-    """Yield each job's outcome as it finishes. A worker that dies (killed, out of memory) breaks
-    the pool: the jobs it took down are tried once more in a fresh pool, then reported."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    attempts = {job.name: 0 for job in todo}
-    pending = list(todo)
-    while pending:
-        retry = []
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_pool_init)
+                outcomes[id(job)] = Outcome(job, "skipped", results)
+            elif distrust:
+                report.distrusted.append((job.name, distrust))
+        todo = [job for job in all_jobs if id(job) not in outcomes]
+        skipped = sum(o.status == "skipped" for o in outcomes.values())
+        meter = Progress(len(todo) + len(outcomes) - skipped, skipped, bar if progress else False, lines=progress)
+        for name, why in report.distrusted:
+            meter.write(f"{name}: {why}: regraded")
         try:
-            futures = {pool.submit(run_local_job, assignment, job, str(out)): job for job in pending}
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    yield future.result()
-                except BrokenProcessPool:
-                    attempts[job.name] += 1
-                    if attempts[job.name] < 2:
-                        retry.append(job)
-                    else:
-                        yield Outcome(job, "error", None, "the grading process died twice (killed or out of memory)")
+            for outcome in outcomes.values():
+                if outcome.status == "refused":
+                    meter.update(outcome)
+            for outcome in grade_jobs(assignment, todo, out, key, jobs, scheduler, grade, report):
+                outcomes[id(outcome.job)] = outcome
+                meter.update(outcome)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        pending = retry
+            meter.close()
+    report.outcomes = [outcomes[id(job)] for job in all_jobs if id(job) in outcomes]
+    report.memory_kb["batch"] = _own_rss_kb()
+    report.memory_kb["grading"] = max([o.rss_kb for o in report.outcomes], default=0)
+    return report
 
 
-def _run_dask(assignment, todo, out, scheduler):
-    """Yield each job's outcome as the cluster finishes it; the results are written here."""
+def _own_rss_kb():
+    """The largest resident memory of this process (``VmHWM``: ``ru_maxrss`` would include the
+    process this one was started from)."""
+    from .grading_processes import status_kb
+
+    return status_kb("VmHWM") or 0
+
+
+def grade_jobs(assignment, todo, out, key, jobs, scheduler, grade, report):
+    """Yield each job's outcome as it finishes: refused jobs at once, the rest from grading processes."""
+    waiting = []
+    for job in todo:
+        if job.problem:
+            results = write_results(Path(out) / job.name, failure_results(assignment, job, job.problem, "unreadable",
+                                                                          resumable=False), key)
+            yield Outcome(job, "failed", results)
+        else:
+            waiting.append(job)
+    if not waiting:
+        return
+    if scheduler is not None:
+        yield from _run_dask(assignment, waiting, out, key, scheduler, report)
+    else:
+        yield from _run_local(assignment, waiting, out, key, min(jobs or cpu_count(), len(waiting)),
+                              grade or grade_job, report)
+
+
+def deadline(assignment):
+    """Seconds after which a grading process is killed: the manifest's wall-clock budget of every
+    notebook that has items, and a margin. A backstop: the sandbox keeps each notebook within its
+    budget, so only a fault of the grading machinery reaches it."""
+    notebooks = {assignment.notebook_of(item) for item in assignment.items.values()}
+    return sum(assignment.limits_for(n).submission_seconds for n in notebooks) + DEADLINE_MARGIN
+
+
+def outcome_from_reply(assignment, job, reply, out, key):
+    """The outcome of one grading process: its checked results, or what ended it, written for the
+    submission (a fault of the grading machinery writes nothing: a rerun retries it)."""
+    if reply.status == "done":
+        try:
+            results = stamp(check_results(json.loads(reply.results_text or ""), assignment), job)
+        except (ValueError, TypeError) as error:
+            return Outcome(job, "error", None, f"the grading sent back malformed results: {error}",
+                           reply.seconds, reply.rss_kb)
+    elif reply.status == "memory":
+        results = failure_results(assignment, job, f"grading it needed more memory than a grading process may use "
+                                  f"({reply.memory_mb} MB), so it was stopped. Every other submission was graded "
+                                  "as usual.")
+    elif reply.status in ("died", "timeout"):
+        what = ("did not finish within its time" if reply.status == "timeout"
+                else f"died ({reply.error}: killed, or out of memory)")
+        results = failure_results(assignment, job, f"the process grading it {what}; it was not retried. Every other "
+                                  "submission was graded as usual.", resumable=False)
+    else:
+        return Outcome(job, "error", None, reply.error or "the grading broke", reply.seconds, reply.rss_kb)
+    results = write_results(Path(out) / job.name, results, key)
+    return Outcome(job, _status(results), results, seconds=reply.seconds, rss_kb=reply.rss_kb)
+
+
+def _run_local(assignment, todo, out, key, workers, grade, report):
+    """Grade on this machine, ``workers`` grading processes at a time, forked one per submission
+    by a prepared parent. Should the prepared parent itself end, the gradings it had in flight are
+    reported as failed to grade (a rerun retries them) and a new one grades the rest."""
+    from collections import deque
+
+    from .grading_processes import GradingServerError
+
+    pending, limit = deque(todo), deadline(assignment)
+    while pending:
+        running = {}
+        try:
+            yield from _serve(assignment, pending, running, workers, grade, limit, out, key, report)
+        except GradingServerError as error:
+            for job in running.values():
+                yield Outcome(job, "error", None, f"{error} while it graded this submission")
+
+
+def _serve(assignment, pending, running, workers, grade, limit, out, key, report):
+    from .grading_processes import GradingServer
+
+    with GradingServer(grade) as server:
+        while pending or running:
+            while pending and len(running) < workers:
+                job = pending.popleft()
+                running[job.name] = job
+                server.submit(assignment, job, limit)
+            reply = server.receive()
+            report.memory_kb["prepared parent"] = max(report.memory_kb.get("prepared parent", 0), reply.server_rss_kb)
+            yield outcome_from_reply(assignment, running.pop(reply.id), reply, out, key)
+
+
+# -- Dask --------------------------------------------------------------------------------------------
+
+_REMOTE = {}  # the prepared parent of this Dask worker process
+_REMOTE_LOCK = threading.Lock()
+
+
+def run_remote_job(assignment, job, contents, course, limit, private=None):
+    """A Dask task: grade one submission from the bytes of its files (``contents``, in the order of
+    ``job["files"]``) and of the course files (``course``: name -> bytes), so that the workers need
+    the project installed but no access to the instructor's files; ``private``: the bytes of the
+    held-out set, written for the graders only (see :func:`_private_folder`). It is graded in a
+    grading process of its own, forked by this worker's prepared parent. Returns JSON text only (a
+    :class:`~autograder.grading_processes.Reply`): no object of any kind crosses back."""
+    from .grading_processes import GradingServer, Reply
+
+    job = Job.from_json(job)
     try:
-        from distributed import Client, as_completed
+        with tempfile.TemporaryDirectory(prefix="autograder-job-") as folder:
+            folder = Path(folder)
+            course_dir = folder / "course"
+            course_dir.mkdir()
+            for name, data in course.items():
+                (course_dir / Path(name).name).write_bytes(data)
+            files = {}
+            for i, ((notebook, path), data) in enumerate(zip(job.files.items(), contents)):
+                target = folder / f"file{i}" / Path(path).name
+                target.parent.mkdir()
+                target.write_bytes(data)
+                files[notebook] = str(target)
+            local = dataclasses.replace(assignment, course_dir=course_dir, private_dir=_private_folder(folder, private))
+            with _REMOTE_LOCK:
+                server = _REMOTE.get("server")
+                if server is None or not server.alive():
+                    server = _REMOTE["server"] = GradingServer(grade_job)
+                reply = server.grade(local, dataclasses.replace(job, files=files), limit)
+    except Exception:  # noqa: BLE001 - sent back as text, never as an exception object
+        reply = Reply(job.name, "error", error=traceback.format_exc()[-20_000:])
+    return json.dumps(reply.to_json())
+
+
+class RemoteTaskFailed(Exception):
+    """A Dask task that failed on its worker. What the worker sent about it is not read."""
+
+
+def data_only_client(scheduler):
+    """A ``distributed.Client`` that reads from workers only data: task results as msgpack (JSON
+    text, here), never a pickle; a failed task's exception, a result's type and workers' events
+    (which Dask sends as pickles) are dropped unread."""
+    from distributed import Client
+
+    class DataOnlyClient(Client):
+        def _handle_key_in_memory(self, key=None, type=None, workers=None):
+            return super()._handle_key_in_memory(key=key, type=None, workers=workers)
+
+        def _handle_task_erred(self, key=None, exception=None, traceback=None):
+            failure = RemoteTaskFailed("the task failed on its Dask worker (what the worker sent about it is not "
+                                       "read: nothing from a worker is unpickled)")
+            return super()._handle_task_erred(key=key, exception=failure, traceback=None)
+
+        async def _handle_event(self, topic, event):
+            return None
+
+    address = scheduler if isinstance(scheduler, str) else scheduler.scheduler.address
+    return DataOnlyClient(address, deserializers=["msgpack"], set_as_default=False)
+
+
+def reply_from_text(text, job):
+    """The :class:`~autograder.grading_processes.Reply` a Dask task sent, checked to be one."""
+    from .grading_processes import Reply
+
+    if not isinstance(text, str):
+        raise MalformedResults(f"the task returned {type(text).__name__}, not JSON text")
+    data = json.loads(text)
+    _need(isinstance(data, dict) and data.get("id") == job.name, "a reply about another submission")
+    _need(data.get("status") in ("done", "memory", "died", "timeout", "error"), "an unknown status")
+    _need(data.get("results_text") is None or isinstance(data["results_text"], str), "results that are not text")
+    _need(isinstance(data.get("error", ""), str), "an error that is not text")
+    for name in ("rss_kb", "server_rss_kb", "memory_mb", "seconds"):
+        _need(_number(data.get(name, 0)), f"a malformed {name}")
+    return Reply(**{k: v for k, v in data.items() if k in Reply.__dataclass_fields__})
+
+
+def _run_dask(assignment, todo, out, key, scheduler, report):
+    """Yield each job's outcome as the cluster finishes it; the results are checked and written here."""
+    try:
+        from distributed import as_completed
     except ImportError:
         raise SystemExit("Grading on a Dask cluster needs the dask extra: pip install 'nn-homework-autograder[dask]'")
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    client = data_only_client(scheduler)
     try:
         course = {Path(p).name: Path(p).read_bytes() for p in assignment.course_files}
         private = _held_out_bytes(assignment)
         remote_assignment = dataclasses.replace(assignment, course_dir=None, private_dir=None)
-        futures = {}
+        limit = deadline(assignment)
+        futures, submitted = {}, []
         for job in todo:
-            try:
-                contents = [Path(path).read_bytes() for path in job.files.values()]
-            except OSError:
-                # unreadable here: graded here, where the runner turns the error into a report
-                yield run_local_job(assignment, job, out)
-                continue
-            future = client.submit(run_remote_job, remote_assignment, job, contents, course, private,
+            contents = [Path(path).read_bytes() for path in job.files.values()]  # the private copy
+            future = client.submit(run_remote_job, remote_assignment, job.to_json(), contents, course, limit, private,
                                    key=f"grade-{job.name}-{time.time_ns()}", pure=False)
-            futures[future.key] = (future, job)
-        for future in as_completed([f for f, _ in futures.values()]):
-            job = futures[future.key][1]
+            futures[future.key] = job
+            submitted.append(future)
+        for future in as_completed(submitted, loop=client.loop):
+            job = futures[future.key]
             try:
-                outcome = future.result()
-            except Exception as error:  # the worker died, or the task could not run there
-                outcome = Outcome(job, "error", None, f"{type(error).__name__}: {error}")
-            if outcome.results is not None:
-                write_results(Path(out) / job.name, outcome.results)
-            yield outcome
+                reply = reply_from_text(future.result(), job)
+            except Exception as error:  # the worker died, the task could not run there, or it sent no reply
+                yield Outcome(job, "error", None, f"{type(error).__name__}: {error}")
+                continue
+            yield outcome_from_reply(assignment, job, reply, out, key)
     finally:
-        if not isinstance(scheduler, Client):
-            client.close()
+        client.close()
 
 
 def _held_out_bytes(assignment):

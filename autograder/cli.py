@@ -23,7 +23,7 @@ def _train_digits(args):
 
 def _grade(args):
     from . import heldout, manifest
-    from .batch import grade_batch
+    from .batch import ResultsKeyError, grade_batch
     from .submissions import discover
 
     assignment = manifest.load(args.assignment)
@@ -44,24 +44,34 @@ def _grade(args):
         report = grade_batch(assignment, submissions, out, jobs=getattr(args, "jobs", None),
                              force=getattr(args, "force", False), scheduler=getattr(args, "dask_scheduler", None),
                              progress=progress)
+    except ResultsKeyError as error:
+        print(error, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"\nInterrupted. The results written so far in {out}/ are kept; the same command resumes.",
               file=sys.stderr)
         return 130
+    if report.distrusted:
+        print(f"{len(report.distrusted)} earlier result(s) failed verification and were regraded: "
+              f"{', '.join(name for name, _ in report.distrusted)}", file=sys.stderr)
     errors = [o for o in report.outcomes if o.status == "error"]
     for outcome in errors:
         print(f"\nGrading {outcome.job.name} ({outcome.job.file}) failed; nothing was written for it "
               f"(a rerun retries it):\n{outcome.error}", file=sys.stderr)
+    refused = [o for o in report.outcomes if o.status == "refused"]
+    for outcome in refused:
+        print(f"\nRefused {outcome.job.file}: {outcome.error}", file=sys.stderr)
     if args.json:
         if not report.rows:
             return 1
         print(json.dumps(report.rows[0][1], indent=2))
     else:
         print_summary(assignment, report.rows, out)
-        counts = {status: report.count(status) for status in ("graded", "skipped", "failed", "error")}
+        counts = {status: report.count(status) for status in ("graded", "skipped", "failed", "error", "refused")}
         print(f"{counts['graded']} graded, {counts['skipped']} unchanged (skipped), "
-              f"{counts['failed']} could not be graded (see their feedback), {counts['error']} failed to grade")
-    return 1 if errors else 0
+              f"{counts['failed']} could not be graded (see their feedback), {counts['error']} failed to grade"
+              + (f", {counts['refused']} refused (they would share an output folder)" if counts["refused"] else ""))
+    return 1 if errors or refused else 0
 
 
 def _selftest(args):

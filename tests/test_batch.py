@@ -31,6 +31,7 @@ def cli(*args):
 def comparable(results):
     """results.json less what legitimately differs between two gradings: timings."""
     results = json.loads(json.dumps(results))
+    results.pop("signature", None)  # an HMAC of all of it, timings included
     results["extra_data"].pop("seconds", None)
     for cell in results["extra_data"].get("cells", []):
         cell.pop("seconds", None)
@@ -113,25 +114,37 @@ def test_fingerprint_follows_files_manifest_and_graders(tmp_path):
 
 
 def fake_results(job, score=1.0, error=None):
-    return {"score": score, "max_score": 2.0, "output": "", "tests": [],
-            "extra_data": {"assignment": "modules", "items": {}, "diagnoses": [], "cells": [], "error": error,
-                           "seconds": 0.0, "dialect": None, "submission": job.name, "fingerprint": job.fingerprint}}
+    """results.json as a grading would make it, with one test of 2 points (``score`` of them)."""
+    test = {"name": "Linear: forward", "score": score, "max_score": 2.0, "status": "passed" if score == 2 else "failed",
+            "output": "", "output_format": "md", "tags": ["Linear"],
+            "extra_data": {"test": "forward", "diagnosis": None}}
+    return {"score": score, "max_score": 2.0, "output": "", "tests": [test],
+            "extra_data": {"assignment": "modules", "items": {"Linear": {"score": score, "max_score": 2.0}},
+                           "diagnoses": [], "cells": [], "error": error, "seconds": 0.0, "dialect": None,
+                           "submission": job.name, "fingerprint": job.fingerprint}}
 
 
-def test_progress_counts_failures_and_a_crashed_grading_is_retried_next_time(tmp_path, monkeypatch, capsys):
+def broken_for_ben(assignment, job):
+    """What a grading process runs instead of the graders: the grading machinery breaks for ben,
+    cat's submission cannot be read, ann is graded."""
+    if job.name == "ben":
+        raise RuntimeError("the grading machinery broke")
+    return fake_results(job, error="unreadable" if job.name == "cat" else None)
+
+
+def fake_grading(assignment, job):
+    return fake_results(job)
+
+
+def test_progress_counts_failures_and_a_crashed_grading_is_retried_next_time(tmp_path, capsys):
     subs = tmp_path / "subs"
     subs.mkdir()
     for name in ["ann", "ben", "cat"]:
         (subs / f"{name}.py").write_text(f"# {name}\n")
 
-    def grade_job(assignment, job):
-        if job.name == "ben":
-            raise RuntimeError("the grading machinery broke")
-        return fake_results(job, error="unreadable" if job.name == "cat" else None)
-
-    monkeypatch.setattr(batch, "grade_job", grade_job)
     submissions = discover([subs], ASSIGNMENT)
-    report = batch.grade_batch(ASSIGNMENT, submissions, tmp_path / "out", jobs=1, progress=True, bar=True)
+    report = batch.grade_batch(ASSIGNMENT, submissions, tmp_path / "out", jobs=1, progress=True, bar=True,
+                               grade=broken_for_ben)
     err = capsys.readouterr().err
     assert "graded 1, failed 2, remaining 0" in err  # the bar's running count
     assert "grading failed: RuntimeError: the grading machinery broke" in err
@@ -139,24 +152,21 @@ def test_progress_counts_failures_and_a_crashed_grading_is_retried_next_time(tmp
     assert (tmp_path / "out" / "ann" / "results.json").is_file()
     assert not (tmp_path / "out" / "ben").exists()  # nothing half-written for the broken one
 
-    calls = []
-    monkeypatch.setattr(batch, "grade_job", lambda a, job: calls.append(job.name) or fake_results(job))
-    batch.grade_batch(ASSIGNMENT, submissions, tmp_path / "out", jobs=1)
-    assert calls == ["ben"]  # the others' results are current
+    again = batch.grade_batch(ASSIGNMENT, submissions, tmp_path / "out", jobs=1, grade=fake_grading)
+    assert [o.status for o in again.outcomes] == ["skipped", "graded", "skipped"]  # the others' results are current
 
 
-def test_a_half_written_or_foreign_results_file_is_regraded(tmp_path, monkeypatch):
+def test_a_half_written_or_foreign_results_file_is_regraded(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
     (subs / "ann.py").write_text("# ann\n")
-    calls = []
-    monkeypatch.setattr(batch, "grade_job", lambda a, job: calls.append(job.name) or fake_results(job))
     submissions = discover([subs], ASSIGNMENT)
-    batch.grade_batch(ASSIGNMENT, submissions, tmp_path / "out", jobs=1)
+    batch.grade_batch(ASSIGNMENT, submissions, tmp_path / "out", jobs=1, grade=fake_grading)
     results = tmp_path / "out" / "ann" / "results.json"
     results.write_text(results.read_text()[:40])  # as if written by something that was not atomic
-    batch.grade_batch(ASSIGNMENT, submissions, tmp_path / "out", jobs=1)
-    assert calls == ["ann", "ann"]
+    report = batch.grade_batch(ASSIGNMENT, submissions, tmp_path / "out", jobs=1, grade=fake_grading)
+    assert [o.status for o in report.outcomes] == ["graded"]
+    assert [name for name, _ in report.distrusted] == ["ann"]
 
 
 def test_dask_local_cluster_gives_the_local_results(tmp_path):
