@@ -140,6 +140,9 @@ def run_graders(assignment, submission):
         ]
         plugin = _SubmissionPlugin(submission)
         pytest.main(config_args + list(nodes), plugins=[collector, plugin])
+    if any(failure is not None and failure[1] == "MemoryError" for _, failure, _, _ in collector.outcomes.values()):
+        # the grading process itself ran out of memory: the batch reports that for this submission
+        raise MemoryError("the grading process ran out of memory while grading this submission")
     for node, (item, key) in nodes.items():
         module = Path(node.split("::")[0]).stem
         passed, failure, title, seconds = collector.outcomes.get(
