@@ -159,19 +159,21 @@ def expect_gradient(got, expected, what, own=None, mistakes=(), rtol=RTOL, atol=
 
 def expect_computes(what, results, inputs, identity_ok=False, rows=False):
     """``results`` of one method for the different ``inputs`` must show that it computes them
-    from its input: not only zeros, NaN or infinity, not one result whatever the input, and not
-    the input handed back (unless ``identity_ok``: the right result may be the input). With
-    ``rows``, the rows of one batch count as different inputs too.
+    from its input: not only zeros, not only NaN or infinity, not one result whatever the input,
+    and not the input handed back (unless ``identity_ok``: the right result may be the input).
+    With ``rows``, the rows of one batch count as different inputs too. (Some NaN or infinity
+    among finite values is a wrong result, for the tests of values to charge, not no result.)
 
     The tests of a property (inputs unchanged, gradients that accumulate or are zeroed, the
     batch size, speed) judge it on the student's own results, so that a mistake elsewhere is
     not charged again; this makes sure that code which computes nothing earns none of them."""
     arrays = [np.asarray(r, dtype=np.float64) for r in results]
-    if not all(np.all(np.isfinite(a)) for a in arrays):
-        fail("degenerate", what, "It returned NaN or infinity.")
+    if not any(np.any(np.isfinite(a)) for a in arrays):
+        fail("degenerate", what, "It returned only NaN or infinity.")
     if not any(np.any(a) for a in arrays):
         fail("degenerate", what, "It returned only zeros.")
-    if len(arrays) > 1 and all(a.shape == arrays[0].shape and np.array_equal(a, arrays[0]) for a in arrays[1:]):
+    if len(arrays) > 1 and all(a.shape == arrays[0].shape and np.array_equal(a, arrays[0], equal_nan=True)
+                               for a in arrays[1:]):
         fail("degenerate", what, "It returned the same result for different inputs.")
     if rows:
         for a, x in zip(arrays, inputs):

@@ -276,16 +276,17 @@ class StudentModule:
         return StudentModule(self.submission, "Probe", handle)
 
     # The public API, the same in every dialect
-    def forward(self, x, seed=0, strict=True):
-        """The output of ``forward``. Not ``strict``: where forward returns None, the output it
-        stored (so that a missing ``return`` is charged to the forward test alone)."""
+    def forward(self, x, seed=0, strict=False):
+        """The output of ``forward``; where forward returns None, the output it stored, unless
+        ``strict`` (the forward tests): a missing ``return`` is charged to the forward test alone."""
         result = self.call("forward", x, seed=seed)
         if result is None and not strict:
             result = self.stored(self.dialect.output_attr)
         return as_array(result, f"{self.name}.forward")
 
-    def backward(self, x, grad_output, seed=0, strict=True):
-        """gradInput as ``backward`` returns it (not ``strict``: or as it stored it)."""
+    def backward(self, x, grad_output, seed=0, strict=False):
+        """gradInput as ``backward`` returns it, or as it stored it unless ``strict`` (the tests of
+        gradInput)."""
         result = self.call("backward", x, grad_output, seed=seed)
         if result is None and not strict:
             result = self.stored(self.dialect.grad_input_attr)
@@ -311,7 +312,7 @@ class StudentModule:
         gradient's hook, from the input gradient's hook alone, so that a mistake in the
         parameter gradients is charged to their tests only."""
         try:
-            return self.backward(x, grad_output, seed=seed)
+            return self.backward(x, grad_output, seed=seed, strict=True)
         except StudentFailure as failure:
             if not failure.raised_in(self.dialect.grad_params_hook) or failure.raised_in(self.dialect.grad_input_hook):
                 raise
@@ -330,9 +331,13 @@ class StudentModule:
                 raise
             self.call(self.dialect.grad_params_hook, x, grad_output, seed=seed)
 
-    def loss(self, x, target):
-        """A criterion's forward: one number (a float or an array of size 1 are both accepted)."""
-        value = as_array(self.call("forward", x, target), f"{self.name}.forward", allow_scalar=True)
+    def loss(self, x, target, strict=False):
+        """A criterion's forward: one number (a float or an array of size 1 are both accepted);
+        where forward returns None, the loss it stored, unless ``strict`` (the forward tests)."""
+        result = self.call("forward", x, target)
+        if result is None and not strict:
+            result = self.stored(self.dialect.output_attr)
+        value = as_array(result, f"{self.name}.forward", allow_scalar=True)
         if value.size != 1:
             raise StudentFailure(
                 f"{self.name}.forward must return one number (the loss), got an array of shape {value.shape}.",

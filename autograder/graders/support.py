@@ -36,7 +36,7 @@ def check_forward(student, reference, x, what, mistakes=(), **tol):
     bias = getattr(reference, "b", None)
     if bias is not None:
         context.terms["the bias b"] = np.broadcast_to(bias.reshape((1, -1) + (1,) * (expected.ndim - 2)), expected.shape)
-    expect_close(student.forward(x), expected, what, mistakes, context=context, **tol)
+    expect_close(student.forward(x, strict=True), expected, what, mistakes, context=context, **tol)
 
 
 def check_grad_input(student, reference, x, g, what, mistakes=(), seed=0, terms=None):

@@ -58,7 +58,8 @@ def check_stable(student, reference, x, g, what, key, forward_mistakes=(), grad_
         if not np.all(np.isfinite(got)):
             check_mistakes(got, f"{what}: {name}", mistakes)
             fail(key, f"{what}: {name}", where_nonfinite(got, context_for(x)))
-    expect_computes(f"{what}: output", [out], [x], rows=True)
+    smaller = x * 1e-3  # the same input, scaled down: a result that ignores its input gives the same
+    expect_computes(f"{what}: output", [out, student.forward(smaller)], [x, smaller], rows=True)
     if shifted is not None:
         expect_close(out, student.forward(shifted), f"{what}: output (against your own output for the same rows "
                      "shifted to moderate values, which must not change it)")
@@ -81,7 +82,7 @@ def criterion_pair(submission, ref, canonical):
 
 
 def check_loss(student, reference, x, y, what, mistakes=(), nonfinite_key="nonfinite"):
-    expect_close(student.loss(x, y), reference.forward(x, y), what, mistakes, nonfinite_key=nonfinite_key,
+    expect_close(student.loss(x, y, strict=True), reference.forward(x, y), what, mistakes, nonfinite_key=nonfinite_key,
                  context=context_for(x, criterion=True))
 
 
@@ -104,13 +105,29 @@ def check_criterion_grad(student, reference, x, y, what, mistakes=(), nonfinite_
         loss = student.loss(x, y)
     except StudentFailure:
         loss = None  # a forward that fails does not stop the gradient from being graded
-    got = student.backward(x, y)
+    got = student.backward(x, y, strict=True)
     if close(got, expected):
         return
     own = OwnForward(lambda z: student.loss(z, y), x, None, loss is not None and close(loss, reference_loss)) \
         if finite_differences else None
     expect_gradient(got, expected, what, own, mistakes, nonfinite_key=nonfinite_key,
                     context=context_for(x, criterion=True))
+
+
+def right_on(student, reference, x, y):
+    """``(loss right, gradient right)`` of a criterion on a regular input: an edge test judges the
+    values at its edge only where the formula itself is right, so that a mistake in the formula
+    is charged to the forward and gradient tests alone (the edge test then judges finiteness)."""
+    try:
+        loss_right = close(student.loss(x, y), reference.forward(x, y))
+    except StudentFailure:
+        loss_right = False
+    try:
+        reference.forward(x, y)
+        grad_right = close(criterion_gradient(student, x, y), reference.backward(x, y))
+    except StudentFailure:
+        grad_right = False
+    return loss_right, grad_right
 
 
 def check_batch_division(student, x, y, repeats, what):

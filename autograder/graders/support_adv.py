@@ -227,8 +227,7 @@ def adam_run(variables, gradient_steps, config, correct_m=True, correct_v=True, 
     correction uses t before it is counted up."""
     variables = copy_nested(variables)
     b1, b2, eps, lr = config["beta1"], config["beta2"], config["epsilon"], config["learning_rate"]
-    if betas_swapped:
-        b1, b2 = b2, b1
+    m_beta, v_beta = (b2, b1) if betas_swapped else (b1, b2)  # the moving averages' betas
     m, v, t, history = {}, {}, 0, []
     for gradients in gradient_steps:
         t = t + 1 if keep_t else 1
@@ -238,8 +237,8 @@ def adam_run(variables, gradient_steps, config, correct_m=True, correct_v=True, 
         with np.errstate(all="ignore"):
             lr_t = lr * (np.sqrt(1 - b2 ** used) if correct_v else 1.0) / ((1 - b1 ** used) if correct_m else 1.0)
         for index, (var, grad) in enumerate(zip(flat(variables), flat(gradients))):
-            m[index] = b1 * m.get(index, 0.0) + (1 - b1) * grad
-            v[index] = b2 * v.get(index, 0.0) + (1 - b2) * grad * grad
+            m[index] = m_beta * m.get(index, 0.0) + (1 - m_beta) * grad
+            v[index] = v_beta * v.get(index, 0.0) + (1 - v_beta) * grad * grad
             if epsilon == "sqrt_v_hat":
                 var -= lr_t * m[index] / (np.sqrt(v[index]) + eps * np.sqrt(1 - b2 ** t))
             elif epsilon == "inside":
@@ -319,7 +318,8 @@ def expect_in_place(step, what):
     getParameters() lists are rebuilt on every call, so a replaced list item is a lost update.
     Judged from the arrays as they are in memory after the call, read on this side."""
     expect_updated(step, what)
-    stale = [i for i, (a, m) in enumerate(zip(flat(step.after), flat(step.in_memory))) if not np.array_equal(a, m)]
+    stale = [i for i, (a, m) in enumerate(zip(flat(step.after), flat(step.in_memory)))
+             if not np.array_equal(a, m, equal_nan=True)]
     if stale:
         fail("optimizer_not_in_place", what,
              "It put new arrays into the lists (variables[i][j] = ...) instead of changing the arrays themselves "

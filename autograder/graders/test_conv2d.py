@@ -3,7 +3,7 @@ import numpy as np
 
 from autograder.checks import expect, expect_computes
 from autograder.graders.support import (
-    check_accumulation, check_forward, check_grad_input, check_inputs_unchanged, check_param_grads,
+    check_accumulation, own_output, check_forward, check_grad_input, check_inputs_unchanged, check_param_grads,
     check_parameters_by_reference, check_zeroing, pair,
 )
 from autograder.graders.support_adv import (
@@ -111,10 +111,14 @@ def test_larger_input(submission, ref, rng):
     # Speed only: the values are judged by the tests above, on small inputs.
     batch, n_in, n_out, k, h, w = LARGE
     student, reference = pair(submission, ref, "Conv2d", n_in, n_out, k)
-    x, g = rng.standard_normal((batch, n_in, h, w)), rng.standard_normal((batch, n_out, h, w))
+    x = rng.standard_normal((batch, n_in, h, w))
+    # gradOutput of the shape of the student's own output, so that a mistake in the output's shape
+    # (the padding, judged by the forward test) does not stop the speed from being judged
+    g = rng.standard_normal(own_output(student, x).shape if own_output(student, x) is not None else (batch, n_out, h, w))
 
     def run(module):
-        return module.forward(x), module.backward(x, g)
+        out = module.forward(x)
+        return out, module.backward(x, g if np.shape(out) == g.shape else rng.standard_normal(np.shape(out)))
 
     what = f"{layer(n_in, n_out, k)} forward and backward for an input of shape {x.shape}"
     output, grad = expect_fast_enough(submission, lambda: run(student), lambda: run(reference), what, SPEED_FACTOR,

@@ -12,10 +12,10 @@ from autograder.checks import check_mistakes, close, expect, expect_close, expec
 from autograder.graders.support_state import is_mask_of, nonzero_input
 
 
-def dropped(submission, p, x, seed, what):
+def dropped(submission, p, x, seed, what, strict=False):
     """A training forward of a fresh Dropout(p); fails plainly when nothing (or everything) is zeroed."""
     layer = submission.new("Dropout", p)
-    out = layer.forward(x, seed=seed)
+    out = layer.forward(x, seed=seed, strict=strict)
     expect(out.shape == x.shape, "wrong_shape", what, f"Expected shape {x.shape}, got {out.shape}.")
     zero = out == 0
     expect(zero.any(), "dropout_no_drop", what, f"No element of an input of shape {x.shape} was zeroed with p = {p}.")
@@ -45,7 +45,7 @@ def test_drop_rate(submission, ref, rng):
     x = nonzero_input(rng, (250, 200))
     for p, seed in ((0.3, 11), (0.75, 12)):
         what = f"Dropout({p}) in training mode, an input of shape {x.shape}"
-        _, out = dropped(submission, p, x, seed, what)
+        _, out = dropped(submission, p, x, seed, what, strict=True)
         zero = out == 0
         rows, columns = constant_lines(zero)
         draws = x.shape[0] if rows else x.shape[1] if columns else x.size  # a row or column mask: fewer draws
@@ -103,7 +103,7 @@ def test_backward(submission, ref, rng):
         x, g = nonzero_input(rng, shape), nonzero_input(rng, shape)
         what = f"Dropout({p}) in training mode, gradInput for an input of shape {shape}"
         layer, out = dropped(submission, p, x, 31, what)
-        got = layer.backward(x, g, seed=32)  # another seed: a mask drawn again in backward differs
+        got = layer.backward(x, g, seed=32, strict=True)  # another seed: a mask drawn again in backward differs
         mask = out / x  # the forward's own mask, scaling included
         expected = g * mask
         if got.shape == x.shape and not close(got, expected):

@@ -1,6 +1,7 @@
 """ELU(alpha=1.0): x where x > 0, alpha * (exp(x) - 1) elsewhere; finite for large |x|."""
 import numpy as np
 
+from autograder.analyser import context_for
 from autograder.checks import expect_close
 from autograder.graders.support import away_from_kinks, check_inputs_unchanged
 from autograder.graders.support_act import check_module_grad, check_stable, quiet
@@ -50,8 +51,9 @@ def test_forward(submission, ref, rng):
     """output with the default alpha 1.0"""
     for shape in [(5, 4), (2, 7)]:
         x = away_from_kinks(rng, shape)
-        expect_close(submission.new("ELU").forward(x), ref.ELU().forward(x),
-                     f"ELU() output for an input of shape {shape}", forward_mistakes(x, 1.0, None))
+        expect_close(submission.new("ELU").forward(x, strict=True), ref.ELU().forward(x),
+                     f"ELU() output for an input of shape {shape}", forward_mistakes(x, 1.0, None),
+                     context=context_for(x))
 
 
 def test_grad_input(submission, ref, rng):

@@ -1,6 +1,7 @@
 """LeakyReLU(slope=0.03): x where x > 0, slope * x elsewhere."""
 import numpy as np
 
+from autograder.analyser import context_for
 from autograder.checks import expect_close
 from autograder.graders.support import away_from_kinks, check_inputs_unchanged
 from autograder.graders.support_act import check_module_grad, quiet
@@ -62,9 +63,9 @@ def test_forward(submission, ref, rng):
     """output with the default slope 0.03"""
     for shape in [(5, 4), (2, 7)]:
         x = away_from_kinks(rng, shape)
-        got = submission.new("LeakyReLU").forward(x)
+        got = submission.new("LeakyReLU").forward(x, strict=True)
         expect_close(got, ref.LeakyReLU().forward(x), f"LeakyReLU() output for an input of shape {shape}",
-                     forward_mistakes(got, x, DEFAULT_SLOPE, None))
+                     forward_mistakes(got, x, DEFAULT_SLOPE, None), context=context_for(x))
 
 
 def test_grad_input(submission, ref, rng):

@@ -21,11 +21,11 @@ def test_forward(submission, ref, rng):
         seq, _ = build_sequential(submission, specs)
         x = rng.uniform(-1, 1, (n, d))
         expected, _, _ = chain(specs, x, np.ones_like(x))
-        expect_close(seq.forward(x), expected, f"{WHAT}: forward for an input of shape {x.shape}",
+        expect_close(seq.forward(x, strict=True), expected, f"{WHAT}: forward for an input of shape {x.shape}",
                      mistakes=[("sequential_first_module_only", probe_forward("square", x))])
     seq, _ = build_sequential(submission, [("scale", np.full(3, 2.0))])
     x = rng.uniform(-1, 1, (2, 3))
-    expect_close(seq.forward(x), 2 * x, "Sequential with a single module (x * 2): forward")
+    expect_close(seq.forward(x, strict=True), 2 * x, "Sequential with a single module (x * 2): forward")
 
 
 def test_backward(submission, ref, rng):
@@ -47,7 +47,7 @@ def test_backward(submission, ref, rng):
         if width_in == width_out:
             mistakes.append(("sequential_container_input", chain(chain_specs, x, g, at_container_input=True)[1]))
         own = OwnForward(seq.forward, x, g, close(seq.forward(x), output))
-        got = seq.backward(x, g)
+        got = seq.backward(x, g, strict=True)
         expect_gradient(got, expected, f"{what}: gradInput from backward", own, mistakes)
 
 

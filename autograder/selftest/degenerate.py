@@ -26,24 +26,21 @@ CRITERIONS = ["MSECriterion", "ClassNLLCriterionUnstable", "ClassNLLCriterion", 
 OPTIMIZERS = ["sgd_momentum", "adam_optimizer"]
 
 # Tests a kind cannot affect: what they judge is code the kind does not change.
-_CONSTRUCTION = {  # the constructors, and zeroGradParameters on gradients written into the layer
-    "Linear": {"initialisation", "zero_grad"}, "Conv2d": {"initialisation", "zero_grad"},
+# the constructors, zeroGradParameters on gradients written into the layer, and the parameter
+# getter (its arrays are read back after an optimizer's step through it)
+_CONSTRUCTION = {
+    "Linear": {"initialisation", "zero_grad", "parameters_by_reference"},
+    "Conv2d": {"initialisation", "zero_grad", "parameters_by_reference"},
     "Sequential": {"getitem", "train_evaluate"},  # judged on probe modules' own forward and mode flags
 }
 _SEQUENTIAL = {"getitem", "train_evaluate", "parameters", "zero_grad"}  # the container's plumbing, on probes
 UNAFFECTED = {
     "zeros": dict(_CONSTRUCTION, Sequential=_SEQUENTIAL),
-    # parameter gradients that grow whatever the input still show that zeroGradParameters zeroes them
     "constant": dict(_CONSTRUCTION, Sequential=_SEQUENTIAL),
     # Dropout in evaluation mode and with p = 0 is the identity: handing back the input is right there
     "identity": dict(_CONSTRUCTION, Sequential=_SEQUENTIAL, Dropout={"eval", "p_zero"}),
-    # the parameter getters and zeroGradParameters are untouched, and a forward that ignores its
-    # input still reads W and b, so an optimizer step through them shows; NLL's true gradient,
-    # -target / N, does not depend on the input at all
-    "ignores_input": dict(_CONSTRUCTION, Sequential=_SEQUENTIAL,
-                          Linear={"initialisation", "parameters_by_reference", "zero_grad"},
-                          Conv2d={"initialisation", "parameters_by_reference", "zero_grad"},
-                          ClassNLLCriterion={"grad_input"}),
+    # NLL's true gradient, -target / N, does not depend on the input at all
+    "ignores_input": dict(_CONSTRUCTION, Sequential=_SEQUENTIAL, ClassNLLCriterion={"grad_input"}),
 }
 
 _PATCH = '''
