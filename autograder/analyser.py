@@ -117,6 +117,18 @@ def context_for(x, criterion=False, constants=None, **options):
 
 # -- detectors: each returns a Finding or None ---------------------------------------------------------
 
+def constant_result(got, expected, context):
+    """The same value everywhere (zeros, say) where the expected result varies."""
+    if got.shape != expected.shape or got.size < 2 or not np.all(np.isfinite(got)):
+        return None
+    value = float(got.flat[0])
+    if np.all(got == value) and not np.all(expected == expected.flat[0]):
+        what = "zero" if value == 0 else number(value)
+        return Finding("constant", f"It is {what} everywhere, where the expected result varies: it does not depend on "
+                                   "the input (is the computation missing?).")
+    return None
+
+
 def permuted_shape(got, expected, context):
     if got.shape == expected.shape or sorted(got.shape) != sorted(expected.shape):
         return None
@@ -254,7 +266,8 @@ def region(got, expected, context):
     return None
 
 
-DETECTORS = (permuted_shape, reduced_shape, transposed, factor, named_term, offset, branch, pooling_positions, region)
+DETECTORS = (permuted_shape, reduced_shape, constant_result, transposed, factor, named_term, offset, branch,
+             pooling_positions, region)
 
 
 def relation(got, expected, context=None):

@@ -28,6 +28,7 @@ DIAGNOSES = {
                   "(only zeros, one constant result, or the input handed back).",
     "input_mutated": "The method changes its input array in place; compute into a new array instead.",
     # what the analyser finds when no named mistake fits (autograder/analyser.py)
+    "constant": "The result is one value everywhere: it does not depend on the input.",
     "transposed": "The result is the expected one transposed.",
     "axes_permuted": "The result's axes are in another order than expected.",
     "keepdims": "A reduced vector was broadcast along the wrong axis (keepdims=True is missing).",

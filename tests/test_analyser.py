@@ -61,9 +61,15 @@ def test_pooling_positions_other_than_the_maximum():
     x = RNG.standard_normal((1, 1, 4, 4))
     blocks = x.reshape(1, 1, 2, 2, 2, 2)
     at_max = (blocks == blocks.max(axis=(3, 5), keepdims=True)).reshape(x.shape)
-    expected = np.where(at_max, 1.0, 0.0)
-    got = np.ones_like(x)  # the gradient copied to every position
+    g = np.array([[[[0.5, -1.0], [2.0, 0.7]]]])
+    got = np.repeat(np.repeat(g, 2, axis=2), 2, axis=3)  # each window's gradient copied to all its positions
+    expected = np.where(at_max, got, 0.0)
     assert key(got, expected, Context(x=x, pool=2, layout="image")) == "pool_positions"
+
+
+def test_a_result_that_is_one_value_everywhere():
+    found = relation(np.zeros_like(E), E)
+    assert found.key == "constant" and "zero everywhere" in found.text
 
 
 def test_regions_rows_columns_border_channels():

@@ -26,6 +26,7 @@ def variants(variables, gradient_steps):
         ("optimizer_state_not_kept", adam_run(variables, gradient_steps, CONFIG, keep_t=False)[0]),
         ("adam_betas_swapped", adam_run(variables, gradient_steps, CONFIG, betas_swapped=True)[0]),
         ("adam_step_count", adam_run(variables, gradient_steps, CONFIG, t_late=True)[0]),
+        ("adam_epsilon_inside_root", adam_run(variables, gradient_steps, CONFIG, epsilon="inside")[0]),
     ]
 
 

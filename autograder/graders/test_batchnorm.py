@@ -131,7 +131,8 @@ def test_forward_eval(submission, ref, rng):
             expect_close(student.forward(x), normalized(x, mean, var),
                          f"BatchNormalization({alpha}) in evaluation mode after 3 training batches, output for a "
                          f"batch of shape {x.shape}",
-                         mistakes=[("batchnorm_eval_uses_batch", normalized(x, x.mean(axis=0), x.var(axis=0))),
+                         mistakes=[("batchnorm_epsilon_outside_root", (x - mean) / (np.sqrt(var) + BN_EPS)),
+                                   ("batchnorm_eval_uses_batch", normalized(x, x.mean(axis=0), x.var(axis=0))),
                                    ("batchnorm_eval_uses_batch",
                                     normalized(x, x.mean(axis=0), x.var(axis=0, ddof=1)))])
 
@@ -156,8 +157,11 @@ def test_eval_batch_size(submission, ref, rng):
     """evaluation works with a batch size other than the training batch size"""
     student, _, (mean, var) = trained_pair(submission, ref, rng, 0.6, (8, 8))
     what = "BatchNormalization(0.6) trained on batches of 8, in evaluation mode"
-    control = batch(rng, 8)
-    values_checked = close(student.forward(control), normalized(control, mean, var))  # else forward_eval's to judge
+    control, control_g = batch(rng, 8), rng.standard_normal((8, D))
+    # the values are judged where they are right for the training batch size (else forward_eval's
+    # and grad_input_eval's to judge): this test owns the other batch sizes
+    values_checked = close(student.forward(control), normalized(control, mean, var))
+    grads_checked = close(student.backward(control, control_g), control_g / np.sqrt(var + BN_EPS))
     outputs, inputs = [], []
     for n in (3, 1, 13, 3):
         x, g = batch(rng, n, shift=1.0), rng.standard_normal((n, D))
@@ -173,6 +177,7 @@ def test_eval_batch_size(submission, ref, rng):
                f"forward returned shape {out.shape} and backward {grad.shape}; expected {x.shape} for both.")
         if values_checked:
             expect_close(out, normalized(x, mean, var), f"{what}: output for a batch of shape {x.shape}")
+        if grads_checked:
             expect_close(grad, g / np.sqrt(var + BN_EPS), f"{what}: gradInput for a batch of shape {x.shape}")
         outputs.append(out)
         inputs.append(x)

@@ -4,7 +4,7 @@ import numpy as np
 
 from autograder.checks import OwnForward, close, expect, expect_close, expect_computes, expect_gradient, \
     expect_unchanged, fail
-from autograder.graders.support_act import right_on
+from autograder.graders.support_act import expect_criterion_computes, right_on
 from autograder.graders.support_adv import contrastive_inputs, contrastive_mistakes, expect_fast_enough
 from autograder.student import StudentFailure
 
@@ -42,7 +42,7 @@ def test_forward(submission, ref, rng):
     for n, d, M, labels in BATCHES:
         student, reference = criterion(submission, ref, M)
         x, y = batch(rng, n, d, M, labels)
-        expect_close(student.loss(x, y), reference.forward(x, y),
+        expect_close(student.loss(x, y, strict=True), reference.forward(x, y),
                      f"ClassContrastiveCriterion({M}) loss for {n} embeddings of size {d}, labels {labels}",
                      contrastive_mistakes(x, y, M, 0))
 
@@ -63,6 +63,7 @@ def test_empty_terms(submission, ref, rng):
         x, y = batch(rng, n, d, M, labels)
         what = f"ClassContrastiveCriterion({M}) loss when {case}"
         loss_right, grad_right = right_on(student, reference, *batch(rng, n, d, M, REGULAR_LABELS[:n]))
+        expect_criterion_computes(student, x, y, what)
         got = student.loss(x, y)
         expect(np.isfinite(got), "contrastive_empty_term", what, f"It returned {got}.")
         if loss_right:  # else the formula's mistake is the forward test's to charge
@@ -102,6 +103,7 @@ def test_zero_distance(submission, ref, rng):
     x[1] = x[0]  # a negative pair at distance 0: its term contributes 0 to the gradient
     what = f"ClassContrastiveCriterion({M}) with two identical embeddings of different labels"
     loss_right, grad_right = right_on(student, reference, *batch(rng, 5, 3, M, [0, 1, 0, 1, 2]))
+    expect_criterion_computes(student, x, y, what)
     loss = student.loss(x, y)
     expect(np.isfinite(loss), "nonfinite", f"{what}: loss", f"It returned {loss}.")
     if loss_right:  # else the formula's mistake is the forward test's to charge

@@ -5,7 +5,7 @@ import numpy as np
 from autograder.checks import expect_close
 from autograder.graders.support_act import (
     check_batch_division, check_criterion_grad, check_criterion_unchanged, check_loss, criterion_gradient,
-    criterion_pair, one_hot, quiet, right_on, row_softmax,
+    criterion_pair, expect_criterion_computes, one_hot, quiet, right_on, row_softmax,
 )
 
 NAME = "ClassNLLCriterionUnstable"
@@ -80,6 +80,7 @@ def test_clipping(submission, ref, rng):
             f"which counts as -log(EPS) = -log(1e-15) = {-np.log(EPS):.4g})")
     loss_right, grad_right = right_on(student, reference, probabilities(rng, p.shape), y)
     loss, grad = student.loss(p, y), criterion_gradient(student, p, y)
+    expect_criterion_computes(student, p, y, what)
     reference.forward(p, y)
     for name, got, expected, mistakes, right in (("loss", loss, reference.forward(p, y), loss_mistakes(p, y), loss_right),
                                                   ("gradInput", grad, reference.backward(p, y), grad_mistakes(p, y),

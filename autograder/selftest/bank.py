@@ -24,6 +24,7 @@ class Mutant:
     diagnosis: str
     edits: tuple  # (file, old, new)
     mistake: str = ""
+    fails: tuple = ()  # the tests of its item that own the property it breaks: exactly these fail
 
     def source(self):
         return reference_source(self.edits)
@@ -34,7 +35,8 @@ def load_mutants(path=HERE / "mutants.toml"):
     mutants = []
     for entry in data.get("mutant", []):
         edits = tuple((e["file"], e["old"], e["new"]) for e in entry["edit"])
-        mutants.append(Mutant(entry["id"], entry["item"], entry["diagnosis"], edits, entry.get("mistake", "")))
+        mutants.append(Mutant(entry["id"], entry["item"], entry["diagnosis"], edits, entry.get("mistake", ""),
+                              tuple(entry.get("fails", ()))))
     ids = [m.id for m in mutants]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -106,6 +108,13 @@ def judge_mutant(mutant, results):
     found = {d["diagnosis"] for d in results["extra_data"]["diagnoses"] if d["item"] == mutant.item}
     if mutant.diagnosis not in found:
         problems.append(f"expected diagnosis {mutant.diagnosis!r}, got {sorted(found) or 'none'}")
+    failed = {t["extra_data"]["test"] for t in results["tests"] if t["tags"][0] == mutant.item and t["status"] != "passed"}
+    if set(mutant.fails) != failed:
+        problems.append(f"expected exactly the tests {sorted(mutant.fails)} to fail, the tests that own its property; "
+                        f"failed: {sorted(failed)}")
+    problems += [f"{t['name']}: the message says only that the result differs" for t in results["tests"]
+                 if t["status"] != "passed" and t["extra_data"]["diagnosis"] == "wrong_values"
+                 and "It differs in" not in t["output"]]
     problems += [f"grader error in {t}" for t in grader_errors(results)]
     return Verdict(mutant.id, not problems, problems, results)
 
