@@ -387,6 +387,8 @@ def expect_uses_gradients(submission, canonical, config, rng, what):
     for gradients in (first, second):
         (step,) = run_optimizer(submission, canonical, variables, [gradients], config)
         updates.append(concat(step.after) - concat(step.before))
+    if not all(np.all(np.isfinite(update)) for update in updates):
+        return  # a step that overflows computes something wrong: the tests of the values charge it
     expect_computes(f"{what}: the update of one step", updates, [concat(first), concat(second)], identity_ok=True)
 
 
