@@ -35,7 +35,8 @@ def verdicts():
 
 def test_the_bank_is_large_enough_and_covers_every_spec_mistake():
     mutants = load_mutants()
-    assert len(mutants) >= 30
+    assert len(mutants) >= 155
+    assert all(m.fails for m in mutants), [m.id for m in mutants if not m.fails]
     assert len(alternatives()) >= 10
     covered = {(m.item, m.diagnosis) for m in mutants}
     assert SPEC_MISTAKES - covered == set()
@@ -60,6 +61,9 @@ def test_stub_gets_zero_with_one_clear_message_per_item(verdicts):
 
 
 def test_every_mutant_loses_points_on_its_item_only_and_is_named(verdicts):
+    """Each mutant loses points on its own item only, fails exactly the tests that own the
+    property it breaks (its `fails`), and the message names its mistake (its diagnosis): no
+    failing test says only that the result differs."""
     failures = {v.name: v.problems for v in verdicts.values() if v.name in {m.id for m in load_mutants()} and not v.ok}
     assert failures == {}
 

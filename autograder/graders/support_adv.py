@@ -415,7 +415,7 @@ def expect_state_kept(submission, canonical, config, rng):
             after = optimizer_step(submission, canonical, current[which], steps[number], config, states[which],
                                    what).after
             own = alone[which][number].after
-            if not np.allclose(concat(after), concat(own), rtol=1e-10, atol=1e-12):
+            if not np.allclose(concat(after), concat(own), rtol=1e-10, atol=1e-12, equal_nan=True):
                 fail("optimizer_state_not_kept", what, "The result differs from the same optimizer run on its own: "
                      "the state must live in the `state` dictionary passed in, not in a global variable.")
             current[which] = after
