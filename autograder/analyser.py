@@ -174,6 +174,22 @@ def factor(got, expected, context):
     return Finding("factor", f"It is {placed} = {number(found)} times the expected result everywhere.")
 
 
+def per_line(got, expected, context):
+    """Each row a multiple of the expected row (a normalisation by the wrong quantity), or each
+    column off by a constant of its own (a per-feature term missing, such as a mean)."""
+    if got.shape != expected.shape or got.ndim != 2 or min(got.shape) < 2 or not np.all(np.isfinite(got)):
+        return None
+    scales = np.sum(got * expected, axis=1) / np.maximum(np.sum(expected * expected, axis=1), 1e-300)
+    if near(got, scales[:, None] * expected) and not np.allclose(scales, scales[0]):
+        return Finding("row_factor", "Each row is the expected row times a factor of its own: the rows are "
+                                     "normalised (divided) by the wrong quantity.")
+    shifts = np.mean(got - expected, axis=0)
+    if near(got, expected + shifts[None, :]) and not np.allclose(shifts, shifts[0]):
+        return Finding("column_offset", "Each column is off by a constant of its own: a per-feature term (a mean, a "
+                                        "bias) is missing or added.")
+    return None
+
+
 def offset(got, expected, context):
     difference = got - expected
     if not np.all(np.isfinite(difference)) or difference.size < 2:
@@ -266,8 +282,8 @@ def region(got, expected, context):
     return None
 
 
-DETECTORS = (permuted_shape, reduced_shape, constant_result, transposed, factor, named_term, offset, branch,
-             pooling_positions, region)
+DETECTORS = (permuted_shape, reduced_shape, constant_result, transposed, factor, named_term, offset, per_line,
+             branch, pooling_positions, region)
 
 
 def relation(got, expected, context=None):

@@ -36,6 +36,8 @@ DIAGNOSES = {
     "factor": "The result is the expected one times a constant factor.",
     "sign": "The result has the opposite sign.",
     "offset": "The result is the expected one plus a constant.",
+    "row_factor": "Each row is the expected one times a factor of its own.",
+    "column_offset": "Each column is off by a constant of its own.",
     "missing_term": "A term of the formula is missing.",
     "extra_term": "A term of the formula is added once too often.",
     "only_term": "Only one term of the formula is computed.",

@@ -103,3 +103,8 @@ def test_batch_constants_only_for_batches():
 @pytest.mark.parametrize("got", [np.full((5, 4), np.nan), E + np.inf])
 def test_non_finite_results_are_left_to_the_nonfinite_check(got):
     assert relation(got, E) is None or relation(got, E).key not in {"factor", "offset", "sign"}
+
+
+def test_rows_scaled_and_columns_shifted_each_their_own_way():
+    assert key(E * np.array([[1.0], [2.0], [0.5], [3.0], [1.5]])) == "row_factor"
+    assert key(E + np.array([0.1, -0.3, 0.7, 0.0])) == "column_offset"

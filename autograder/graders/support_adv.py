@@ -333,8 +333,11 @@ def expect_update(step, expected_after, what, mistakes=(), config=None, **tolera
     momentum or the sign, where the variables themselves would hide it. ``mistakes`` give the
     variables after the call that a known mistake would leave."""
     before = concat(step.before)
-    constants = {f"the {name.replace('_', ' ')} ({value:g})": value for name, value in (config or {}).items()
-                 if isinstance(value, float) and value not in (0.0, 1.0)}
+    constants = {}
+    for name, value in (config or {}).items():
+        if isinstance(value, float) and value not in (0.0, 1.0):
+            constants[f"the {name.replace('_', ' ')} ({value:g})"] = value
+            constants[f"1 / the {name.replace('_', ' ')} ({value:g})"] = 1 / value
     expect_close(concat(step.after) - before, np.asarray(expected_after) - before, what,
                  [(key, np.asarray(after) - before, *rest) for key, after, *rest in mistakes],
                  context=Context(constants=constants, layout=None), **tolerance)
