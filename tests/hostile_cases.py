@@ -46,7 +46,7 @@ class Case:
     suffix: str = ".ipynb"
     lost: dict = field(default_factory=dict)
     says: str = ""
-    needs: str | None = None  # "bwrap", "cgroup" (a pids cgroup), "process_limit" or "root"
+    needs: str | None = None  # "bwrap", "cgroup" (a pids cgroup), "process_limit" or "unprivileged"
     unreadable: bool = False  # the file cannot be read at all: every item scores 0
     items: tuple | None = None  # the items graded, when not the usual three
     memory_mb: int | None = None  # a tighter bound on the grader's memory growth for this case
@@ -621,7 +621,7 @@ CASES = [
     Case("cell_of_2_mb", raw=huge_cell),
 
     # privileges: the student's code never runs as root, even when the grader does ------------
-    Case("opens_host_sysctls_for_writing", edits=in_forward(code("""
+    Case("opens_host_sysctls_for_writing", needs="unprivileged", edits=in_forward(code("""
         import os
         writable = []
         for name in ("/proc/sys/kernel/core_pattern", "/proc/sys/kernel/panic", "/proc/sys/vm/drop_caches",
@@ -634,7 +634,7 @@ CASES = [
         if writable:
             raise RuntimeError(f"writable: {writable}")
         """))),
-    Case("runs_as_root_or_can_become_root", edits=in_forward(code("""
+    Case("runs_as_root_or_can_become_root", needs="unprivileged", edits=in_forward(code("""
         import os
         if 0 in (os.getuid(), os.geteuid(), os.getgid()):
             raise RuntimeError("runs as root")
@@ -649,7 +649,7 @@ CASES = [
         except PermissionError:
             pass
         """))),
-    Case("leaves_its_process_cgroup", edits=in_forward(code("""
+    Case("leaves_its_process_cgroup", needs="unprivileged", edits=in_forward(code("""
         import os
         for root in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
             try:

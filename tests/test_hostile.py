@@ -34,7 +34,7 @@ import pytest
 from autograder import manifest
 from autograder.results import build_results, feedback_markdown
 from autograder.runner import grade
-from autograder.sandbox.client import PIDS_ROOT, Limits, PidsGroup, bubblewrap_works
+from autograder.sandbox.client import PIDS_ROOT, Limits, PidsGroup, bubblewrap_works, unprivileged_python_works
 from autograder.selftest.reference_submission import reference_source
 from tests import hostile_cases
 from tests.hostile_cases import CASES, build
@@ -73,7 +73,9 @@ SKIPS = {
                "processes a submission leaves behind"),
     "process_limit": (not PROCESS_LIMIT, "needs a process limit that binds: a pids cgroup, or grading as a "
                       "non-root user (RLIMIT_NPROC does not apply to root)"),
-    "root": (os.geteuid() != 0, "shows something only when the grader runs as root"),
+    "unprivileged": (os.geteuid() == 0 and not bubblewrap_works() and not unprivileged_python_works(),
+                     "needs a worker that runs unprivileged: bubblewrap, or a Python an unprivileged user can run "
+                     "(without either, a grader running as root runs the worker as root, and says so)"),
 }
 
 
