@@ -388,21 +388,20 @@ class StudentModule:
     def attribute(self, name):
         return self.submission.get(self.handle, name, f"{self.name}.{name}")
 
-    def set_grad_parameters(self, arrays):
-        """Give the student's layer these parameter gradients (in place where the getter allows)."""
-        where = f"setting the parameter gradients of {self.name}"
-        self._check_alive(where)
-        names = PARAMETER_ATTRIBUTES.get(self.canonical, ([], []))[1]
-        self.submission._request(where, "write_arrays", target=self.handle, values=self._from_canonical(arrays),
-                                 getter=self.dialect.get_grad_parameters, attributes=names)
-
     def set_parameters(self, arrays):
         """Give the student's layer these parameter values (in place where the getter allows)."""
-        where = f"setting the parameters of {self.name}"
+        self._write(arrays, self.dialect.get_parameters, 0, "parameters")
+
+    def set_grad_parameters(self, arrays):
+        """Give the student's layer these parameter gradients (in place where the getter allows)."""
+        self._write(arrays, self.dialect.get_grad_parameters, 1, "parameter gradients")
+
+    def _write(self, arrays, getter, kind, words):
+        where = f"setting the {words} of {self.name}"
         self._check_alive(where)
-        names = PARAMETER_ATTRIBUTES.get(self.canonical, ([], []))[0]
+        names = PARAMETER_ATTRIBUTES.get(self.canonical, ([], []))[kind]
         self.submission._request(where, "write_arrays", target=self.handle, values=self._from_canonical(arrays),
-                                 getter=self.dialect.get_parameters, attributes=names)
+                                 getter=getter, attributes=names)
 
     def nudge_parameters(self, delta):
         """Subtract ``delta`` in place from the arrays the parameter getter returns (an optimizer step)."""

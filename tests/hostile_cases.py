@@ -200,6 +200,23 @@ def huge_outputs(path, fill):
     return path
 
 
+def forge_linear_forward_reply(statement):
+    """A cell that patches the worker so that its replies to Linear's forward are changed by
+    ``statement`` (on ``reply``) before they are sent."""
+    return code("""
+        import sys
+        _worker = sys.modules["__main__"].Worker
+        _call = _worker.op_call
+        def op_call(self, request, arrays, out):
+            reply = _call(self, request, arrays, out)
+            if request.get("method") in ("forward", "updateOutput") and type(self.objects.get(
+                    (request.get("target") or {}).get("$h"))).__name__ == "Linear":
+                @STATEMENT@
+            return reply
+        _worker.op_call = op_call
+        """).replace("@STATEMENT@", statement)
+
+
 def runs_itself(path, fill):
     """A notebook whose first cell includes itself hundreds of times, by its own file name and by
     the name the assignment gives it (each inclusion would include it again)."""
@@ -661,30 +678,10 @@ CASES = [
         """))),
 
     # the worker's reports are not evidence -----------------------------------------------------
-    Case("forged_reply_without_its_result", cells=(code("""
-        import sys
-        _worker = sys.modules["__main__"].Worker
-        _call = _worker.op_call
-        def op_call(self, request, arrays, out):
-            reply = _call(self, request, arrays, out)
-            if request.get("method") in ("forward", "updateOutput") and type(self.objects.get(
-                    (request.get("target") or {}).get("$h"))).__name__ == "Linear":
-                reply.pop("result", None)
-            return reply
-        _worker.op_call = op_call
-        """),), lost={"Linear": USES_FORWARD}, says=r"sent a malformed reply \(reply lacks result\)"),
-    Case("forged_handle_in_a_reply", cells=(code("""
-        import sys
-        _worker = sys.modules["__main__"].Worker
-        _call = _worker.op_call
-        def op_call(self, request, arrays, out):
-            reply = _call(self, request, arrays, out)
-            if request.get("method") in ("forward", "updateOutput") and type(self.objects.get(
-                    (request.get("target") or {}).get("$h"))).__name__ == "Linear":
-                reply["result"] = {"$h": 1}
-            return reply
-        _worker.op_call = op_call
-        """),), lost={"Linear": USES_FORWARD}, says=r"sent a malformed reply"),
+    Case("forged_reply_without_its_result", cells=(forge_linear_forward_reply('reply.pop("result", None)'),),
+         lost={"Linear": USES_FORWARD}, says=r"sent a malformed reply \(reply lacks result\)"),
+    Case("forged_handle_in_a_reply", cells=(forge_linear_forward_reply('reply["result"] = {"$h": 1}'),),
+         lost={"Linear": USES_FORWARD}, says=r"sent a malformed reply"),
     Case("mutates_its_input_and_forges_the_report", first_cells=(code("""
         import sys
         _originals = {}

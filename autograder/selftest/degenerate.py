@@ -75,26 +75,9 @@ def _degenerate_module(cls, kind):
                 self.output = _make(kind, _original(_copy.deepcopy(self), input), input)
             return self.output
         cls.updateOutput = updateOutput
-    if "updateGradInput" in own:
-        original = own["updateGradInput"]
-
-        def updateGradInput(self, input, gradOutput, _original=original):
-            if kind == "ignores_input":
-                self.gradInput = _original(self, _fixed_like(input), _fixed_like(gradOutput, 1))
-            else:
-                self.gradInput = _make(kind, _original(_copy.deepcopy(self), input, gradOutput), gradOutput)
-            return self.gradInput
-        cls.updateGradInput = updateGradInput
-    if "backward" in own:  # Sequential walks its modules itself
-        original = own["backward"]
-
-        def backward(self, input, gradOutput, _original=original):
-            if kind == "ignores_input":
-                self.gradInput = _original(self, _fixed_like(input), _fixed_like(gradOutput, 1))
-            else:
-                self.gradInput = _make(kind, _original(_copy.deepcopy(self), input, gradOutput), gradOutput)
-            return self.gradInput
-        cls.backward = backward
+    for name in ("updateGradInput", "backward"):  # Sequential walks its modules in backward itself
+        if name in own:
+            setattr(cls, name, _gradient(own[name], kind))
     if "accGradParameters" in own:
         original = own["accGradParameters"]
 
@@ -105,6 +88,16 @@ def _degenerate_module(cls, kind):
                 for grad in self.getGradParameters():
                     grad += 0.5
         cls.accGradParameters = accGradParameters
+
+
+def _gradient(original, kind):
+    def gradient(self, input, gradOutput):
+        if kind == "ignores_input":
+            self.gradInput = original(self, _fixed_like(input), _fixed_like(gradOutput, 1))
+        else:
+            self.gradInput = _make(kind, original(_copy.deepcopy(self), input, gradOutput), gradOutput)
+        return self.gradInput
+    return gradient
 
 
 def _degenerate_criterion(cls, kind):
