@@ -20,16 +20,17 @@ from autograder.selftest.reference_submission import reference_source
 
 LINEAR_ALL = {"forward", "grad_input", "grad_params", "accumulates", "zero_grad", "parameters_by_reference",
               "initialisation", "input_unchanged"}
-# Tests of Linear that call forward (initialisation only builds the layer and reads W and b)
-USES_FORWARD = LINEAR_ALL - {"initialisation"}
-# Tests that judge forward's value: the others call it but judge something else (so they fail
-# only when forward gives no array at all, and then all of USES_FORWARD fail)
-JUDGES_FORWARD = {"forward", "parameters_by_reference"}
-# A forward that computes nothing (zeros, NaN, infinity) also loses the test of a property that
+# What a broken Linear.forward costs (autograder/graders/README.md: each test owns one property).
+# A forward that stops the worker (hangs, kills it, breaks the protocol) costs every test that
+# runs forward; zeroing, the parameter getter and initialisation never run it.
+STOPS_FORWARD = {"forward", "grad_input", "grad_params", "accumulates", "input_unchanged"}
+# A forward that raises, or returns something that is not a usable array, costs the forward test
+FORWARD_ONLY = {"forward"}
+# A forward that computes nothing (zeros, NaN, infinity) also costs the test of a property that
 # is judged on what the code computes (inputs left unchanged)
-DEGENERATE_FORWARD = JUDGES_FORWARD | {"input_unchanged"}
-# Tests that call backward
-USES_BACKWARD = {"grad_input", "grad_params", "accumulates", "zero_grad", "input_unchanged"}
+DEGENERATE_FORWARD = {"forward", "input_unchanged"}
+# A backward that stops the worker costs the tests that run backward
+STOPS_BACKWARD = {"grad_input", "grad_params", "accumulates", "input_unchanged"}
 
 FORWARD = "        self.output = input @ self.W.T + self.b\n        return self.output"
 BACKWARD = "        self.gradInput = gradOutput @ self.W\n        return self.gradInput"
@@ -246,9 +247,9 @@ CASES = [
     # never-ending code ------------------------------------------------------------------------
     Case("hang_top_level", cells=(SPIN,), says=r"did not finish within"),
     Case("hang_sleep_top_level", cells=("import time\ntime.sleep(10 ** 6)",), says=r"did not finish within"),
-    Case("hang_forward", edits=in_forward(SPIN), lost={"Linear": USES_FORWARD},
+    Case("hang_forward", edits=in_forward(SPIN), lost={"Linear": STOPS_FORWARD},
          says=r"Linear\.forward did not finish within .*not run again"),
-    Case("hang_backward", edits=in_backward(SPIN), lost={"Linear": USES_BACKWARD},
+    Case("hang_backward", edits=in_backward(SPIN), lost={"Linear": STOPS_BACKWARD},
          says=r"Linear\.backward did not finish within"),
     Case("hang_init", edits=in_init(SPIN), lost={"Linear": LINEAR_ALL}, says=r"Linear\(\.\.\.\) was not run again"),
     Case("hang_in_del_of_garbage", cells=(code("""
@@ -266,7 +267,7 @@ CASES = [
                 while True:
                     pass
         Trap()
-        """)), lost={"Linear": USES_FORWARD}, says=r"Linear\.forward did not finish within"),
+        """)), lost={"Linear": STOPS_FORWARD}, says=r"Linear\.forward did not finish within"),
     Case("hang_at_interpreter_exit", cells=(code("""
         import atexit, time
         class Keeper:
@@ -289,7 +290,7 @@ CASES = [
             while True:
                 pass
         _thread.start_new_thread(spin, ())
-        """)), lost={"Linear": USES_FORWARD}, says=r"While running Linear\.forward, .*background"),
+        """)), lost={"Linear": STOPS_FORWARD}, says=r"While running Linear\.forward, .*background"),
     Case("thread_idle_is_tolerated", cells=(code("""
         import threading
         from concurrent.futures import ThreadPoolExecutor
@@ -317,7 +318,7 @@ CASES = [
         hoard = []
         while True:
             hoard.append(np.empty(50 << 20, dtype=np.uint8))
-        """)), lost={"Linear": USES_FORWARD}, says=r"Linear\.forward raised `MemoryError`"),
+        """)), lost={"Linear": FORWARD_ONLY}, says=r"Linear\.forward raised `MemoryError`"),
     Case("fork_bomb", needs="process_limit", cells=(code("""
         import os
         while True:
@@ -345,31 +346,31 @@ CASES = [
         def down(n):
             return down.__call__(n + 1)
         down(0)
-        """)), lost={"Linear": USES_FORWARD}, says=r"Linear\.forward"),
+        """)), lost={"Linear": STOPS_FORWARD}, says=r"Linear\.forward"),
     Case("recursion_error", edits=in_forward("def down(n):\n    return down(n + 1)\ndown(0)"),
-         lost={"Linear": USES_FORWARD}, says=r"RecursionError"),
+         lost={"Linear": FORWARD_ONLY}, says=r"RecursionError"),
     Case("huge_array_returned", edits=in_forward(replace="return np.zeros(12_500_000)"),
-         lost={"Linear": USES_FORWARD},
+         lost={"Linear": FORWARD_ONLY},
          says=r"too large to send"),
     Case("huge_list_returned", edits=in_forward(replace="return [0.5] * 300_000"),
-         lost={"Linear": USES_FORWARD},
+         lost={"Linear": FORWARD_ONLY},
          says=r"too large to send"),
 
     # exits ------------------------------------------------------------------------------------
     Case("sys_exit_cell", cells=("import sys\nsys.exit(0)",), says=r"SystemExit"),
     Case("os_exit_cell", cells=("import os\nos._exit(0)",), says=r"exited with code 0"),
     Case("kill_itself_in_forward", edits=in_forward("import os\nos.kill(os.getpid(), 9)"),
-         lost={"Linear": USES_FORWARD}, says=r"was killed \(signal 9"),
+         lost={"Linear": STOPS_FORWARD}, says=r"was killed \(signal 9"),
     Case("system_exit_from_backward", edits=in_backward("raise SystemExit(3)"),
-         lost={"Linear": USES_BACKWARD},
+         lost={"Linear": {"grad_input"}},
          says=r"raised `SystemExit`"),
     Case("keyboard_interrupt_from_forward", edits=in_forward("raise KeyboardInterrupt"),
-         lost={"Linear": USES_FORWARD}, says=r"raised `KeyboardInterrupt`"),
+         lost={"Linear": FORWARD_ONLY}, says=r"raised `KeyboardInterrupt`"),
     Case("signal_handlers_replaced", cells=(code("""
         import signal
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGXCPU, signal.SIGPIPE, signal.SIGALRM):
             signal.signal(sig, signal.SIG_IGN)
-        """),), edits=in_forward(SPIN), lost={"Linear": USES_FORWARD}, says=r"did not finish within"),
+        """),), edits=in_forward(SPIN), lost={"Linear": STOPS_FORWARD}, says=r"did not finish within"),
     Case("alarm_set_for_later", cells=(code("""
         import signal
         signal.alarm(1)
@@ -377,7 +378,7 @@ CASES = [
         """),)),
     Case("channel_closed", edits=in_forward("import os\nfor fd in range(3, 64):\n    try:\n        os.close(fd)\n"
                                             "    except OSError:\n        pass"),
-         lost={"Linear": USES_FORWARD}, says=r"While running Linear\.forward, the worker process"),
+         lost={"Linear": STOPS_FORWARD}, says=r"While running Linear\.forward, the worker process"),
 
     # tampering --------------------------------------------------------------------------------
     Case("patched_numpy_comparisons", cells=(code("""
@@ -430,27 +431,27 @@ CASES = [
             def __array__(self, dtype=None, copy=None):
                 raise RuntimeError("no")
         """),), edits=in_forward(replace="return Broken()"),
-         lost={"Linear": USES_FORWARD}, says=r"could not be turned into an array"),
+         lost={"Linear": FORWARD_ONLY}, says=r"could not be turned into an array"),
     Case("object_that_spoofs_its_class", first_cells=(code("""
         import numpy as np
         class Spoof:
             __class__ = property(lambda self: np.ndarray)
             shape = (4, 3)
-        """),), edits=in_forward(replace="return Spoof()"), lost={"Linear": USES_FORWARD}, says=r"not a NumPy array"),
+        """),), edits=in_forward(replace="return Spoof()"), lost={"Linear": FORWARD_ONLY}, says=r"not a NumPy array"),
     Case("returns_list", edits=in_forward(replace="return (input @ self.W.T + self.b).tolist()"),
-         lost={"Linear": USES_FORWARD}, says=r"returned a list"),
+         lost={"Linear": FORWARD_ONLY}, says=r"returned a list"),
     Case("returns_none", edits=in_forward(replace="self.output = input @ self.W.T + self.b"),
-         lost={"Linear": USES_FORWARD}, says=r"returned None"),
+         lost={"Linear": FORWARD_ONLY}, says=r"returned None"),
     Case("returns_nan", edits=in_forward(replace="return (input @ self.W.T + self.b) * np.nan"),
          lost={"Linear": DEGENERATE_FORWARD}, says=r"Linear"),
     Case("returns_inf", edits=in_forward(replace="return (input @ self.W.T + self.b) + np.inf"),
          lost={"Linear": DEGENERATE_FORWARD}, says=r"Linear"),
     Case("returns_object_dtype", edits=in_forward(replace="return (input @ self.W.T + self.b).astype(object)"),
-         lost={"Linear": USES_FORWARD}, says=r"dtype object"),
+         lost={"Linear": FORWARD_ONLY}, says=r"dtype object"),
     Case("returns_complex", edits=in_forward(replace="return (input @ self.W.T + self.b) + 0j"),
-         lost={"Linear": USES_FORWARD}, says=r"complex"),
+         lost={"Linear": FORWARD_ONLY}, says=r"complex"),
     Case("returns_strings", edits=in_forward(replace="return (input @ self.W.T + self.b).astype(str)"),
-         lost={"Linear": USES_FORWARD}, says=r"dtype (<|&lt;)U"),
+         lost={"Linear": FORWARD_ONLY}, says=r"dtype (<|&lt;)U"),
     # the in-place parameter test compares with the student's own forward, so the wrong shape
     # is charged to the forward test alone
     Case("returns_wrong_shape", edits=in_forward(replace="return (input @ self.W.T + self.b).T"),
@@ -467,7 +468,7 @@ CASES = [
                     os.write(fd, struct.pack(">Q", len(frame)) + frame)
             except OSError:
                 pass
-        """)), lost={"Linear": USES_FORWARD}, says=r"sent a malformed reply"),
+        """)), lost={"Linear": STOPS_FORWARD}, says=r"sent a malformed reply"),
     Case("forged_reply_huge_frame", edits=in_forward(code("""
         import os, stat, struct
         for fd in range(3, 16):
@@ -476,7 +477,7 @@ CASES = [
                     os.write(fd, struct.pack(">Q", 1 << 40) + b"x" * 65536)
             except OSError:
                 pass
-        """)), lost={"Linear": USES_FORWARD}, says=r"sent a malformed reply"),
+        """)), lost={"Linear": STOPS_FORWARD}, says=r"sent a malformed reply"),
     Case("forged_reply_over_the_total_cap", edits=in_forward(code("""
         import io, json, os, stat, struct
         header = json.dumps({"ok": True, "result": {"$a": 0}, "n_arrays": 10_000}).encode()
@@ -490,7 +491,7 @@ CASES = [
                     os.write(fd, message)
             except OSError:
                 pass
-        """)), lost={"Linear": USES_FORWARD}, says=r"a reply of more than 32 MB"),
+        """)), lost={"Linear": STOPS_FORWARD}, says=r"a reply of more than 32 MB"),
     Case("hostile_metaclass", cells=(code("""
         class Meta(type):
             @property
@@ -511,14 +512,14 @@ CASES = [
             def __str__(self):
                 while True:
                     pass
-        """),), edits=in_forward("raise Stuck()"), lost={"Linear": USES_FORWARD}, says=r"did not finish within"),
+        """),), edits=in_forward("raise Stuck()"), lost={"Linear": STOPS_FORWARD}, says=r"did not finish within"),
     Case("differs_when_replayed", cells=(code("""
         import os
         if os.path.exists(".already-ran"):
             while True:
                 pass
         open(".already-ran", "w").close()
-        """),), edits=in_forward("import os\nos._exit(1)"), lost={"Linear": USES_FORWARD},
+        """),), edits=in_forward("import os\nos._exit(1)"), lost={"Linear": STOPS_FORWARD},
          says=r"exited with code 1"),
     Case("reads_stdin", cells=("answer = input('learning rate? ')",), says=r"EOFError"),
 
@@ -679,9 +680,9 @@ CASES = [
 
     # the worker's reports are not evidence -----------------------------------------------------
     Case("forged_reply_without_its_result", cells=(forge_linear_forward_reply('reply.pop("result", None)'),),
-         lost={"Linear": USES_FORWARD}, says=r"sent a malformed reply \(reply lacks result\)"),
+         lost={"Linear": STOPS_FORWARD}, says=r"sent a malformed reply \(reply lacks result\)"),
     Case("forged_handle_in_a_reply", cells=(forge_linear_forward_reply('reply["result"] = {"$h": 1}'),),
-         lost={"Linear": USES_FORWARD}, says=r"sent a malformed reply"),
+         lost={"Linear": STOPS_FORWARD}, says=r"sent a malformed reply"),
     Case("mutates_its_input_and_forges_the_report", first_cells=(code("""
         import sys
         _originals = {}
@@ -728,10 +729,10 @@ CASES = [
     # text from the submission reaches HTML only escaped ----------------------------------------
     Case("html_in_an_exception_message", edits=in_forward(
         "raise ValueError('<img src=x onerror=alert(1)> ```\\n<script>alert(2)</script>')"),
-         lost={"Linear": USES_FORWARD}, says=r"raised `ValueError`"),
+         lost={"Linear": FORWARD_ONLY}, says=r"raised `ValueError`"),
     Case("html_as_an_exception_type_name", edits=in_forward(
         "raise type('<img src=x onerror=alert(1)>', (Exception,), {})('boom')"),
-         lost={"Linear": USES_FORWARD}, says=r"raised &lt;img src=x"),
+         lost={"Linear": FORWARD_ONLY}, says=r"raised &lt;img src=x"),
     Case("html_as_a_defined_name", cells=(code("""
         globals()["<svg onload=alert(1)>"] = type("Evil", (), {})
         globals()["x<img src=x onerror=alert(1)>"] = lambda: None
@@ -743,5 +744,5 @@ CASES = [
     Case("notebook_runs_itself_hundreds_of_times", raw=runs_itself),
     Case("python_file_with_3000_cell_markers", raw=many_markers, suffix=".py"),
     Case("huge_replies_on_every_call", edits=in_forward(replace="return np.zeros(8_000_000)"),
-         lost={"Linear": USES_FORWARD}, says=r"too large to send", memory_mb=150),
+         lost={"Linear": FORWARD_ONLY}, says=r"too large to send", memory_mb=150),
 ]

@@ -314,10 +314,15 @@ def test_a_dask_job_grades_with_the_set_the_client_sends(tmp_path):
     sent = batch._held_out_bytes(assignment)
     assert sent == heldout.path_of(assignment).read_bytes()
     course = {Path(p).name: Path(p).read_bytes() for p in assignment.course_files}
-    outcome = batch.run_remote_job(remote, job, contents, course, sent)
-    assert outcome.results["extra_data"]["items"]["final_model"]["score"] == 10, outcome.error
-    outcome = batch.run_remote_job(remote, job, contents, course, None)  # an old client that sends none
-    diagnoses = {t["extra_data"]["diagnosis"] for t in outcome.results["tests"]}
+
+    def results(private):
+        reply = json.loads(batch.run_remote_job(remote, job.to_json(), contents, course, batch.deadline(assignment),
+                                                private))
+        assert reply["status"] == "done", reply["error"]
+        return json.loads(reply["results_text"])
+
+    assert results(sent)["extra_data"]["items"]["final_model"]["score"] == 10
+    diagnoses = {t["extra_data"]["diagnosis"] for t in results(None)["tests"]}  # an old client that sends none
     assert diagnoses == {"grader_error"}
 
 
