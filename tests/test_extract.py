@@ -116,7 +116,7 @@ def test_run_magic_cannot_leave_the_folder_or_recurse(tmp_path):
 
 def test_run_magic_fan_out_is_capped(tmp_path):
     """A notebook that includes another thousands of times costs what its cells cost, up to a cap."""
-    write_notebook(tmp_path / "inner.ipynb", [new_code_cell("x = 1")] * 3)
+    write_notebook(tmp_path / "inner.ipynb", [new_code_cell("x = 1") for _ in range(3)])
     write_notebook(tmp_path / "outer.ipynb", [new_code_cell("\n".join(["%run inner.ipynb"] * 2000))])
     with pytest.raises(SubmissionError, match="more than 5000 code cells"):
         read_cells(tmp_path / "outer.ipynb")
