@@ -86,10 +86,10 @@ def batch_constants(n, criterion=False):
     if n <= 1:
         return {}
     if criterion:
-        return {f"N (the batch size): the division by N is missing": float(n),
-                f"1/N (the batch size): it is divided by N once too often": 1.0 / n}
-    return {f"1/N (the batch size): a layer must not divide by N, only criterions do": 1.0 / n,
-            f"N (the batch size)": float(n)}
+        return {"N (the batch size): the division by N is missing": float(n),
+                "1/N (the batch size): it is divided by N once too often": 1.0 / n}
+    return {"1/N (the batch size): a layer must not divide by N, only criterions do": 1.0 / n,
+            "N (the batch size)": float(n)}
 
 
 def fitted_factor(got, expected):

@@ -22,7 +22,7 @@ def _train_digits(args):
 
 
 def _grade(args):
-    from . import heldout, manifest
+    from . import manifest
     from .batch import ResultsKeyError, grade_batch
     from .submissions import discover
 

@@ -6,7 +6,6 @@ from autograder.checks import (
     OwnForward, close, expect, expect_close, expect_computes, expect_gradient, expect_unchanged, fail,
 )
 from autograder.analyser import Context, batch_constants, context_for
-from autograder.gradcheck import numerical_gradient
 from autograder.student import PARAMETER_ATTRIBUTES, StudentFailure
 
 

@@ -2,7 +2,7 @@
 var -= lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps), in place; m, v, t in ``state``."""
 import numpy as np
 
-from autograder.checks import close, expect, expect_close, fail
+from autograder.checks import close, expect, fail
 from autograder.graders.support_adv import (
     adam_run, concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, expect_update, expect_updated,
     expect_uses_gradients, optimizer_problem, run_optimizer, state_values,

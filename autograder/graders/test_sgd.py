@@ -2,7 +2,7 @@
 var -= v, in place; v kept in ``state`` between calls."""
 import numpy as np
 
-from autograder.checks import expect, expect_close
+from autograder.checks import expect
 from autograder.graders.support_adv import (
     concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, expect_update, expect_updated,
     expect_uses_gradients,
