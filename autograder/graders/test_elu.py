@@ -68,7 +68,8 @@ def test_alpha(submission, ref, rng):
     """the alpha given to the constructor is used in forward and backward"""
     x, g = away_from_kinks(rng, (5, 4)), rng.standard_normal((5, 4))
     student, reference = submission.new("ELU", ALPHA), ref.ELU(ALPHA)
-    expect_close(student.forward(x), reference.forward(x), f"ELU({ALPHA}) output", forward_mistakes(x, ALPHA, ALPHA))
+    expect_close(student.forward(x), reference.forward(x), f"ELU({ALPHA}) output", forward_mistakes(x, ALPHA, ALPHA),
+                 context=context_for(x, constants={f"alpha = {ALPHA}": ALPHA}))
     check_module_grad(student, reference, x, g, f"ELU({ALPHA}) gradInput", grad_mistakes(x, g, ALPHA, ALPHA),
                       elementwise=True)
 

@@ -83,7 +83,7 @@ def test_slope(submission, ref, rng):
     student, reference = submission.new("LeakyReLU", CUSTOM_SLOPE), ref.LeakyReLU(CUSTOM_SLOPE)
     got = student.forward(x)
     expect_close(got, reference.forward(x), f"LeakyReLU({CUSTOM_SLOPE}) output",
-                 forward_mistakes(got, x, CUSTOM_SLOPE, CUSTOM_SLOPE))
+                 forward_mistakes(got, x, CUSTOM_SLOPE, CUSTOM_SLOPE), context=context_for(x))
     check_module_grad(student, reference, x, g, f"LeakyReLU({CUSTOM_SLOPE}) gradInput",
                       grad_mistakes(x, g, CUSTOM_SLOPE, CUSTOM_SLOPE), elementwise=True)
 
