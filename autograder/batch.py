@@ -204,7 +204,6 @@ def grade_job(assignment, job):
     from .results import build_results
     from .runner import grade
 
-    warm_up()
     with _LOCK:
         outcomes, info = grade(assignment, {notebook: Path(path) for notebook, path in job.files.items()})
     return stamp(build_results(assignment, outcomes, info), job)
@@ -691,7 +690,8 @@ def _run_local(assignment, todo, out, key, workers, grade, report):
 def _serve(assignment, pending, running, workers, grade, limit, out, key, report):
     from .grading_processes import GradingServer
 
-    with GradingServer(grade) as server:
+    # one submission: not worth warming a prepared parent up for (see GradingServer)
+    with GradingServer(grade, warm=len(pending) > 1) as server:
         while pending or running:
             while pending and len(running) < workers:
                 job = pending.popleft()

@@ -123,9 +123,12 @@ class Reply:
 class GradingServer:
     """The batch's handle on a prepared parent: :meth:`submit` a job, :meth:`receive` replies in
     the order the gradings end. ``grade`` is the module-level function a grading process calls as
-    ``grade(assignment, job)`` to get the results (a dict)."""
+    ``grade(assignment, job)`` to get the results (a dict). ``warm``: the prepared parent imports
+    the graders before it forks (``batch.warm_up``), so that every grading process has them;
+    for a single submission it does not, and that grading process imports them itself while its
+    sandbox runs the cells (``runner.import_graders_meanwhile``)."""
 
-    def __init__(self, grade):
+    def __init__(self, grade, warm=True):
         request_read, self._requests = os.pipe()
         self._replies, reply_write = os.pipe()
         env = dict(os.environ, **SINGLE_THREADED)
@@ -136,7 +139,7 @@ class GradingServer:
         finally:
             os.close(request_read)
             os.close(reply_write)
-        send_json(self._requests, {"grade": function_reference(grade), "sys_path": sys.path})
+        send_json(self._requests, {"grade": function_reference(grade), "sys_path": sys.path, "warm": warm})
         hello = self._receive_json()
         if not hello.get("ready"):
             self.close()
@@ -258,9 +261,10 @@ class PreparedParent:
         sys.path[:] = hello["sys_path"]
         try:
             self.grade = resolve(hello["grade"])
-            from .batch import warm_up
+            if hello.get("warm", True):
+                from .batch import warm_up
 
-            warm_up()
+                warm_up()
         except Exception:
             send_json(self.replies, {"ready": False, "error": traceback.format_exc()})
             return False

@@ -1,5 +1,7 @@
 """Grade one submission: read its cells, run them in the sandbox, run the graders with pytest."""
 import dataclasses
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +51,7 @@ def open_submission(path, limits=Limits(), course_files=(), own_files=None):
     files = {Path(f).name: f for f in course_files if Path(f).name not in own}
     files.update(own)
     sandbox = Sandbox(limits, files=files)
+    import_graders_meanwhile()  # after the worker's fork: this thread never sees a fork
     try:
         cells = sandbox.read(name)
         reports = sandbox.run_cells(cells)
@@ -103,6 +106,21 @@ def test_node(item, key):
     return f"{GRADERS / (item.grader + '.py')}::test_{key}"
 
 
+_IMPORTING = []  # the thread importing the graders, while it runs
+
+
+def import_graders_meanwhile():
+    """In a process that has not imported the graders yet (one submission graded from the
+    command line, say), import them in a thread while the sandbox runs the cells: the worker
+    works on its own core and this process mostly waits for it. :func:`run_graders` waits for
+    the thread. A batch's prepared parent imports them before it forks (``batch.warm_up``)."""
+    if _IMPORTING or all(f"autograder.graders.{p.stem}" in sys.modules for p in GRADERS.glob("test_*.py")):
+        return
+    thread = threading.Thread(target=grader_titles, name="import graders", daemon=True)
+    _IMPORTING.append(thread)
+    thread.start()
+
+
 def grader_titles():
     """Each grader test's title (the first line of its docstring), by (module, test key)."""
     import importlib
@@ -118,6 +136,8 @@ def grader_titles():
 
 def run_graders(assignment, submission):
     """Run the manifest's tests on ``submission``; returns a list of :class:`Outcome`."""
+    while _IMPORTING:
+        _IMPORTING.pop().join()
     titles = grader_titles()
     nodes, outcomes = {}, []
     # Tests students see before grades are published run first: a hidden test that hangs, or

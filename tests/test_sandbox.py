@@ -116,12 +116,33 @@ def test_the_worker_cannot_send_pickles_or_objects():
     import io
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(protocol.ProtocolError):
-        protocol.parse_array(buffer.getvalue())
+    plain = protocol.array_frame(np.arange(6.0).reshape(2, 3))
+    assert np.array_equal(protocol.parse_array(plain), np.arange(6.0).reshape(2, 3))
+    for payload in [
+        buffer.getvalue(),  # a pickle in .npy clothing
+        b"|O8 " + plain[4:],  # object dtype
+        b"<V8 " + plain[4:],  # raw bytes
+        b"<f8 " + bytes([40]) + plain[5:],  # more dimensions than numpy has
+        plain[:-8],  # fewer elements than the shape says
+        plain + b"\0" * 8,  # more
+        plain[:3],
+    ]:
+        with pytest.raises(protocol.ProtocolError):
+            protocol.parse_array(payload)
     with pytest.raises(protocol.ProtocolError):
         protocol.parse_header(b"\x80\x04not json")
     with pytest.raises(protocol.ProtocolError):
         protocol.frame_length((1 << 62).to_bytes(8, "big"))
+
+
+def test_array_frames_keep_dtype_shape_and_values():
+    from autograder.sandbox import protocol
+
+    for array in [np.float32(3.5) * np.ones((2, 0, 3), np.float32), np.array(7), np.array([True, False]),
+                  np.arange(12, dtype=">i4").reshape(3, 4).T, np.array([1 + 2j]), np.arange(5, dtype=np.uint8)]:
+        back = protocol.parse_array(protocol.array_frame(array))
+        assert back.dtype == array.dtype and back.shape == array.shape and np.array_equal(back, array)
+        assert back.flags.writeable
 
 
 def test_sandboxes_run_side_by_side():

@@ -286,8 +286,13 @@ class PidsGroup:
             os.close(fd)
 
     def pids(self):
-        try:
-            return {int(pid) for pid in (self.path / "cgroup.procs").read_text().split()}
+        try:  # raw system calls: this runs after every request
+            fd = os.open(self.procs_file, os.O_RDONLY)
+            try:
+                data = b"".join(iter(lambda: os.read(fd, 1 << 16), b""))
+            finally:
+                os.close(fd)
+            return {int(pid) for pid in data.split()}
         except (OSError, ValueError):
             return set()
 

@@ -1,13 +1,13 @@
 """The trusted side of the wire format described in ``worker.py``.
 
-Nothing received is executed or unpickled: JSON is parsed, arrays are read with
-``allow_pickle=False`` and must be plain numeric arrays, and every frame has a size cap.
+Nothing received is executed or unpickled: JSON is parsed, arrays are plain numeric data
+described by a fixed prefix (:func:`array_frame`), and every frame has a size cap.
 The student's code runs in the worker, so it can write anything at all on the reply pipe:
 :func:`check_reply` verifies the shape of every reply before anything else reads it, and the
 caps below bound what one reply can cost this process in memory.
 """
-import io
 import json
+import math
 import re
 import struct
 
@@ -29,12 +29,23 @@ class ProtocolError(Exception):
     """The worker sent something that is not a well-formed reply."""
 
 
+# An array frame: the dtype as 4 bytes of ASCII (``numpy.dtype.str``, padded with spaces), the
+# number of dimensions as one byte, each dimension as 8 bytes big-endian, then the elements in
+# C order. Only plain numeric dtypes can be written this way: nothing else can be read back.
+ARRAY_DTYPE = re.compile(rb"[<>|][biufc][0-9]{1,2} *")
+MAX_DIMENSIONS = 32
+
+
+def array_frame(array):
+    array = np.asarray(array)
+    shape = array.shape  # tobytes() writes C order whatever the array's own layout
+    prefix = array.dtype.str.encode().ljust(4) + struct.pack(f">B{len(shape)}Q", len(shape), *shape)
+    return prefix + array.tobytes()
+
+
 def pack(header, arrays=()):
     frames = [json.dumps(dict(header, n_arrays=len(arrays))).encode()]
-    for array in arrays:
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-        frames.append(buffer.getvalue())
+    frames += [array_frame(array) for array in arrays]
     return b"".join(struct.pack(">Q", len(f)) + f for f in frames)
 
 
@@ -59,13 +70,23 @@ def parse_header(payload):
 
 
 def parse_array(payload):
+    """The array of one frame (see :func:`array_frame`), as a new writable array."""
+    if len(payload) < 5 or not ARRAY_DTYPE.fullmatch(payload[:4]) or payload[4] > MAX_DIMENSIONS:
+        raise ProtocolError("reply array frame has no valid dtype and dimensions")
     try:
-        array = np.load(io.BytesIO(payload), allow_pickle=False)
-    except Exception as error:  # noqa: BLE001 - any malformed payload is a protocol error
-        raise ProtocolError(f"reply array is not valid .npy data: {error}") from None
-    if type(array) is not np.ndarray or array.dtype.kind not in NUMERIC_KINDS:
-        raise ProtocolError(f"reply array has dtype {array.dtype}")
-    return array
+        dtype = np.dtype(payload[:4].decode().strip())
+    except TypeError:
+        raise ProtocolError(f"reply array has dtype {payload[:4]!r}") from None
+    if dtype.kind not in NUMERIC_KINDS or dtype.subdtype is not None or dtype.fields is not None:
+        raise ProtocolError(f"reply array has dtype {dtype}")
+    ndim = payload[4]
+    start = 5 + 8 * ndim
+    if len(payload) < start:
+        raise ProtocolError("reply array frame is cut short")
+    shape = struct.unpack(f">{ndim}Q", payload[5:start])
+    if math.prod(shape) * dtype.itemsize != len(payload) - start:
+        raise ProtocolError("reply array frame's size does not match its shape")
+    return np.frombuffer(payload, dtype, offset=start).reshape(shape).copy()
 
 
 class Unsendable:

@@ -4,8 +4,10 @@ This file runs *inside* the sandbox, started as ``python -I worker.py``. It impo
 from the project (the project is not visible there) and trusts nothing the student defines.
 It never judges anything: it only executes and returns numbers to the trusted grader process.
 
-Wire format, both directions: a message is a JSON frame followed by ``n_arrays`` frames of
-``.npy`` bytes; every frame is an 8-byte big-endian length and its payload. Inside the JSON,
+Wire format, both directions: a message is a JSON frame followed by ``n_arrays`` array frames;
+every frame is an 8-byte big-endian length and its payload. An array frame is the dtype's
+``str`` as 4 ASCII bytes (padded with spaces), the number of dimensions as one byte, each
+dimension as 8 bytes big-endian, then the elements in C order. Inside the JSON,
 ``{"$a": i}`` is the i-th array frame, ``{"$s": [offset, dtype, shape]}`` an array in the
 shared arena (below), ``{"$h": id}`` an object kept in this worker under a number the trusted
 side chose, ``{"$d": {...}}`` a dict, and ``{"$x": "..."}`` a value that could not be sent.
@@ -25,8 +27,9 @@ as root, whatever the grader runs as.
 
 The student's code shares this interpreter, so this worker protects the little it needs to
 keep answering (see :meth:`Worker.student`): Python's builtins and ``sys.stdout`` are put
-back after each cell or call, garbage is collected there (a hanging ``__del__`` is charged
-to the code that made the garbage, not to a later call), timers it set are cancelled, and
+back after each cell or call, garbage is collected once at the end of each request that ran
+the student's code, before everything is put back once more (a hanging ``__del__`` is charged
+to the request that made the garbage, not to a later one), timers it set are cancelled, and
 threads it left behind are reported. Processes it forks never answer requests. The trusted
 side checks everything anyway; these only keep an honest part of a submission gradable.
 """
@@ -58,7 +61,6 @@ MAX_ATTRIBUTES = 50_000  # attribute names reported by inspect, all classes toge
 BUILTINS = dict(vars(builtins))
 RECURSION_LIMIT = sys.getrecursionlimit()
 _dumps, _loads, _pack, _unpack = json.dumps, json.loads, struct.pack, struct.unpack
-_save, _load = np.save, np.load
 
 
 class BoundedText(io.TextIOBase):
@@ -110,7 +112,7 @@ class Channel:
 
     def receive(self):
         header = _loads(self._read_frame())
-        arrays = [_load(io.BytesIO(self._read_frame()), allow_pickle=False) for _ in range(header.get("n_arrays", 0))]
+        arrays = [read_array(self._read_frame()) for _ in range(header.get("n_arrays", 0))]
         return header, arrays
 
     def send(self, header, arrays=()):
@@ -118,11 +120,22 @@ class Channel:
         if len(frames[0]) > MAX_REPLY_JSON:  # values are capped on their own; this is a last resort
             error = {"type": "ReplyTooLarge", "message": "the reply was too large to send", "frames": []}
             frames, arrays = [_dumps({"ok": False, "error": error, "output": "", "n_arrays": 0}).encode()], ()
-        for array in arrays:
-            buffer = io.BytesIO()
-            _save(buffer, array, allow_pickle=False)
-            frames.append(buffer.getvalue())
+        frames += [array_frame(array) for array in arrays]
         self.writer.write(b"".join(_pack(">Q", len(f)) + f for f in frames))
+
+
+def array_frame(array):
+    array = np.asarray(array)
+    shape = array.shape  # tobytes() writes C order whatever the array's own layout
+    return array.dtype.str.encode().ljust(4) + _pack(f">B{len(shape)}Q", len(shape), *shape) + array.tobytes()
+
+
+def read_array(frame):
+    """An array frame from the trusted side (only numeric arrays, which it checked, are sent)."""
+    ndim = frame[4]
+    start = 5 + 8 * ndim
+    shape = _unpack(f">{ndim}Q", frame[5:start])
+    return np.frombuffer(frame, np.dtype(frame[:4].decode().strip()), offset=start).reshape(shape).copy()
 
 
 class Worker:
@@ -137,22 +150,37 @@ class Worker:
         sys.stdout = sys.stderr = self.output
         self.pid = os.getpid()
         self.idle_threads = {}  # thread id -> CPU ticks when it was last seen idle
+        self.ran_student = False
 
     # -- running the student's code -----------------------------------------------------------
 
     def student(self, function, *args, **kwargs):
         """Call the student's code, then put back what the worker itself relies on."""
+        self.ran_student = True
         try:
             return function(*args, **kwargs)
         finally:
-            sys.settrace(None)  # first: a tracer would run on everything below
-            sys.setprofile(None)
-            sys.setrecursionlimit(RECURSION_LIMIT)
-            restore_builtins()
-            sys.stdout = sys.stderr = self.output
-            for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
-                signal.setitimer(timer, 0)  # a timer would fire during a later request
-            gc.collect()
+            self.restore()
+
+    def restore(self):
+        sys.settrace(None)  # first: a tracer would run on everything below
+        sys.setprofile(None)
+        sys.setrecursionlimit(RECURSION_LIMIT)
+        restore_builtins()
+        sys.stdout = sys.stderr = self.output
+        for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+            signal.setitimer(timer, 0)  # a timer would fire during a later request
+
+    def settle(self):
+        """Once per request that ran the student's code: collect its garbage, so that every
+        ``__del__`` runs (and is charged) now, then put everything back once more, as a
+        ``__del__`` is the student's code too."""
+        if self.ran_student:
+            self.ran_student = False
+            try:
+                gc.collect()
+            finally:
+                self.restore()
 
     def background(self):
         """Threads the student's code left running: ``busy_new`` those new since the last
@@ -254,7 +282,10 @@ class Worker:
                 return
             out_arrays = []
             try:
-                reply = getattr(self, "op_" + request["op"])(request, arrays, out_arrays)
+                try:
+                    reply = getattr(self, "op_" + request["op"])(request, arrays, out_arrays)
+                finally:
+                    self.settle()
             except BaseException as error:  # noqa: BLE001 - SystemExit and friends are the student's too
                 out_arrays = []
                 reply = {"ok": False, "error": describe_error(error, self.student_files)}
@@ -282,6 +313,7 @@ class Worker:
         else:
             code = compile(request["source"], filename, "exec")
         self.student(exec, code, self.namespace)  # noqa: S102 - running the student's cell is this process's job
+        self.settle()  # the cell's garbage goes before the rest is frozen
         # What the cells built (modules such as SciPy, the student's classes) stays: keeping it
         # out of later collections makes the one after each call cost microseconds, not 20 ms.
         gc.freeze()
