@@ -34,6 +34,7 @@ bench: env
 	$(PY) benchmarks/bench_reference.py
 	$(PY) benchmarks/bench_grading.py
 	$(PY) benchmarks/bench_batch.py
+	$(PY) benchmarks/bench_cold.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

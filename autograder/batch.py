@@ -194,7 +194,8 @@ def _collect_graders():
 
     from .runner import GRADERS
 
-    pytest.main(["-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:warnings", "-p", "no:unraisableexception",
+    pytest.main(["--disable-plugin-autoload", "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:warnings",
+                 "-p", "no:unraisableexception",
                  "-p", "no:threadexception", "-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS),
                  "--collect-only", str(GRADERS)])
 

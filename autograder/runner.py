@@ -153,6 +153,8 @@ def run_graders(assignment, submission):
     collector = Collector()
     if nodes:
         config_args = [
+            # no third-party plugin of the environment takes part in grading (nor costs start-up time)
+            "--disable-plugin-autoload",
             "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:warnings",
             # these two collect garbage after every test, a third of pytest's time here
             "-p", "no:unraisableexception", "-p", "no:threadexception",
