@@ -92,7 +92,8 @@ def make_environment(folder, command):
     scripts name its folder: it is made in place) and this Python for ``python3``: a new virtual
     environment with requirements.txt and nothing else installed. Then a kernel of its own."""
     shutil.rmtree(folder, ignore_errors=True)
-    command = command.replace(".venv", shlex.quote(str(folder))).replace("python3 ", f"{shlex.quote(sys.executable)} ", 1)
+    command = command.replace(".venv", shlex.quote(str(folder)))
+    command = command.replace("python3 ", f"{shlex.quote(sys.executable)} ", 1)
     install = subprocess.run(["bash", "-c", command], cwd=RELEASE, capture_output=True, text=True, timeout=1500)
     python = str(folder / "bin" / "python")
     if install.returncode != 0:
