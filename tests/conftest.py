@@ -3,6 +3,8 @@ Linear: the item's self-test mutants (marked where they are made) and every test
 name speaks of the item, by its name or by its grader module's (``test_nll_unstable``)."""
 import re
 
+import pytest
+
 from autograder import manifest
 
 
@@ -31,9 +33,8 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{item.name}: tests about the graded item {item.name}")
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config, items):
-    import pytest
-
     words = item_words()
     for test in items:
         named = items_named_in(f"{test.path.stem} {test.name}", words)
