@@ -1,6 +1,7 @@
 # One entry point for everything. The virtual environment is created and the project
 # installed into it on first use; it is refreshed when pyproject.toml changes.
-#   make demo     train the reference MLP on the bundled digits
+#   make demo     a whole course run: release the assignment, hand in four students' notebooks,
+#                 grade them with nbgrader autograde (in the sandbox), write their feedback
 #   make test     the project's tests
 #   make bench    benchmarks (installs the optional PyTorch baseline)
 # EXTRAS picks the optional dependency groups: make test EXTRAS=dev,crosscheck

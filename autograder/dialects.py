@@ -1,4 +1,4 @@
-"""The three naming schemes of the course (SPEC.md, "Dialects") and how to tell them apart."""
+"""The three naming schemes of the course (docs/module-contract.md, "Dialects") and how to tell them apart."""
 from dataclasses import dataclass, field
 
 

@@ -1,4 +1,5 @@
-"""The reference follows SPEC.md beyond its gradients: accumulation, modes, statistics, stability, errors."""
+"""The reference follows docs/module-contract.md beyond its gradients: accumulation, modes, statistics,
+stability, errors."""
 import numpy as np
 import pytest
 

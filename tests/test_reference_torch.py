@@ -1,6 +1,6 @@
 """The reference implementation agrees with PyTorch (float64), forward and backward.
 
-Every SPEC module is run on the same data in ``reference_impl`` and in PyTorch; the
+Every module of docs/module-contract.md is run on the same data in ``reference_impl`` and in PyTorch; the
 input gradient and every parameter gradient of the reference are compared with
 PyTorch's autograd for a random upstream gradient. Skipped when torch is absent
 (``make test EXTRAS=dev,crosscheck`` installs it).
@@ -454,9 +454,9 @@ def test_class_nll_criterion_unstable(n, n_classes):
 def test_class_nll_criterion_unstable_clipped_probabilities():
     """Probabilities 0 and 1: the loss stays finite and equals torch's clamped formula.
 
-    The SPEC's backward is ``-y / clip(p) / N`` (the derivative of log at the clipped
+    The contract's backward is ``-y / clip(p) / N`` (the derivative of log at the clipped
     value), whereas autograd through ``clamp`` gives 0 where the clamp is active; so
-    the gradient is compared with the SPEC formula evaluated in torch, and with autograd
+    the gradient is compared with the contract's formula evaluated in torch, and with autograd
     only on the unclipped entries.
     """
     probs = np.array([[0.0, 1.0, 0.0], [0.2, 0.3, 0.5], [1.0, 0.0, 0.0], [0.25, 0.0, 0.75]])
@@ -700,7 +700,7 @@ def test_sequential_mlp(n, n_in, hidden, n_classes):
 
 
 def train_side_by_side(ref_step, torch_optimizer, sizes, n_steps, what, rtol, atol):
-    """The training loop of the SPEC in both frameworks on the same batches (a regression
+    """The training loop of the contract in both frameworks on the same batches (a regression
     MLP with the MSE criterion); the parameters are compared after every step."""
     n_in, _, n_out = sizes
     rng = make_rng("optimizer", what)

@@ -1,58 +1,74 @@
 """Grader quality: the reference scores full marks, the stub scores 0 with one clear message per
 item, every mutant (one known mistake) loses points on its own item only and is named, and
-every alternative correct solution scores full marks. `autograder selftest` runs the same checks."""
+every alternative correct solution scores full marks. `autograder selftest` runs the same checks.
+
+The bank is graded once per session (:func:`verdicts`), and only as much of it as the selected
+tests read: ``pytest -k linear_grad_overwritten`` grades the reference, the stub and that mutant.
+Each mutant, alternative and degenerate submission is a test of its own, marked with its item
+(``pytest -m Linear``)."""
 import os
 
 import pytest
 
 from autograder import manifest
+from autograder.diagnoses import ANY, DIAGNOSES, contract_mistakes
 from autograder.selftest.bank import alternatives, load_mutants, run_all
+from autograder.selftest.degenerate import KINDS
 
-# Every mistake SPEC.md says the graders must recognise, as (item, diagnosis).
-SPEC_MISTAKES = {
-    ("SoftMax", "softmax_overflow"), ("LogSoftMax", "softmax_overflow"),
-    ("SoftMax", "softmax_wrong_axis"), ("LogSoftMax", "softmax_wrong_axis"),
-    ("ClassNLLCriterion", "not_divided_by_batch"), ("ClassNLLCriterionUnstable", "not_divided_by_batch"),
-    ("Linear", "grad_overwritten"), ("Linear", "grad_not_zeroed"), ("Linear", "linear_weight_transposed"),
-    ("Sequential", "sequential_container_input"), ("Sequential", "sequential_first_module_only"),
-    ("Dropout", "dropout_keep_probability"), ("Dropout", "dropout_no_rescale"), ("Dropout", "dropout_row_mask"),
-    ("Dropout", "dropout_stale_mask"), ("Dropout", "dropout_masks_in_eval"),
-    ("BatchNormalization", "batchnorm_unbiased_variance"), ("BatchNormalization", "batchnorm_moving_in_train"),
-    ("BatchNormalization", "batchnorm_moving_not_updated"), ("BatchNormalization", "batchnorm_eval_batch_size"),
-    ("ELU", "elu_overflow"), ("SoftPlus", "softplus_overflow"),
-    ("Conv2d", "conv_flipped_kernel"), ("Conv2d", "conv_wrong_padding"), ("Conv2d", "grad_overwritten"),
-    ("Conv2d", "parameters_not_returned"),
-    ("MaxPool2d", "maxpool_wrong_position"), ("MaxPool2d", "maxpool_all_ties"),
-    ("adam_optimizer", "adam_no_bias_correction"), ("adam_optimizer", "optimizer_state_not_kept"),
-}
-GENERIC_MISTAKES = {"returns_none", "input_mutated"}
+MUTANTS = load_mutants()
+ALTERNATIVES = [stem for stem, _ in alternatives()]
+WHOLE_BANK = {"test_feedback_never_shows_grader_source"}  # tests that read every verdict there is
 
 
-@pytest.fixture(scope="module")
-def verdicts():
-    return {v.name: v for v in run_all(manifest.load("modules"), jobs=min(2, os.cpu_count() or 1))}
+def bank_needs(selected):
+    """Which parts of the bank the selected tests of this module read: ``(mutant ids, alternatives,
+    degenerate)``, each None where every one of them is needed."""
+    mine = [item for item in selected if item.module.__name__ == __name__]
+    params = [item.callspec.params for item in mine if hasattr(item, "callspec")]
+    mutants = {p["mutant"].id for p in params if "mutant" in p}
+    whole = any(item.originalname in WHOLE_BANK for item in mine)
+    return (None if whole else mutants, whole or any("alternative" in p for p in params),
+            whole or any("kind" in p for p in params))
 
 
-def test_the_bank_is_large_enough_and_covers_every_spec_mistake():
-    mutants = load_mutants()
-    assert len(mutants) >= 155
-    assert all(m.fails for m in mutants), [m.id for m in mutants if not m.fails]
-    assert len(alternatives()) >= 10
-    covered = {(m.item, m.diagnosis) for m in mutants}
-    assert SPEC_MISTAKES - covered == set()
-    assert GENERIC_MISTAKES <= {m.diagnosis for m in mutants}
+def passes(verdict):
+    """Fail the test with the verdict's problems, one a line."""
+    if not verdict.ok:
+        pytest.fail(f"{verdict.name}:\n" + "\n".join(verdict.problems), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def verdicts(request):
+    """Every verdict the selected tests read, by name, graded in one run of the bank."""
+    mutant_ids, with_alternatives, with_degenerate = bank_needs(request.session.items)
+    assignment = manifest.load("modules")
+    # the bank grades its degenerate submissions only along with every mutant
+    mutants = None if with_degenerate or mutant_ids is None else [m for m in MUTANTS if m.id in mutant_ids]
+    graded = run_all(assignment, mutants=mutants, include_alternatives=with_alternatives,
+                     jobs=min(2, os.cpu_count() or 1))
+    return {v.name: v for v in graded}
+
+
+def test_the_bank_is_large_enough_and_covers_every_contract_mistake():
+    assert len(MUTANTS) >= 155
+    assert all(m.fails for m in MUTANTS), [m.id for m in MUTANTS if not m.fails]
+    assert len(ALTERNATIVES) >= 10
+    covered = {(m.item, m.diagnosis) for m in MUTANTS}
+    required = contract_mistakes()
+    assert {pair for pair in required if pair[0] != ANY} - covered == set()
+    assert {key for item, key in required if item == ANY} <= {m.diagnosis for m in MUTANTS}
     items = manifest.load("modules").main_only().items  # the bank's single files stand for the main notebook
-    assert {m.item for m in mutants} == set(items), "every item has at least one mutant"
+    assert {m.item for m in MUTANTS} == set(items), "every item has at least one mutant"
+    assert {m.diagnosis for m in MUTANTS} - set(DIAGNOSES) == set(), "every mutant's diagnosis has words"
 
 
 def test_reference_gets_full_marks(verdicts):
-    verdict = verdicts["reference"]
-    assert verdict.ok, verdict.problems
+    passes(verdicts["reference"])
 
 
 def test_stub_gets_zero_with_one_clear_message_per_item(verdicts):
     verdict = verdicts["stub"]
-    assert verdict.ok, verdict.problems
+    passes(verdict)
     from autograder.results import feedback_markdown
 
     text = feedback_markdown(verdict.results)
@@ -60,27 +76,28 @@ def test_stub_gets_zero_with_one_clear_message_per_item(verdicts):
     assert "Traceback" not in text
 
 
-def test_every_mutant_loses_points_on_its_item_only_and_is_named(verdicts):
-    """Each mutant loses points on its own item only, fails exactly the tests that own the
+@pytest.mark.parametrize("mutant", [pytest.param(m, id=m.id, marks=getattr(pytest.mark, m.item)) for m in MUTANTS])
+def test_mutant_loses_points_on_its_item_only_and_is_named(verdicts, mutant):
+    """The mutant loses points on its own item only, fails exactly the tests that own the
     property it breaks (its `fails`), and the message names its mistake (its diagnosis): no
     failing test says only that the result differs."""
-    failures = {v.name: v.problems for v in verdicts.values() if v.name in {m.id for m in load_mutants()} and not v.ok}
-    assert failures == {}
+    passes(verdicts[mutant.id])
 
 
-def test_degenerate_submissions_earn_only_what_they_cannot_affect(verdicts):
+@pytest.mark.parametrize("kind", KINDS)
+def test_degenerate_submission_earns_only_what_it_cannot_affect(verdicts, kind):
     """Zeros, constants, identity layers and code that ignores its input score 0 on every test
     that judges what their methods compute."""
-    degenerate = {v.name: v for v in verdicts.values() if v.name.startswith("degenerate ")}
-    assert len(degenerate) == 4
-    assert {name: v.problems for name, v in degenerate.items() if not v.ok} == {}
-    zeros = degenerate["degenerate zeros"].results
-    assert zeros["score"] <= 12, zeros["score"]  # constructors, getters, zeroing, the container's plumbing
+    verdict = verdicts[f"degenerate {kind}"]
+    passes(verdict)
+    if kind == "zeros":
+        score = verdict.results["score"]
+        assert score <= 12, score  # constructors, getters, zeroing, the container's plumbing
 
 
-def test_every_alternative_solution_gets_full_marks(verdicts):
-    failures = {v.name: v.problems for v in verdicts.values() if v.name.startswith("alternative ") and not v.ok}
-    assert failures == {}
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+def test_alternative_solution_gets_full_marks(verdicts, alternative):
+    passes(verdicts[f"alternative {alternative}"])
 
 
 def test_feedback_never_shows_grader_source(verdicts):

@@ -227,7 +227,7 @@ def sgd_run(variables, gradient_steps, config, momentum=True, keep_state=True):
 def adam_run(variables, gradient_steps, config, correct_m=True, correct_v=True, keep_moments=True, keep_t=True,
              epsilon="sqrt_v", betas_swapped=False, t_late=False):
     """The variables after each step of Adam (or a known mistake), and the last (m, v, t).
-    ``epsilon``: where epsilon goes, ``"sqrt_v"`` (SPEC: lr_t * m / (sqrt(v) + eps)), ``"sqrt_v_hat"``
+    ``epsilon``: where epsilon goes, ``"sqrt_v"`` (the contract: lr_t * m / (sqrt(v) + eps)), ``"sqrt_v_hat"``
     (the other standard form: lr * m_hat / (sqrt(v_hat) + eps)) or ``"inside"`` (the mistake:
     lr_t * m / sqrt(v + eps)). ``betas_swapped``: m with beta2, v with beta1; ``t_late``: the bias
     correction uses t before it is counted up."""

@@ -1,6 +1,6 @@
 """BatchNormalization(alpha), EPS = 1e-3, no learnable parameters.
 
-Accepted variants (SPEC.md): the moving statistics may start from the first batch or from mean 0
+Accepted variants (docs/module-contract.md): the moving statistics may start from the first batch or from mean 0
 and variance 1, and the moving variance may be the biased or the unbiased estimate. So the moving
 statistics are judged by the update rule relative to their previous value, and evaluation mode is
 judged against the student's own moving statistics.

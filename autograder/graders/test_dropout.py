@@ -1,6 +1,6 @@
 """Dropout(p), p = the probability of zeroing an element.
 
-Accepted variants (SPEC.md): the mask may be drawn with any NumPy global-RNG call, so masks are
+Accepted variants (docs/module-contract.md): the mask may be drawn with any NumPy global-RNG call, so masks are
 never compared with the reference's; what is judged is the share of zeroed elements, the scaling
 of the kept ones, that masks are per element and fresh at every forward, that backward uses the
 forward's mask, and the identity in evaluation mode and for p = 0.

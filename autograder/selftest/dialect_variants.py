@@ -1,4 +1,4 @@
-"""The reference rewritten in the other two dialects of SPEC.md, as whole submissions.
+"""The reference rewritten in the other two dialects (docs/module-contract.md, "Dialects"), as whole submissions.
 
 Generated from the reference on each run, so they always describe the same solution: snake
 (``update_output``..., ``Linear.W`` of shape ``(n_in, n_out)``, ``Scaling`` with ``(1, n)``
