@@ -292,7 +292,10 @@ def relation(got, expected, context=None):
     context = context or Context()
     with np.errstate(all="ignore"):
         for detector in DETECTORS:
-            finding = detector(got, expected, context)
+            try:
+                finding = detector(got, expected, context)
+            except ValueError:  # shapes that do not broadcast: this detector has nothing to say
+                continue
             if finding is not None:
                 return finding
     return None
