@@ -31,25 +31,17 @@ import math
 import os
 import secrets
 import stat
-import sys
 import tempfile
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
+from .fingerprints import code_version, fingerprint, manifest_digest
+from .progress import Progress
 from .results import feedback_markdown, write_submission_results
 
-PACKAGE = Path(__file__).resolve().parent
-# Modules of the package that do not change how a submission is graded: editing them does not
-# invalidate earlier results.
-NOT_GRADING = {
-    "cli.py", "batch.py", "export.py", "report.py", "gradescope.py", "release.py", "nbgrader_plugin.py",
-    "__main__.py", "grading_processes.py", "submissions.py",
-    "selftest/bank.py", "selftest/mutants.toml", "selftest/dialect_variants.py",
-}
 KEY_FILE = "results-key"
 MAX_RESULTS_BYTES = 64 << 20  # a results.json larger than this is not read back
 DEADLINE_MARGIN = 120.0  # seconds beyond the manifest's per-notebook budgets before a grading is killed
@@ -60,57 +52,6 @@ def cpu_count():
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-@lru_cache(maxsize=1)
-def code_version():
-    """A hash of the code that grades: the ``autograder`` package (less the modules in
-    :data:`NOT_GRADING` and the self-test's alternative solutions) and ``reference_impl``."""
-    import reference_impl
-
-    digest = hashlib.sha256()
-    roots = [("autograder", PACKAGE), ("reference_impl", Path(reference_impl.__file__).resolve().parent)]
-    for label, root in roots:
-        for path in sorted(root.rglob("*")):
-            relative = path.relative_to(root).as_posix()
-            if (not path.is_file() or path.suffix not in {".py", ".toml", ".ini"} or "__pycache__" in relative
-                    or (label == "autograder" and (relative in NOT_GRADING or relative.startswith("selftest/alternatives/")))):
-                continue
-            digest.update(f"{label}/{relative}\0".encode())
-            digest.update(path.read_bytes())
-            digest.update(b"\0")
-    return digest.hexdigest()[:16]
-
-
-def _canonical(value):
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    return str(value)
-
-
-def manifest_digest(assignment):
-    """A hash of everything the manifest says (items, tests, points, visibility, limits) and of
-    the course files' and the held-out set's contents; not of where they are."""
-    from . import heldout
-
-    data = dataclasses.asdict(dataclasses.replace(assignment, course_dir=None, private_dir=None))
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=_canonical).encode())
-    for path in assignment.course_files:
-        digest.update(f"{Path(path).name}\0".encode())
-        digest.update(Path(path).read_bytes())
-    if assignment.uses_heldout:
-        digest.update(f"{heldout.FILE_NAME}\0{heldout.digest(assignment)}".encode())
-    return digest.hexdigest()
-
-
-def fingerprint(files, assignment_digest, version=None):
-    """The fingerprint of one submission: ``files`` maps a manifest notebook name to its file."""
-    digest = hashlib.sha256(f"{version or code_version()}\0{assignment_digest}\0".encode())
-    for notebook, path in sorted(files.items()):
-        digest.update(f"{notebook}\0{Path(path).name}\0".encode())
-        digest.update(Path(path).read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -498,67 +439,6 @@ def shared_folders(jobs):
     for job in jobs:
         seen.setdefault(job.name, []).append(job)
     return {name: group for name, group in seen.items() if len(group) > 1}
-
-
-class Progress:
-    """What the instructor sees on stderr while a batch runs: a tqdm bar with the running count of
-    graded, failed and remaining submissions (on a terminal, or always with ``bar=True``) and a
-    line per finished submission (unless ``lines=False``)."""
-
-    def __init__(self, total, skipped, bar="auto", lines=True):
-        from tqdm import tqdm
-
-        tqdm.monitor_interval = 0  # no monitor thread in the batch's process
-        self.lines = lines
-        self.total = total
-        self.counts = {"graded": 0, "failed": 0, "error": 0, "refused": 0}
-        enabled = bar is True or (bar == "auto" and lines and sys.stderr.isatty())
-        self.bar = tqdm(total=total, file=sys.stderr, disable=not enabled, unit="sub", dynamic_ncols=True,
-                        desc="grading", smoothing=0.1)
-        if lines and skipped:
-            self.write(f"{skipped} submission(s) unchanged since they were graded: skipped (--force regrades them)")
-        self._postfix()
-
-    def write(self, line):
-        from tqdm import tqdm
-
-        if self.lines:
-            tqdm.write(line, file=sys.stderr)
-
-    @property
-    def status(self):
-        done = sum(self.counts.values())
-        failed = self.counts["failed"] + self.counts["error"] + self.counts["refused"]
-        return f"graded {self.counts['graded']}, failed {failed}, remaining {self.total - done}"
-
-    def _postfix(self):
-        self.bar.set_postfix_str(self.status, refresh=False)
-
-    def update(self, outcome):
-        self.counts[outcome.status] += 1
-        self._postfix()
-        self.bar.update(1)
-        if self.lines:
-            done = sum(self.counts.values())
-            if outcome.results is not None:
-                results = outcome.results
-                extra = results["extra_data"]
-                line = (f"{outcome.job.name:30s} {results['score']:7.2f} / {results['max_score']:g}"
-                        f"   {extra.get('seconds', 0):5.1f} s   {extra.get('dialect') or '-'}")
-                if extra.get("error"):
-                    line += f"   could not be graded: {str(extra['error']).splitlines()[0][:60]}"
-            elif outcome.status == "refused":
-                line = f"{outcome.job.name:30s} refused: {outcome.error}"
-            else:
-                line = f"{outcome.job.name:30s} grading failed: {outcome.error.strip().splitlines()[-1]}"
-            if self.bar.disable:
-                line = f"[{done}/{self.total}] {line}"
-            self.write(line)
-
-    def close(self):
-        self.bar.close()
-        if self.total:
-            self.write(f"done: {self.status}")
 
 
 def grade_batch(assignment, submissions, out, jobs=None, force=False, scheduler=None, progress=False, bar="auto",

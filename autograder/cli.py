@@ -99,7 +99,7 @@ def _selftest(args):
 
 
 def _gradescope(args):
-    from .gradescope import build_zip
+    from .gradescope_build import build_zip
 
     path = build_zip(args.assignment, args.out)
     print(f"Wrote {path}: upload it as the assignment's autograder (Configure Autograder > Zip file upload).")

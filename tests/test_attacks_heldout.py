@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder import batch, gradescope, heldout, manifest, release
+from autograder import batch, fingerprints, gradescope, gradescope_build, heldout, manifest, release
 from autograder.graders.conftest import TRAINING_CODE
 from autograder.runner import grade
 from autograder.selftest.reference_submission import reference_source
@@ -290,7 +290,7 @@ def test_the_heldout_command(tmp_path, monkeypatch, capsys):
 # -- carried to the trusted side only ----------------------------------------------------------------
 
 def test_gradescope_zip_carries_the_set_for_the_graders(tmp_path):
-    zip_path = gradescope.build_zip("modules", tmp_path / "autograder.zip")
+    zip_path = gradescope_build.build_zip("modules", tmp_path / "autograder.zip")
     secret = heldout.path_of(ASSIGNMENT).read_bytes()
     with zipfile.ZipFile(zip_path) as archive:
         assert archive.read("assignment/private/heldout.npz") == secret
@@ -328,8 +328,8 @@ def test_a_dask_job_grades_with_the_set_the_client_sends(tmp_path):
 
 def test_a_new_held_out_set_regrades(tmp_path):
     assignment = with_heldout(FINAL, tmp_path / "private", seed=1)
-    before = batch.manifest_digest(assignment)
+    before = fingerprints.manifest_digest(assignment)
     heldout.save(heldout.make_from_digits(count=500, seed=2), heldout.path_of(assignment), replace=True)
-    assert batch.manifest_digest(assignment) != before
+    assert fingerprints.manifest_digest(assignment) != before
     moved = with_heldout(FINAL, tmp_path / "elsewhere", seed=2)
-    assert batch.manifest_digest(moved) == batch.manifest_digest(assignment)  # where it is does not count
+    assert fingerprints.manifest_digest(moved) == fingerprints.manifest_digest(assignment)  # where it is does not count

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import pytest
 
-from autograder import batch, manifest
+from autograder import batch, fingerprints, manifest
 from autograder.selftest.reference_submission import reference_source, stub_source
 from autograder.submissions import discover
 from tests.helpers import notebook_from_source, reference_notebook
@@ -95,22 +95,22 @@ def test_json_output_has_no_progress_and_reuses_current_results(tmp_path):
 def test_fingerprint_follows_files_manifest_and_graders(tmp_path):
     path = tmp_path / "sub.py"
     path.write_text("x = 1\n")
-    digest = batch.manifest_digest(ASSIGNMENT)
-    base = batch.fingerprint({"modules.ipynb": path}, digest)
-    assert base == batch.fingerprint({"modules.ipynb": path}, batch.manifest_digest(manifest.load("modules")))
+    digest = fingerprints.manifest_digest(ASSIGNMENT)
+    base = fingerprints.fingerprint({"modules.ipynb": path}, digest)
+    assert base == fingerprints.fingerprint({"modules.ipynb": path}, fingerprints.manifest_digest(manifest.load("modules")))
     path.write_text("x = 2\n")
-    assert batch.fingerprint({"modules.ipynb": path}, digest) != base
+    assert fingerprints.fingerprint({"modules.ipynb": path}, digest) != base
     path.write_text("x = 1\n")
-    assert batch.fingerprint({"modules.ipynb": path}, digest) == base
+    assert fingerprints.fingerprint({"modules.ipynb": path}, digest) == base
     changed_points = manifest.load("modules")
     import dataclasses
 
     linear = changed_points.items["Linear"]
     changed_points = dataclasses.replace(changed_points, items={
         **changed_points.items, "Linear": dataclasses.replace(linear, tests={**linear.tests, "forward": 3})})
-    assert batch.fingerprint({"modules.ipynb": path}, batch.manifest_digest(changed_points)) != base
-    assert batch.fingerprint({"modules.ipynb": path}, digest, version="other graders") != base
-    assert len(batch.code_version()) == 16
+    assert fingerprints.fingerprint({"modules.ipynb": path}, fingerprints.manifest_digest(changed_points)) != base
+    assert fingerprints.fingerprint({"modules.ipynb": path}, digest, version="other graders") != base
+    assert len(fingerprints.code_version()) == 16
 
 
 def fake_results(job, score=1.0, error=None):
