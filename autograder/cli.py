@@ -152,9 +152,9 @@ def _report(args):
 
     assignment = manifest.load(args.assignment)
     try:
-        path = write_report(assignment, args.results, args.out, args.threshold / 100)
-    except FileNotFoundError as error:
-        print(error, file=sys.stderr)
+        path = write_report(assignment, args.results, args.out, args.threshold / 100, gradebook=args.gradebook)
+    except (FileNotFoundError, KeyError) as error:
+        print(error.args[0] if error.args else error, file=sys.stderr)
         return 1
     print(f"Wrote {path}")
     return 0
@@ -301,8 +301,10 @@ def build_parser():
     export = commands.add_parser("export", help="grades as a CSV for a learning-management system")
     export.add_argument("assignment", help="assignment name (assignments/<name>.toml) or a manifest path")
     export.add_argument("--format", choices=["csv"], default="csv", help="the file format (default: csv)")
-    export.add_argument("--results", default="graded", help="folder of graded submissions (default: graded)")
-    export.add_argument("--gradebook", help="read nbgrader's gradebook.db instead of the results folders")
+    export.add_argument("--results", default="graded",
+                        help="folder of graded submissions, or an nbgrader course folder (its gradebook.db is read) "
+                             "(default: graded)")
+    export.add_argument("--gradebook", help="read this nbgrader gradebook.db instead of the results folders")
     export.add_argument("--nbgrader-assignment", help="the assignment's name in the gradebook, if not the manifest's")
     export.add_argument("--out", help="the CSV to write, or - for stdout (default: <assignment>-grades.csv)")
     export.add_argument("--no-bom", action="store_true", help="no UTF-8 byte-order mark (Excel needs it for accents)")
@@ -310,8 +312,11 @@ def build_parser():
 
     report = commands.add_parser("report", help="an HTML class report: scores, items, mistakes, students to follow up")
     report.add_argument("assignment", help="assignment name (assignments/<name>.toml) or a manifest path")
-    report.add_argument("--results", default="graded", help="folder of graded submissions (default: graded)")
-    report.add_argument("--out", help="the HTML file to write (default: <results>/report.html)")
+    report.add_argument("--results", default="graded",
+                        help="folder of graded submissions, or an nbgrader course folder (its gradebook.db, with the "
+                             "hand-graded scores, is read) (default: graded)")
+    report.add_argument("--gradebook", help="read this nbgrader gradebook.db instead of the results folders")
+    report.add_argument("--out", help="the HTML file to write (default: report.html in the results or course folder)")
     report.add_argument("--threshold", type=float, default=50,
                         help="follow up students whose total is under this percentage (default: 50)")
     report.set_defaults(run=_report)

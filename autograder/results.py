@@ -7,6 +7,10 @@ from pathlib import Path
 from .diagnoses import DIAGNOSES
 from .markdown import block, sanitize
 
+# The key, in a grade cell's feedback output (nbgrader autograde), of what the grading found for
+# the class report: ``nbgrader_plugin.grading_summary`` writes it, ``export.load_gradebook`` reads it.
+GRADING_METADATA = "autograder"
+
 
 def _number(x):
     return round(float(x), 4)
