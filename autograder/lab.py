@@ -41,8 +41,14 @@ def command(course, jupyter_args=()):
 
 
 def environment():
-    """This environment's commands first on PATH (nbgrader runs ``alembic`` by name)."""
-    return nbgrader_environment()
+    """This environment's commands first on PATH (nbgrader runs ``alembic`` by name), and this
+    project's Jupyter data folder first on JUPYTER_PATH: formgrader's pages then take our
+    offline MathJax macro (``autograder.nbgrader_pages``) instead of nbconvert's CDN one."""
+    from .nbgrader_pages import JUPYTER_DATA
+
+    env = nbgrader_environment()
+    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_DATA), env.get("JUPYTER_PATH")]))
+    return env
 
 
 def start(folder, jupyter_args=()):

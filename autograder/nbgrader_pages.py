@@ -4,8 +4,8 @@ Two changes to nbgrader's own pages, both set in ``nbgrader_config.py``:
 
 - **Math without internet.** nbgrader's ``formgrade`` and ``feedback`` templates call nbconvert's
   ``mathjax()`` macro without an address, so they always load MathJax 2 from a CDN, whatever
-  ``HTMLExporter.mathjax_url`` says. ``templates/base/mathjax.html.j2`` replaces that macro (its
-  folder comes first in ``HTMLExporter.extra_template_basedirs``): it writes MathJax 3 (the
+  ``HTMLExporter.mathjax_url`` says. ``jupyter/nbconvert/templates/base/mathjax.html.j2`` replaces that
+  macro (its folder comes first, see :func:`template_basedirs`): it writes MathJax 3 (the
   ``tex-svg-full`` component of the ``django-static-mathjax`` distribution, whose SVG output needs no
   font files) into the page itself, so the formulas render in a grading room without network
   and in a feedback file a student opens anywhere.
@@ -24,7 +24,9 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .markdown import name as markdown_name
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+# A Jupyter data folder (for ``JUPYTER_PATH``) whose nbconvert templates hold our mathjax macro.
+JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter"
+TEMPLATES = JUPYTER_DATA / "nbconvert" / "templates"
 MATHJAX_COMPONENT = "static/mathjax/es5/tex-svg-full.js"
 
 
@@ -36,7 +38,10 @@ def nbgrader_templates():
 
 
 def template_basedirs():
-    """``HTMLExporter.extra_template_basedirs``: this project's templates, then nbgrader's."""
+    """``HTMLExporter.extra_template_basedirs``: this project's templates, then nbgrader's.
+    ``nbgrader generate_feedback`` finds our ``mathjax.html.j2`` through it; formgrader's server
+    extension replaces this setting with nbgrader's folder alone, so ``autograder lab`` puts
+    :data:`JUPYTER_DATA` on ``JUPYTER_PATH``, which nbconvert searches before its own templates."""
     return [str(TEMPLATES), nbgrader_templates()]
 
 

@@ -146,16 +146,25 @@ def test_feedback_shows_an_answer_nobody_graded_as_not_graded_yet(course):
 
 
 @pytest.mark.parametrize("template", ["feedback", "formgrade"])
-def test_nbgraders_pages_carry_their_math_renderer_and_load_nothing(template):
+def test_nbgraders_pages_carry_their_math_renderer_and_load_nothing(template, monkeypatch):
     from nbconvert.exporters import HTMLExporter
     from traitlets.config.loader import PyFileConfigLoader
 
+    from autograder.lab import environment
+    from autograder.nbgrader_pages import nbgrader_templates
+
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     config.HTMLExporter.template_name = template
-    import nbgrader
+    if template == "feedback":
+        import nbgrader
 
-    css = Path(nbgrader.__file__).parent / "server_extensions/formgrader/static/node_modules/bootstrap/dist/css"
-    config.HTMLExporter.extra_template_paths = [str(css)]  # as nbgrader's GenerateFeedback sets it
+        css = Path(nbgrader.__file__).parent / "server_extensions/formgrader/static/node_modules/bootstrap/dist/css"
+        config.HTMLExporter.extra_template_paths = [str(css)]  # as nbgrader's GenerateFeedback sets it
+    else:
+        # formgrader's server extension replaces the configured folders with nbgrader's alone;
+        # the exporter is made in JupyterLab's process, which `autograder lab` started
+        config.HTMLExporter.extra_template_basedirs = [nbgrader_templates()]
+        monkeypatch.setenv("JUPYTER_PATH", environment()["JUPYTER_PATH"])
     nb = new_notebook(cells=[new_markdown_cell(r"The gradient $\frac{\partial L}{\partial W}$")])
     resources = {"base_url": "", "notebook_id": "modules", "index": 0, "total": 1,
                  "nbgrader": {"notebook": "modules", "score": 1, "max_score": 2, "late_penalty": 0}}
