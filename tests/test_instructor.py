@@ -181,3 +181,38 @@ def test_a_dunder_name_in_feedback_prose_renders_as_itself_not_bold():
     html = markdown2html(sanitize("Sequential.__getitem__ raised `IndexError`: see `Sequential.__getitem__`"))
     assert "<strong>" not in html
     assert "Sequential.__getitem__ raised" in html and "<code>Sequential.__getitem__</code>" in html
+
+
+# -- stubs, failed cells ------------------------------------------------------------------------------
+
+def test_a_stub_class_names_every_method_still_to_write(tmp_path):
+    result = autograder("grade", "modules", ROOT / "release" / "modules" / "modules.ipynb", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    feedback = (tmp_path / "modules" / "feedback.md").read_text()
+    linear = next(line for line in feedback.splitlines() if "`Linear.updateOutput`" in line)
+    for method in ("updateOutput", "updateGradInput", "accGradParameters", "getParameters", "getGradParameters"):
+        assert f"`Linear.{method}`" in linear, linear
+
+
+@pytest.mark.parametrize("body, stub", [
+    ("raise NotImplementedError", True),
+    ("'''Docstring.'''\n    # YOUR CODE HERE\n    raise NotImplementedError()", True),
+    ("raise NotImplementedError('write the backward pass')", True),
+    ("self.output = x\n    raise NotImplementedError", False),
+    ("if x is None:\n        raise NotImplementedError\n    return x", False),
+    ("return NotImplementedError", False),
+    ("raise ValueError", False),
+])
+def test_a_stub_is_a_method_whose_first_statement_raises_not_implemented(body, stub):
+    from autograder.sandbox.worker import raises_not_implemented
+
+    namespace = {}
+    exec(f"def method(self, x=None):\n    {body}\n", namespace)
+    assert raises_not_implemented(namespace["method"].__code__) == stub
+
+
+def test_the_class_report_names_a_failed_cell_with_its_notebook():
+    from autograder.nbgrader_plugin import grading_summary
+
+    results = {"extra_data": {"diagnoses": [], "cells": [{"name": "cell 31", "ok": False}, {"name": "cell 2", "ok": True}]}}
+    assert grading_summary(results, "Linear", "modules.ipynb")["failed_cells"] == ["modules.ipynb, cell 31"]
