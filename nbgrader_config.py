@@ -8,12 +8,13 @@ copied grade cell, a file that is not a notebook, ...) costs only its own studen
 refused with the reason in the log, recorded in the gradebook with 0 autograded points and
 flagged, and autograde goes on with the next student (see autograder/nbgrader_submissions.py).
 """
-from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
-    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput,
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
     OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 
+from autograder.nbgrader_pages import MarkUngradedAnswers, template_basedirs
 from autograder.nbgrader_plugin import SandboxedGrading
 from autograder.nbgrader_submissions import CheckSubmittedMetadata, SubmissionExporter
 
@@ -45,3 +46,10 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+
+# nbgrader's HTML pages (formgrader's view of a submission, the students' feedback): MathJax
+# written into the page instead of loaded from a CDN, and hand-graded answers that are not
+# graded yet shown as such instead of as 0 (see autograder/nbgrader_pages.py).
+c.HTMLExporter.extra_template_basedirs = template_basedirs()
+c.HTMLExporter.filters = {"offline_mathjax": "autograder.nbgrader_pages.mathjax_script"}
+c.GenerateFeedback.preprocessors = [GetGrades, MarkUngradedAnswers, CSSHTMLHeaderPreprocessor]

@@ -13,6 +13,18 @@ def _demo(args):
     run(args.out)
     return 0
 
+def _lab(args):
+    """JupyterLab on a course, for hand grading in formgrader (see ``autograder.lab``)."""
+    from .lab import NotACourse, start
+
+    try:
+        start(args.course, args.jupyter_args)
+    except NotACourse as error:
+        print(f"autograder lab: {error}", file=sys.stderr)
+        return 2
+    return 0  # not reached: JupyterLab replaces this process
+
+
 def _train_digits(args):
     from reference_impl.training import train_digits_mlp
 
@@ -27,11 +39,19 @@ def _grade(args):
     from .submissions import discover
 
     assignment = manifest.load(args.assignment)
+    problem = path_problem(args.paths, args.out)
+    if problem:
+        print(f"autograder grade: {problem}", file=sys.stderr)
+        return 2
     problem = heldout_problem(assignment)
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    submissions = discover(args.paths, assignment)
+    try:
+        submissions = discover(args.paths, assignment)
+    except OSError as error:
+        print(f"autograder grade: {os_error_words(error)}", file=sys.stderr)
+        return 2
     if not submissions:
         print("No submissions found in the given paths.", file=sys.stderr)
         return 1
@@ -132,12 +152,32 @@ def _report(args):
 
     assignment = manifest.load(args.assignment)
     try:
-        path = write_report(assignment, args.results, args.out, args.threshold / 100)
-    except FileNotFoundError as error:
-        print(error, file=sys.stderr)
+        path = write_report(assignment, args.results, args.out, args.threshold / 100, gradebook=args.gradebook)
+    except (FileNotFoundError, KeyError) as error:
+        print(error.args[0] if error.args else error, file=sys.stderr)
         return 1
     print(f"Wrote {path}")
     return 0
+
+
+def path_problem(paths, out):
+    """What is wrong with the paths given to ``autograder grade``, in one line, or None: each must
+    be a file or a folder, and the output folder may not be a file."""
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            return f"{raw}: no such file or folder"
+        if not (path.is_file() or path.is_dir()):
+            return f"{raw} is neither a file nor a folder"
+    if Path(out).exists() and not Path(out).is_dir():
+        return f"the output folder {out} is a file"
+    return None
+
+
+def os_error_words(error):
+    """An OSError as one line: what failed on which path, without Python's traceback."""
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason.lower()}" if error.filename else str(error)
 
 
 def heldout_problem(assignment):
@@ -225,6 +265,15 @@ def build_parser():
     demo.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
     demo.set_defaults(run=_demo)
 
+    lab = commands.add_parser("lab", help="JupyterLab on an nbgrader course, for hand grading in formgrader",
+                              description="Start JupyterLab from this environment on COURSE_ROOT, with nbgrader's "
+                                          "course root and this project's nbgrader_config.py; then Nbgrader > "
+                                          "Formgrader. Other options are passed to JupyterLab (e.g. --port 8890 "
+                                          "--no-browser).")
+    lab.add_argument("course", nargs="?", default=".", metavar="COURSE_ROOT",
+                     help="the course folder: gradebook.db, source_notebooks/, submitted/ ... (default: .)")
+    lab.set_defaults(run=_lab, jupyter_args=[])
+
     train = commands.add_parser("train-digits", help="train the reference MLP on the bundled digits")
     train.add_argument("--epochs", type=int, default=30)
     train.add_argument("--seed", type=int, default=0)
@@ -252,8 +301,10 @@ def build_parser():
     export = commands.add_parser("export", help="grades as a CSV for a learning-management system")
     export.add_argument("assignment", help="assignment name (assignments/<name>.toml) or a manifest path")
     export.add_argument("--format", choices=["csv"], default="csv", help="the file format (default: csv)")
-    export.add_argument("--results", default="graded", help="folder of graded submissions (default: graded)")
-    export.add_argument("--gradebook", help="read nbgrader's gradebook.db instead of the results folders")
+    export.add_argument("--results", default="graded",
+                        help="folder of graded submissions, or an nbgrader course folder (its gradebook.db is read) "
+                             "(default: graded)")
+    export.add_argument("--gradebook", help="read this nbgrader gradebook.db instead of the results folders")
     export.add_argument("--nbgrader-assignment", help="the assignment's name in the gradebook, if not the manifest's")
     export.add_argument("--out", help="the CSV to write, or - for stdout (default: <assignment>-grades.csv)")
     export.add_argument("--no-bom", action="store_true", help="no UTF-8 byte-order mark (Excel needs it for accents)")
@@ -261,8 +312,11 @@ def build_parser():
 
     report = commands.add_parser("report", help="an HTML class report: scores, items, mistakes, students to follow up")
     report.add_argument("assignment", help="assignment name (assignments/<name>.toml) or a manifest path")
-    report.add_argument("--results", default="graded", help="folder of graded submissions (default: graded)")
-    report.add_argument("--out", help="the HTML file to write (default: <results>/report.html)")
+    report.add_argument("--results", default="graded",
+                        help="folder of graded submissions, or an nbgrader course folder (its gradebook.db, with the "
+                             "hand-graded scores, is read) (default: graded)")
+    report.add_argument("--gradebook", help="read this nbgrader gradebook.db instead of the results folders")
+    report.add_argument("--out", help="the HTML file to write (default: report.html in the results or course folder)")
     report.add_argument("--threshold", type=float, default=50,
                         help="follow up students whose total is under this percentage (default: 50)")
     report.set_defaults(run=_report)
@@ -292,7 +346,11 @@ def build_parser():
 def main(argv=None):
     from .manifest import ManifestError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.jupyter_args = extra if args.command == "lab" else []
     try:
         return args.run(args)
     except ManifestError as error:

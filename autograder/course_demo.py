@@ -3,15 +3,19 @@
 Releases the assignment into a course folder, hands in notebooks for four students (a
 complete solution, the untouched release, and two with typical mistakes), grades them with
 ``nbgrader autograde`` (which runs our sandboxed grading step), writes each student's HTML
-feedback with ``nbgrader generate_feedback``, and prints the gradebook per student and item.
+feedback with ``nbgrader generate_feedback`` (hand-graded answers say "not graded yet"), writes
+the class report beside the gradebook, prints the gradebook per student and item, and the
+command that opens the course in JupyterLab for hand grading.
 """
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 
 from . import heldout, manifest
 from .release import ROOT, generate, nbgrader_environment
+from .report import write_report
 
 # Each student's changes to the instructor's solution cells: (old text, new text).
 STUDENTS = {
@@ -103,7 +107,30 @@ def run(out, say=print):
     say("")
     for row in table:
         say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+    report = write_report(assignment, course)
     say(f"\nFeedback for each student (HTML): {course / 'feedback'}/<student>/{assignment.name}/*.html")
-    say("Hand-graded derivations and conclusions: run `nbgrader formgrader` with "
-        f"--CourseDirectory.root={course} from {ROOT}")
+    say(f"Class report (autograded and hand-graded scores, from the gradebook): {report}")
+    say(f"Hand-grade the derivations and conclusions in JupyterLab: {lab_command(course)}\n"
+        "then Nbgrader > Formgrader > Manual Grading; afterwards Manage Assignments > Generate Feedback, and "
+        f"{report_command(course)} for the class report.")
     return rows
+
+
+def shown(path):
+    """``path`` as the instructor would type it: relative to the current folder when inside it."""
+    path = Path(path)
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def command_name():
+    """This environment's ``autograder`` command, as typed from the current folder."""
+    command = Path(sys.executable).with_name("autograder")
+    return shown(command) if command.exists() else "autograder"
+
+
+def lab_command(course):
+    return f"{command_name()} lab {shown(course)}"
+
+
+def report_command(course):
+    return f"{command_name()} report modules --results {shown(course)}"

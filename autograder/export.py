@@ -2,9 +2,9 @@
 
 One row per student, one column per graded item and one for the total, read either from the
 results folders ``autograder grade`` writes or from nbgrader's gradebook (which also has the
-hand-graded cells). The CSV is UTF-8 with a byte-order mark, so that Excel reads accented
-names right (LibreOffice, Google Sheets and Python's ``utf-8-sig`` skip it), and has exactly
-one header row.
+hand-graded cells; one that nobody has graded yet is left empty, not 0). The CSV is UTF-8 with
+a byte-order mark, so that Excel reads accented names right (LibreOffice, Google Sheets and
+Python's ``utf-8-sig`` skip it), and has exactly one header row.
 """
 import csv
 import io
@@ -27,6 +27,7 @@ class Record:
     failed_cells: int = 0
     restarts: int = 0
     folder: Path | None = None
+    pending: list = field(default_factory=list)  # hand-graded columns nobody has graded yet (not 0)
 
 
 @dataclass
@@ -94,8 +95,10 @@ def load_results(folder, assignment):
 def load_gradebook(path, assignment, nbgrader_assignment=None):
     """The grades in nbgrader's ``gradebook.db``: per student, each autograded item (by its
     grade cell's ``grade_id`` in the manifest) and each hand-graded cell, with nbgrader's score
-    (the manual score when one was given, else the automatic one). A student in the gradebook
-    with no submission gets a row with empty cells."""
+    (the manual score when one was given, else the automatic one). A hand-graded answer that
+    nobody has graded yet has no score (it is listed in the record's ``pending``), never 0. A
+    student in the gradebook with no submission gets a row with empty cells. Beside the
+    gradebook, the autograded notebooks give what the grading found (diagnoses, failed cells)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     path = Path(path)
@@ -125,15 +128,73 @@ def load_gradebook(path, assignment, nbgrader_assignment=None):
             except MissingEntry:
                 records.append(Record(student.id, {c: None for c in columns}, None, sum(max_scores.values())))
                 continue
-            scores = {c: None for c in columns}
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    if grade.name in column_of and grade.score is not None:
-                        column = column_of[grade.name]
-                        scores[column] = (scores[column] or 0.0) + float(grade.score)
-            total = sum(v for v in scores.values() if v is not None)
-            records.append(Record(student.id, scores, total, sum(max_scores.values()), submission=name))
-    return Grades(assignment.name, columns, max_scores, sorted(records, key=lambda r: r.student), str(path))
+            records.append(submission_record(submission, column_of, columns, sum(max_scores.values()), name))
+    autograded = path.parent / "autograded"
+    for record in records:
+        if record.total is not None:
+            add_grading_findings(record, autograded / record.student / name)
+    return Grades(assignment.name, columns, max_scores, sorted(records, key=lambda r: r.student), str(path),
+                  pending_warnings(records))
+
+
+def not_graded_yet(grade):
+    """A hand-graded answer with no score yet: nbgrader counts it as 0, the instructor has not
+    judged it."""
+    return grade.manual_score is None and grade.auto_score is None
+
+
+def submission_record(submission, column_of, columns, max_total, name):
+    """One student's row from their submission in the gradebook."""
+    scores, pending = {c: None for c in columns}, []
+    for notebook in submission.notebooks:
+        for grade in notebook.grades:
+            if grade.name not in column_of:
+                continue
+            column = column_of[grade.name]
+            if not_graded_yet(grade):
+                pending.append(column)
+            elif grade.score is not None:
+                scores[column] = (scores[column] or 0.0) + float(grade.score)
+    total = sum(v for v in scores.values() if v is not None)
+    pending = [c for c in columns if c in pending and scores[c] is None]
+    return Record(submission.student.id, scores, total, max_total, submission=name, pending=pending)
+
+
+def add_grading_findings(record, folder):
+    """The diagnoses and failed cells that our grading step left in the autograded notebooks'
+    grade cells (``nbgrader_plugin.grading_summary``), for the class report."""
+    import nbformat
+
+    from .results import GRADING_METADATA
+
+    failed = set()
+    for notebook_path in sorted(folder.glob("*.ipynb")) if folder.is_dir() else []:
+        try:
+            notebook = nbformat.read(notebook_path, as_version=4)
+        except Exception:  # noqa: BLE001 - a notebook nbgrader could not write is simply not read
+            continue
+        for cell in notebook.cells:
+            for output in cell.get("outputs", []):
+                summary = output.get("metadata", {}).get(GRADING_METADATA)
+                if not isinstance(summary, dict):
+                    continue
+                record.diagnoses += [d for d in summary.get("diagnoses", []) if isinstance(d, dict)
+                                     and d.get("diagnosis")]
+                failed.update(str(c) for c in summary.get("failed_cells", []))
+                record.restarts = max(record.restarts, int(summary.get("worker_restarts") or 0))
+                record.error = record.error or summary.get("error")
+    record.failed_cells = len(failed)
+
+
+def pending_warnings(records):
+    """One line about answers not graded yet, if any: totals are partial until they are."""
+    waiting = [r for r in records if r.pending]
+    if not waiting:
+        return []
+    answers = sum(len(r.pending) for r in waiting)
+    return [f"{answers} hand-graded answer{'s' if answers != 1 else ''} of {len(waiting)} "
+            f"student{'s' if len(waiting) != 1 else ''} not graded yet (left empty, not 0; the totals count "
+            "only what has been graded)"]
 
 
 def _number(value):
@@ -182,7 +243,16 @@ def readable(path):
     os.chmod(path, 0o666 & ~mask)
 
 
+def gradebook_in(folder):
+    """The gradebook of a course folder given where a results folder is expected, or None."""
+    path = Path(folder) / "gradebook.db"
+    return path if path.is_file() else None
+
+
 def load_grades(assignment, results=None, gradebook=None, nbgrader_assignment=None):
+    """The grades from nbgrader's gradebook (``gradebook``, or a course folder given as
+    ``results``), else from the results folders of ``autograder grade``."""
+    gradebook = gradebook or gradebook_in(results or "graded")
     if gradebook:
         return load_gradebook(gradebook, assignment, nbgrader_assignment)
     return load_results(results or "graded", assignment)

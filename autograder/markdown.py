@@ -11,7 +11,9 @@ or links in the instructor's or the student's browser:
    identifier (:func:`name`).
 2. Where Markdown leaves the project, :func:`sanitize` escapes every ``<`` and ``>`` outside
    fenced code blocks and breaks the ``](`` of link syntax, so that even text that reached
-   prose by a path rule 1 missed renders as text.
+   prose by a path rule 1 missed renders as text; the underscores of a dunder name in prose
+   (``Sequential.__getitem__ raised ...``) are escaped too, which Markdown would otherwise
+   render as ``Sequential.<strong>getitem</strong>``.
 """
 import re
 
@@ -40,8 +42,29 @@ def escape(text):
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# A dunder name (``__getitem__``) outside inline code, and inline code spans themselves.
+DUNDER = re.compile(r"(?<![\w\\])__(?=\w)(\w*?\w)__(?!\w)")
+CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)")
+
+
+def _escape_dunders(text):
+    """``__name__`` as Markdown that renders as exactly that, not as a bold ``name``."""
+    return DUNDER.sub(lambda match: match.group(0).replace("_", "\\_"), text)
+
+
+def _outside_code_spans(line, change):
+    """``line`` with ``change`` applied to its text outside inline code spans, which render
+    their text as it is and so must keep it."""
+    parts, start = [], 0
+    for span in CODE_SPAN.finditer(line):
+        parts += [change(line[start:span.start()]), span.group(0)]
+        start = span.end()
+    return "".join(parts + [change(line[start:])])
+
+
 def _escape_prose(line):
-    return line.replace("<", "&lt;").replace(">", "&gt;").replace("](", "]\\(")
+    line = line.replace("<", "&lt;").replace(">", "&gt;").replace("](", "]\\(")
+    return _outside_code_spans(line, _escape_dunders)
 
 
 def code_regions(lines):

@@ -16,7 +16,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
 from . import heldout, manifest
-from .results import build_results, item_feedback
+from .results import GRADING_METADATA, build_results, item_feedback
 from .runner import grade
 
 
@@ -88,8 +88,23 @@ class SandboxedGrading(NbGraderPreprocessor):
             score = results["extra_data"]["items"][item.name]["score"]
             text = "\n".join(item_feedback(results, item.name)).strip() + "\n"
             cell.outputs = [
-                nbformat.v4.new_output("display_data", data={"text/markdown": text, "text/plain": text}),
+                nbformat.v4.new_output("display_data", data={"text/markdown": text, "text/plain": text},
+                                       metadata={GRADING_METADATA: grading_summary(results, item.name, notebook_name)}),
                 nbformat.v4.new_output("execute_result", data={"text/plain": f"{score:g}"}, execution_count=1),
             ]
             cell.execution_count = 1
         return nb, resources
+
+
+def grading_summary(results, item, notebook_name):
+    """What the class report needs beside the gradebook's points: the item's diagnoses, and the
+    notebook's cells that failed when run top to bottom (named with the notebook), its worker
+    restarts and any error that kept it from being graded."""
+    extra = results["extra_data"]
+    return {
+        "item": item,
+        "diagnoses": [d for d in extra["diagnoses"] if d["item"] == item],
+        "failed_cells": [f"{notebook_name}, {c['name']}" for c in extra["cells"] if not c["ok"]],
+        "worker_restarts": extra.get("worker_restarts", 0),
+        "error": extra.get("error"),
+    }

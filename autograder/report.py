@@ -15,9 +15,10 @@ from datetime import datetime
 from pathlib import Path
 
 from .diagnoses import DIAGNOSES
-from .export import load_results, readable
+from .export import gradebook_in, load_grades, readable
 
-NOT_ATTEMPTED = {"missing", "not_implemented", "unreadable"}  # not a mistake: no answer to judge
+# Not a mistake: no answer to judge (a missing class, a stub, an untouched final model)
+NOT_ATTEMPTED = {"missing", "not_implemented", "unreadable", "model_missing"}
 GRADING_TROUBLE = {"grader_error", "crashed", "timeout", "sandbox"}
 COLOURS = {"low": "#d1495b", "mid": "#edae49", "high": "#00798c", "neutral": "#30638e", "grey": "#8d99ae"}
 
@@ -70,8 +71,14 @@ def item_statistics(grades):
             "n": len(scores),
             "not_attempted": not_attempted,
             "mistakes": mistakes,
+            "pending": sum(item in r.pending for r in graded),
         }
     return stats
+
+
+def graded_maximum(record, grades):
+    """The points a student's total is out of so far: the answers not graded yet left out."""
+    return record.max_score - sum(grades.max_scores.get(c, 0.0) for c in record.pending)
 
 
 def unattempted_by_all(grades):
@@ -94,7 +101,8 @@ def follow_up(grades, threshold=0.5):
         else:
             if record.error:
                 reasons.append(f"could not be graded: {str(record.error).splitlines()[0]}")
-            fraction = record.total / record.max_score if record.max_score else 1.0
+            maximum = graded_maximum(record, grades)
+            fraction = record.total / maximum if maximum else 1.0
             if fraction < threshold and not record.error:
                 reasons.append(f"total under {threshold:.0%}")
             unattempted = [item for item in grades.columns
@@ -233,6 +241,9 @@ def render(grades, title=None, threshold=0.5, out_folder=None):
         ("full marks", f"{sum(t >= maximum for t in totals)}"),
         ("to follow up", f"{len(followers)}"),
     ]
+    pending = sum(len(r.pending) for r in graded)
+    if pending:
+        cards.append(("answers not graded yet", f"{pending}"))
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -251,10 +262,12 @@ def render(grades, title=None, threshold=0.5, out_folder=None):
         f'<img class="wide" alt="Distribution of total scores" src="data:image/png;base64,{figure_totals(grades)}">',
         "<h2>Items</h2>",
         '<p class="hint">Mean score per item as a share of its points: red under 50%, amber under 80%. '
-        "“Not attempted” counts missing classes and methods that still raise NotImplementedError.</p>",
+        "“Not attempted” counts missing classes and methods that still raise NotImplementedError; "
+        "“not graded yet”, hand-graded answers nobody has graded (left out of the mean, not counted as 0).</p>",
         f'<img class="wide" alt="Mean score per item" src="data:image/png;base64,{figure_items(grades, stats)}">',
         "<table><thead><tr><th>item</th><th class='num'>mean</th><th class='num'>full marks</th>"
-        "<th class='num'>not attempted</th><th>most frequent mistake</th></tr></thead><tbody>",
+        "<th class='num'>not attempted</th>" + ("<th class='num'>not graded yet</th>" if pending else "")
+        + "<th>most frequent mistake</th></tr></thead><tbody>",
     ]
     for item in grades.columns:
         s = stats[item]
@@ -263,7 +276,7 @@ def render(grades, title=None, threshold=0.5, out_folder=None):
         parts.append(
             f"<tr><td>{e(item)}</td><td class='num {_css_level(s['fraction'])}'>{s['mean']:.1f} / {s['max']:g}</td>"
             f"<td class='num'>{s['full']} / {s['n']}</td><td class='num'>{s['not_attempted'] or ''}</td>"
-            f"<td>{mistake}</td></tr>")
+            + (f"<td class='num'>{s['pending'] or ''}</td>" if pending else "") + f"<td>{mistake}</td></tr>")
     parts += ["</tbody></table>"]
     nobody = unattempted_by_all(grades)
     if nobody:
@@ -321,12 +334,14 @@ def render(grades, title=None, threshold=0.5, out_folder=None):
     return "\n".join(parts)
 
 
-def write_report(assignment, results="graded", out=None, threshold=0.5):
-    """Write the report for the results in ``results``; returns its path."""
+def write_report(assignment, results="graded", out=None, threshold=0.5, gradebook=None):
+    """Write the report for the results in ``results`` (results folders, or a course folder with
+    nbgrader's gradebook), or for ``gradebook``; by default beside them. Returns its path."""
     from .results import write_atomic
 
-    grades = load_results(results, assignment)
-    out = Path(out or Path(results) / "report.html")
+    grades = load_grades(assignment, results, gradebook)
+    gradebook = gradebook or gradebook_in(results)
+    out = Path(out or (Path(gradebook).parent if gradebook else Path(results)) / "report.html")
     write_atomic(out, render(grades, assignment.title, threshold, out_folder=out.parent))
     readable(out)
     return out

@@ -1,11 +1,16 @@
 """What grading produces: Gradescope's ``results.json`` and the student's ``feedback.md``."""
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from .diagnoses import DIAGNOSES
 from .markdown import block, sanitize
+
+# The key, in a grade cell's feedback output (nbgrader autograde), of what the grading found for
+# the class report: ``nbgrader_plugin.grading_summary`` writes it, ``export.load_gradebook`` reads it.
+GRADING_METADATA = "autograder"
 
 
 def _number(x):
@@ -98,7 +103,8 @@ def item_feedback(results, item):
     lines = [f"## {mark} {item}: {totals['score']:g} / {totals['max_score']:g}", ""]
     failed = [t for t in tests if t["status"] != "passed"]
     if failed and all(t["extra_data"]["diagnosis"] == "not_implemented" for t in failed):
-        methods = sorted({t["output"].split(" is not implemented")[0] for t in failed})
+        methods = list(dict.fromkeys(name for t in failed
+                                     for name in re.split(r" (?:is|are) not implemented", t["output"])[0].split(", ")))
         verb = "still raises" if len(methods) == 1 else "still raise"
         return sanitize("\n".join(lines + [f"- **Not implemented yet**: {', '.join(methods)} {verb} "
                                             "NotImplementedError.", ""])).split("\n")

@@ -41,15 +41,15 @@ class StudentFailure(AssertionError):
         return function in self.functions
 
 
-def explain(error, where):
+def explain(error, where, unfinished=lambda class_name: ()):
     """Plain words for a sandbox failure during ``where`` (e.g. ``Linear.forward``). The
-    student's own text (the exception, its traceback) goes only into a fenced code block."""
+    student's own text (the exception, its traceback) goes only into a fenced code block.
+    ``unfinished(class_name)`` gives the class's other stubs, named with the one that raised."""
     if isinstance(error, StudentError):
         if error.type == "NotImplementedError":
             plain = where.replace("(...)", "")
             method = plain.split(".")[0] + "." + error.function if error.function and "." in plain else plain
-            return StudentFailure(f"{markdown.name(method)} is not implemented yet: it still raises "
-                                  "NotImplementedError.", "not_implemented")
+            return not_implemented(method, unfinished(method.split(".")[0]) if "." in method else ())
         detail = f"{where} raised {markdown.name(error.type)}:\n\n{markdown.block(error.traceback_text())}"
         functions = [match.group(1) for frame in error.frames for match in [FRAME_FUNCTION.search(frame)] if match]
         return StudentFailure(detail, "raised", functions)
@@ -61,6 +61,19 @@ def explain(error, where):
 
 
 FRAME_FUNCTION = re.compile(r", in (\w+)")
+
+
+def not_implemented(method, others=()):
+    """The failure of a stub: ``method`` (``Linear.updateOutput``) raised NotImplementedError;
+    ``others``, the class's other methods that still do, are named with it, so that the student
+    sees every method left to write, not only the first one a test reached."""
+    class_name = method.split(".")[0]
+    names = list(dict.fromkeys([method] + [f"{class_name}.{m}" for m in others if m.isidentifier()]))
+    if len(names) == 1:
+        return StudentFailure(f"{markdown.name(method)} is not implemented yet: it still raises NotImplementedError.",
+                              "not_implemented")
+    return StudentFailure(f"{', '.join(map(markdown.name, names))} are not implemented yet: they still raise "
+                          "NotImplementedError.", "not_implemented")
 
 
 def flatten(items):
@@ -127,6 +140,7 @@ class Submission:
         self.timeouts = {}  # "Class.method" -> how many calls ran out of time
         self.crashes = {}  # "Class.method" -> how many calls killed the worker or broke its protocol
         self.cache = {}  # results that several grader tests share (e.g. a trained model's accuracy)
+        self._unfinished = {}  # class name -> its methods that still raise NotImplementedError
 
     def name_of(self, canonical):
         return self.dialect.name_of(canonical) if self.dialect else canonical
@@ -147,7 +161,18 @@ class Submission:
                 self.timeouts[where] = self.timeouts.get(where, 0) + 1
             elif isinstance(error, WorkerDied):
                 self.crashes[where] = self.crashes.get(where, 0) + 1
-            raise explain(error, where) from None
+            raise explain(error, where, self.unfinished) from None
+
+    def unfinished(self, class_name):
+        """The methods of the student's class ``class_name`` that are still stubs, asked of the
+        worker once per class (read from their bytecode; none when the worker cannot say)."""
+        if class_name not in self._unfinished:
+            try:
+                reply, _ = self.sandbox.request("unfinished", requires=("unfinished",), **{"class": class_name})
+                self._unfinished[class_name] = [m for m in reply["unfinished"] if m.isidentifier()]
+            except SandboxError:
+                self._unfinished[class_name] = []
+        return self._unfinished[class_name]
 
     def _send(self, where, op, values, shared=None, **fields):
         """Send ``values`` as the call's arguments; returns ``(reply, result)``."""

@@ -4,9 +4,7 @@ Playwright's own browser download does not work everywhere this project runs, so
 the system's Chromium (Debian's ``chromium`` package, which ``.ci/run`` installs) by its path;
 where Chromium or the ``playwright`` package is missing, a browser test is skipped with the reason.
 
-Use it from a test module by importing the fixtures (pytest then finds them there)::
-
-    from tests.browser import jupyterlab, page, shot  # noqa: F401 - pytest fixtures
+``tests/conftest.py`` makes the fixtures available to every test module::
 
     def test_something(jupyterlab, page, shot, tmp_path):
         lab = jupyterlab(tmp_path / "course")        # JupyterLab serving that folder

@@ -1,11 +1,34 @@
-"""A pytest marker per graded item of the course, so that ``pytest -m Linear`` runs what is about
-Linear: the item's self-test mutants (marked where they are made) and every test whose file or
-name speaks of the item, by its name or by its grader module's (``test_nll_unstable``)."""
+"""What several test files share: the demo course, the browser fixtures, and a pytest marker per
+graded item of the course, so that ``pytest -m Linear`` runs what is about Linear: the item's
+self-test mutants (marked where they are made) and every test whose file or name speaks of the
+item, by its name or by its grader module's (``test_nll_unstable``)."""
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from autograder import manifest
+from tests.browser import chromium, jupyterlab, page, shot  # noqa: F401 - fixtures for the browser tests
+
+
+@dataclass
+class DemoCourse:
+    """What ``make demo`` leaves: the course folder, the gradebook's rows and the lines it printed."""
+    course: Path
+    rows: dict  # student -> (scores by grade id, total)
+    lines: list
+
+
+@pytest.fixture(scope="session")
+def demo_course(tmp_path_factory):
+    """One run of the demo (about a minute and a half) for every test that needs a graded course."""
+    from autograder.course_demo import run
+
+    out = tmp_path_factory.mktemp("demo")
+    lines = []
+    rows = {student: (scores, total) for student, scores, total in run(out, say=lines.append)}
+    return DemoCourse(out / "course", rows, lines)
 
 
 def item_words():

@@ -16,7 +16,6 @@ import shutil
 import time
 import urllib.request
 
-from tests.browser import chromium, jupyterlab, page, shot  # noqa: F401 - pytest fixtures
 from tests.test_student_environment import RELEASE, student_environment
 
 RUN_ALL_SECONDS = 600  # a loaded machine; training.ipynb with stubs needs well under a minute

@@ -19,7 +19,9 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     for entry in environment["dependencies"]:
         if isinstance(entry, str) and entry.split(">")[0].split("=")[0] not in {"python", "pip"}:
             conda[requirement_name(entry)] = entry
-    pip = {requirement_name(spec): spec for spec in project["dependencies"]}
+        if isinstance(entry, dict):  # what conda-forge does not have, from PyPI (the project itself left out)
+            conda.update({requirement_name(spec): spec for spec in entry.get("pip", []) if not spec.startswith("-e")})
+    pip = {requirement_name(spec): spec for spec in project["dependencies"] + project["optional-dependencies"]["dev"]}
     assert set(conda) == set(pip), f"only in environment.yml: {set(conda) - set(pip)}; only in pyproject: {set(pip) - set(conda)}"
     for name, spec in pip.items():
         assert spec.replace(" ", "") == conda[name].replace(" ", ""), f"{name}: pyproject says {spec}, environment.yml {conda[name]}"

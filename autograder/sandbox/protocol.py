@@ -143,6 +143,7 @@ FIELD_CHECKS = {
     "output": lambda v: isinstance(v, str),
     "notes": _is_list_of_str,
     "functions": _is_list_of_str,
+    "unfinished": _is_list_of_str,
     "via": lambda v: isinstance(v, str),
     "count": lambda v: type(v) is int,
     "background": lambda v: isinstance(v, dict) and all(type(n) is int for n in v.values()),
@@ -166,7 +167,7 @@ VALUE_REQUEST_FIELDS = ("args", "kwargs", "values", "value", "target")
 # out is malformed (the student's code forged it), never a reason for the grader to fail.
 REQUIRED = {
     "call": ("result",), "getattr": ("result",), "value": ("result",), "inspect": ("classes", "functions"),
-    "read": ("cells",), "nudge": ("count",), "write_arrays": ("via",),
+    "read": ("cells",), "nudge": ("count",), "write_arrays": ("via",), "unfinished": ("unfinished",),
 }
 
 

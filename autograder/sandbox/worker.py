@@ -35,6 +35,7 @@ side checks everything anyway; these only keep an honest part of a submission gr
 """
 import ast
 import builtins
+import dis
 import gc
 import io
 import json
@@ -344,6 +345,23 @@ class Worker:
                 continue
         return {"ok": True, "classes": classes, "functions": sorted(functions)}
 
+    def op_unfinished(self, request, arrays, out):
+        """The methods of a class that are still stubs (their first statement raises
+        NotImplementedError), in definition order, read from their bytecode without calling
+        anything: feedback names them all, not only the one a test reached first."""
+        cls = self.namespace.get(request.get("class"))
+        unfinished, seen = [], set()
+        for klass in TYPE_MRO(cls) if isinstance(cls, type) else ():
+            if klass is object:
+                continue
+            for name, value in list(TYPE_DICT(klass).items())[:MAX_NAMES]:
+                if not isinstance(name, str) or name in seen:
+                    continue
+                seen.add(name)
+                if isinstance(value, types.FunctionType) and raises_not_implemented(value.__code__):
+                    unfinished.append(name)
+        return {"ok": True, "unfinished": unfinished[:MAX_NAMES]}
+
     def op_new(self, request, arrays, out):
         cls = self.namespace[request["class"]]
         seed(request.get("seed"))
@@ -447,6 +465,24 @@ class Worker:
 
     def op_ping(self, request, arrays, out):
         return {"ok": True}
+
+
+# What may come before the ``raise`` of a stub: its exception's name, a message, the call.
+STUB_OPS = {"RESUME", "NOP", "CACHE", "PUSH_NULL", "PRECALL", "CALL", "KW_NAMES", "LOAD_CONST", "COPY_FREE_VARS"}
+
+
+def raises_not_implemented(code):
+    """A function whose first statement is ``raise NotImplementedError`` (with or without a
+    message): its bytecode loads that name and raises before it does anything else."""
+    loaded = False
+    for instruction in dis.get_instructions(code):
+        if instruction.opname == "RAISE_VARARGS":
+            return loaded
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME") and instruction.argval == "NotImplementedError":
+            loaded = True
+        elif instruction.opname not in STUB_OPS:
+            return False
+    return False
 
 
 def flatten(items):
