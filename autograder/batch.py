@@ -40,7 +40,7 @@ from pathlib import Path
 
 from .fingerprints import code_version, fingerprint, manifest_digest
 from .progress import Progress
-from .results import feedback_markdown, write_submission_results
+from .results import BatchStamp, MalformedResults, SubmissionResult, write_submission_results
 
 KEY_FILE = "results-key"
 MAX_RESULTS_BYTES = 64 << 20  # a results.json larger than this is not read back
@@ -142,27 +142,18 @@ def _collect_graders():
 
 
 def grade_job(assignment, job):
-    """Grade one submission in this process; returns its results (``results.json`` as a dict)."""
-    from .results import build_results
-    from .runner import grade
+    """Grade one submission in this process; returns its :class:`~autograder.results.SubmissionResult`."""
+    from .runner import grade_submission
 
     with _LOCK:
-        outcomes, info = grade(assignment, {notebook: Path(path) for notebook, path in job.files.items()})
-    return stamp(build_results(assignment, outcomes, info), job)
+        result = grade_submission(assignment, {notebook: Path(path) for notebook, path in job.files.items()})
+    return stamp(result, job)
 
 
-def stamp(results, job):
+def stamp(result, job):
     """The batch's own record of whose results these are, over whatever the grading said."""
-    extra = results["extra_data"]
-    extra["submission"] = job.name
-    extra["student"] = job.student
-    extra["file"] = job.file
-    extra["fingerprint"] = job.fingerprint
-    return results
-
-
-def _status(results):
-    return "failed" if results["extra_data"].get("error") else "graded"
+    result.stamp = BatchStamp(job.name, job.student, job.file, job.fingerprint)
+    return result
 
 
 @dataclass
@@ -182,20 +173,13 @@ class _Ungraded:
 def failure_results(assignment, job, reason, diagnosis=None, resumable=True):
     """Results for a submission that was not graded: every test 0 with ``reason``. ``resumable``
     False leaves out the fingerprint, so that a rerun grades it again."""
-    from .results import build_results
-
     message = f"The submission could not be graded: {reason}"
     outcomes = [_Ungraded(item.name, key, message, diagnosis)
                 for item in assignment.items.values() for key in item.tests]
-    results = build_results(assignment, outcomes, {"error": reason})
-    stamp(results, job)
+    result = stamp(SubmissionResult.build(assignment, outcomes, {"error": reason}), job)
     if not resumable:
-        results["extra_data"]["fingerprint"] = ""
-    return results
-
-
-class MalformedResults(ValueError):
-    """Results a grading process sent that do not have the structure of ``results.json``."""
+        result.stamp.fingerprint = ""
+    return result
 
 
 def _need(condition, what):
@@ -205,41 +189,6 @@ def _need(condition, what):
 
 def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_results(results, assignment):
-    """``results`` when it has the structure ``build_results`` gives (types, the assignment's items,
-    a total that is the sum of the tests), else :class:`MalformedResults`."""
-    _need(isinstance(results, dict), "not an object")
-    for key, check in (("score", _number), ("max_score", _number), ("output", lambda v: isinstance(v, str)),
-                       ("tests", lambda v: isinstance(v, list)), ("extra_data", lambda v: isinstance(v, dict))):
-        _need(key in results and check(results[key]), f"no valid {key}")
-    for test in results["tests"]:
-        _need(isinstance(test, dict), "a test that is not an object")
-        _need(isinstance(test.get("name"), str) and isinstance(test.get("output"), str),
-              "a test without name or output")
-        _need(_number(test.get("score")) and _number(test.get("max_score")), "a test without valid points")
-        _need(0 <= test["score"] <= test["max_score"], "a test with more points than it is worth")
-        _need(test.get("status") in ("passed", "failed"), "a test with an unknown status")
-        _need(isinstance(test.get("tags"), list) and test["tags"] and all(isinstance(t, str) for t in test["tags"]),
-              "a test without its item")
-        _need(isinstance(test.get("extra_data"), dict), "a test without extra_data")
-    _need(abs(results["score"] - sum(t["score"] for t in results["tests"])) < 1e-3, "a total that is not the sum")
-    extra = results["extra_data"]
-    _need(extra.get("assignment") == assignment.name, "another assignment's results")
-    items = extra.get("items")
-    _need(isinstance(items, dict) and set(items) <= set(assignment.items), "unknown items")
-    _need(all(isinstance(v, dict) and _number(v.get("score")) and _number(v.get("max_score")) for v in items.values()),
-          "an item without valid points")
-    _need(isinstance(extra.get("diagnoses", []), list) and all(isinstance(d, dict) for d in extra.get("diagnoses", [])),
-          "malformed diagnoses")
-    cells = extra.get("cells", [])
-    _need(isinstance(cells, list) and all(isinstance(c, dict) and isinstance(c.get("name"), str)
-                                          and isinstance(c.get("ok"), bool)
-                                          and (c.get("error") is None or isinstance(c["error"], str)) for c in cells),
-          "malformed cells")
-    _need(extra.get("error") is None or isinstance(extra["error"], str), "a malformed error")
-    return results
 
 
 # -- results this grader wrote: signed -----------------------------------------------------------------
@@ -322,7 +271,7 @@ def verified(results, key):
     return isinstance(signature, str) and hmac.compare_digest(signature, _signature(results, key))
 
 
-def write_results(folder, results, key):
+def write_results(folder, result, key):
     """Write ``feedback.md`` then the signed ``results.json``, each atomically; first remove what a
     killed earlier run may have left half-way: its temporary files (``write_atomic`` names them
     ``.<name>.<random>``)."""
@@ -330,9 +279,8 @@ def write_results(folder, results, key):
     for pattern in (".results.json.*", ".feedback.md.*"):
         for stale in folder.glob(pattern):
             stale.unlink(missing_ok=True)
-    signed = sign(results, key)
-    write_submission_results(folder, signed)
-    return signed
+    write_submission_results(folder, result, lambda data: sign(data, key))
+    return result
 
 
 def previous_results(out, job, key):
@@ -348,21 +296,24 @@ def previous_results(out, job, key):
     except OSError:
         return None, None
     try:
-        results = json.loads(data) if len(data) <= MAX_RESULTS_BYTES else None
+        data = json.loads(data) if len(data) <= MAX_RESULTS_BYTES else None
     except ValueError:
-        results = None
-    if results is None or not verified(results, key):
+        data = None
+    if data is None or not verified(data, key):
         return None, "results.json is not signed by this grader (changed after grading, or written elsewhere)"
-    extra = results.get("extra_data")
-    if not isinstance(extra, dict) or extra.get("fingerprint") != job.fingerprint:
+    try:
+        result = SubmissionResult.from_json(data)
+    except MalformedResults:
+        return None, None
+    if result.stamp is None or result.stamp.fingerprint != job.fingerprint:
         return None, None
     try:
         feedback = (path.parent / "feedback.md").read_text(encoding="utf-8")
     except (OSError, ValueError):
         return None, None
-    if feedback != feedback_markdown(results):
+    if feedback != result.to_markdown():
         return None, "feedback.md does not match results.json"
-    return results, None
+    return result, None
 
 
 
@@ -371,9 +322,8 @@ def run_local_job(assignment, job, out, key=None):
     (What a grading process does, in the caller's process: for measurements, not for batches.)"""
     start = time.monotonic()
     try:
-        results = grade_job(assignment, job)
-        results = write_results(Path(out) / job.name, results, key or results_key())
-        return Outcome(job, _status(results), results, seconds=time.monotonic() - start)
+        result = write_results(Path(out) / job.name, grade_job(assignment, job), key or results_key())
+        return Outcome(job, result.status, result, seconds=time.monotonic() - start)
     except Exception:  # a fault of the grading machinery, not of the submission: nothing is written
         return Outcome(job, "error", None, traceback.format_exc(), seconds=time.monotonic() - start)
 
@@ -531,7 +481,7 @@ def outcome_from_reply(assignment, job, reply, out, key):
     submission (a fault of the grading machinery writes nothing: a rerun retries it)."""
     if reply.status == "done":
         try:
-            results = stamp(check_results(json.loads(reply.results_text or ""), assignment), job)
+            results = stamp(SubmissionResult.from_json(json.loads(reply.results_text or ""), assignment), job)
         except (ValueError, TypeError) as error:
             return Outcome(job, "error", None, f"the grading sent back malformed results: {error}",
                            reply.seconds, reply.rss_kb)
@@ -547,7 +497,7 @@ def outcome_from_reply(assignment, job, reply, out, key):
     else:
         return Outcome(job, "error", None, reply.error or "the grading broke", reply.seconds, reply.rss_kb)
     results = write_results(Path(out) / job.name, results, key)
-    return Outcome(job, _status(results), results, seconds=reply.seconds, rss_kb=reply.rss_kb)
+    return Outcome(job, results.status, results, seconds=reply.seconds, rss_kb=reply.rss_kb)
 
 
 def _run_local(assignment, todo, out, key, workers, grade, report):

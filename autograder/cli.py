@@ -1,6 +1,5 @@
 """The ``autograder`` command."""
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -84,7 +83,7 @@ def _grade(args):
     if args.json:
         if not report.rows:
             return 1
-        print(json.dumps(report.rows[0][1], indent=2))
+        print((Path(out) / report.rows[0][0] / "results.json").read_text(encoding="utf-8"), end="")  # as written, signed
     else:
         print_summary(assignment, report.rows, out)
         counts = {status: report.count(status) for status in ("graded", "skipped", "failed", "error", "refused")}
@@ -240,10 +239,9 @@ def print_summary(assignment, rows, out):
     items = list(assignment.items)
     header = ["submission"] + items + ["total"]
     table = [header]
-    for name, results in rows:
-        per_item = results["extra_data"]["items"]
-        table.append([name] + [f"{per_item[i]['score']:g}/{per_item[i]['max_score']:g}" for i in items]
-                     + [f"{results['score']:g}/{results['max_score']:g}"])
+    for name, result in rows:
+        table.append([name] + [f"{result.items[i].score:g}/{result.items[i].max_score:g}" for i in items]
+                     + [f"{result.score:g}/{result.max_score:g}"])
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))

@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .results import GRADING_METADATA, Diagnosis, SubmissionResult
+
 
 @dataclass
 class Record:
@@ -22,7 +24,7 @@ class Record:
     total: float | None
     max_score: float
     submission: str = ""
-    diagnoses: list = field(default_factory=list)  # {"item", "test", "diagnosis"} of the failed tests
+    diagnoses: list = field(default_factory=list)  # results.Diagnosis of the failed tests
     error: str | None = None  # the submission could not be read or run
     failed_cells: int = 0
     restarts: int = 0
@@ -54,25 +56,25 @@ def load_results(folder, assignment):
     by_student, warnings = {}, []
     for path in sorted(folder.glob("*/results.json")):
         try:
-            results = json.loads(path.read_text(encoding="utf-8"))
-            extra = results["extra_data"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            result = SubmissionResult.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as error:  # MalformedResults is a ValueError
             warnings.append(f"{path}: unreadable ({error}); left out")
             continue
-        if extra.get("assignment") != assignment.name:
+        if result.assignment != assignment.name:
             continue
-        student = str(extra.get("student") or extra.get("submission") or path.parent.name)
-        items = extra.get("items", {})
+        stamp = result.stamp
+        submission = (stamp.submission if stamp else "") or path.parent.name
+        student = str((stamp.student if stamp else None) or submission)
         record = Record(
             student=student,
-            scores={c: float(items[c]["score"]) if c in items else None for c in columns},
-            total=float(results["score"]),
-            max_score=float(results["max_score"]),
-            submission=str(extra.get("submission") or path.parent.name),
-            diagnoses=[d for d in extra.get("diagnoses", []) if d.get("diagnosis")],
-            error=extra.get("error"),
-            failed_cells=sum(not c.get("ok", True) for c in extra.get("cells", [])),
-            restarts=int(extra.get("worker_restarts") or 0),
+            scores={c: float(result.items[c].score) if c in result.items else None for c in columns},
+            total=float(result.score),
+            max_score=float(result.max_score),
+            submission=submission,
+            diagnoses=list(result.diagnoses),
+            error=result.error,
+            failed_cells=len(result.failed_cells),
+            restarts=result.worker_restarts,
             folder=path.parent,
         )
         previous = by_student.get(student)
@@ -165,8 +167,6 @@ def add_grading_findings(record, folder):
     grade cells (``nbgrader_plugin.grading_summary``), for the class report."""
     import nbformat
 
-    from .results import GRADING_METADATA
-
     failed = set()
     for notebook_path in sorted(folder.glob("*.ipynb")) if folder.is_dir() else []:
         try:
@@ -178,8 +178,9 @@ def add_grading_findings(record, folder):
                 summary = output.get("metadata", {}).get(GRADING_METADATA)
                 if not isinstance(summary, dict):
                     continue
-                record.diagnoses += [d for d in summary.get("diagnoses", []) if isinstance(d, dict)
-                                     and d.get("diagnosis")]
+                record.diagnoses += [Diagnosis(str(d.get("item")), str(d.get("test")), d["diagnosis"])
+                                     for d in summary.get("diagnoses", [])
+                                     if isinstance(d, dict) and isinstance(d.get("diagnosis"), str)]
                 failed.update(str(c) for c in summary.get("failed_cells", []))
                 record.restarts = max(record.restarts, int(summary.get("worker_restarts") or 0))
                 record.error = record.error or summary.get("error")

@@ -230,42 +230,43 @@ def copy_submission(folder, assignment, into):
 # score, extra_data, execution_time, a leaderboard) is taken to be visible at any time.
 
 def visibility(assignment, test):
-    """Gradescope's visibility of one of our tests, from the manifest alone: never from how the
-    test went, so which tests are shown, and in which order, is the same for every student."""
-    return assignment.items[test["tags"][0]].visibility(test["extra_data"]["test"])
+    """Gradescope's visibility of one of our tests (a ``results.TestResult``), from the manifest
+    alone: never from how the test went, so which tests are shown, and in which order, is the
+    same for every student."""
+    return assignment.items[test.item].visibility(test.test)
 
 
 def gradescope_test(assignment, test):
     return {
-        "name": test["name"],
-        "score": test["score"],
-        "max_score": test["max_score"],
-        "status": test["status"],
-        "output": test["output"],
+        "name": test.name,
+        "score": test.score,
+        "max_score": test.max_score,
+        "status": "passed" if test.passed else "failed",
+        "output": test.output,
         "output_format": "md",
-        "tags": test["tags"],
+        "tags": [test.item],
         "visibility": visibility(assignment, test),
     }
 
 
-def notebook_notes(extra):
+def notebook_notes(result):
     """Markdown lines about the notebook itself, not its tests: the cells that failed when run top
     to bottom (before any test), and reduced isolation."""
     from .results import failed_cells_markdown
 
-    failed = failed_cells_markdown(extra.get("cells", []))
+    failed = failed_cells_markdown(result.cells)
     lines = [""] + failed if failed else []
-    if extra.get("isolation") == "reduced":
+    if result.isolation == "reduced":
         lines += ["", "_Graded with reduced isolation._"]
     return lines
 
 
-def overall_output(results):
+def overall_output(result):
     """The Markdown above the tests: the total and the cells that failed when run top to bottom."""
-    return sanitize("\n".join([results["output"], *notebook_notes(results["extra_data"])]))
+    return sanitize("\n".join([result.output, *notebook_notes(result)]))
 
 
-def visible_summary(results, visible):
+def visible_summary(result, visible):
     """The Markdown that sums up the visible tests, and only them, with what concerns the whole
     notebook: the same for two submissions whose visible tests went the same way."""
     score = sum(t["score"] for t in visible)
@@ -273,23 +274,22 @@ def visible_summary(results, visible):
     passed = sum(t["status"] == "passed" for t in visible)
     lines = [f"{score:g} / {possible:g} points on the visible tests ({passed} of {len(visible)} passed)."
              if visible else "No test is shown before grades are published."]
-    if results["extra_data"].get("error"):
-        lines += ["", "The submission could not be graded:", "", block(str(results["extra_data"]["error"]))]
-    return sanitize("\n".join(lines + notebook_notes(results["extra_data"])))
+    if result.error:
+        lines += ["", "The submission could not be graded:", "", block(str(result.error))]
+    return sanitize("\n".join(lines + notebook_notes(result)))
 
 
-def gradescope_results(assignment, results, seconds=None):
-    """Our results in Gradescope's form: each test with its points, its Markdown feedback as output
-    and its visibility from the manifest (hidden tests ``after_published``). With every test
-    visible, the total, its text and the run time are shown as well. With hidden tests, see
-    :func:`results_with_hidden_tests`."""
-    tests = [gradescope_test(assignment, test) for test in results["tests"]]
+def gradescope_results(assignment, result, seconds=None):
+    """Our result (a ``results.SubmissionResult``) in Gradescope's form: each test with its
+    points, its Markdown feedback as output and its visibility from the manifest (hidden tests
+    ``after_published``). With every test visible, the total, its text and the run time are shown
+    as well. With hidden tests, see :func:`results_with_hidden_tests`."""
+    tests = [gradescope_test(assignment, test) for test in result.tests]
     if any(t["visibility"] != "visible" for t in tests):
-        return results_with_hidden_tests(results, tests)
-    extra = results["extra_data"]
+        return results_with_hidden_tests(result, tests)
     return {
-        "score": results["score"],
-        "output": overall_output(results),
+        "score": result.score,
+        "output": overall_output(result),
         "output_format": "md",
         "test_output_format": "md",
         "visibility": "visible",
@@ -297,17 +297,17 @@ def gradescope_results(assignment, results, seconds=None):
         "tests": tests,
         **({} if seconds is None else {"execution_time": round(seconds, 1)}),
         "extra_data": {
-            "assignment": extra["assignment"],
-            "dialect": extra.get("dialect"),
-            "isolation": extra.get("isolation"),
-            "error": extra.get("error"),
-            "seconds": extra.get("seconds"),
-            "diagnoses": extra.get("diagnoses", []),
+            "assignment": result.assignment,
+            "dialect": result.dialect,
+            "isolation": result.isolation,
+            "error": result.error,
+            "seconds": result.seconds,
+            "diagnoses": [{"item": d.item, "test": d.test, "diagnosis": d.diagnosis} for d in result.diagnoses],
         },
     }
 
 
-def results_with_hidden_tests(results, tests):
+def results_with_hidden_tests(result, tests):
     """Results in which nothing visible before grades are published depends on how the hidden tests
     went. No top-level score: Gradescope sums the tests, and shows no total while tests are hidden.
     The top-level visibility is ``after_published``, each visible test saying ``visible``. The
@@ -318,20 +318,20 @@ def results_with_hidden_tests(results, tests):
     summary = {
         "name": "Summary of the visible tests",
         "status": "passed" if all(t["status"] == "passed" for t in visible) else "failed",
-        "output": visible_summary(results, visible),
+        "output": visible_summary(result, visible),
         "output_format": "md",
         "visibility": "visible",
     }
-    extra = results["extra_data"]
     return {
-        "output": (f"Tests worth {hidden_points:g} of the {results['max_score']:g} points are shown, with your "
+        "output": (f"Tests worth {hidden_points:g} of the {result.max_score:g} points are shown, with your "
                    "total, once grades are published. The first test below sums up the visible tests."),
         "output_format": "md",
         "test_output_format": "md",
         "visibility": "after_published",
         "stdout_visibility": "hidden",
         "tests": [summary, *tests],
-        "extra_data": {key: extra.get(key) for key in ("assignment", "dialect", "isolation", "error")},
+        "extra_data": {"assignment": result.assignment, "dialect": result.dialect, "isolation": result.isolation,
+                       "error": result.error},
     }
 
 
@@ -377,8 +377,8 @@ def run(root="/autograder"):
     """Grade ``root/submission`` and write ``root/results/results.json``. Always writes a results
     file, even when grading itself fails (Gradescope would otherwise show a bare error). The
     submission is graded from a private copy (see :func:`copy_submission`)."""
-    from .results import build_results, feedback_markdown, write_atomic
-    from .runner import grade
+    from .results import write_atomic
+    from .runner import grade_submission
 
     root = Path(root)
     target = root / "results" / "results.json"
@@ -387,10 +387,9 @@ def run(root="/autograder"):
         assignment = load_assignment(root)
         with tempfile.TemporaryDirectory(prefix="submission-", ignore_cleanup_errors=True) as private:
             files = copy_submission(root / "submission", assignment, private)
-            outcomes, info = grade(assignment, files)
-        ours = build_results(assignment, outcomes, info)
-        results = gradescope_results(assignment, ours, seconds=time.monotonic() - started)
-        write_atomic(root / "results" / "feedback.md", feedback_markdown(ours))
+            ours = grade_submission(assignment, files)
+        results = ours.to_gradescope(assignment, seconds=time.monotonic() - started)
+        write_atomic(root / "results" / "feedback.md", ours.to_markdown())
     except SubmissionRefused as refusal:
         results = refused_results(str(refusal))
     except Exception:

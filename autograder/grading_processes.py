@@ -24,7 +24,7 @@ runs pytest in-process, and a fork taken while another thread holds a lock can d
 Everything crosses as JSON in frames of an 8-byte length, except the assignment, which the
 parent sends its own prepared parent as a pickle: configuration the instructor's process
 made, never anything a submission or a worker produced. A grading process sends its results
-as JSON text, which the parent checks before writing (``batch.check_results``).
+as JSON text, which the parent checks before writing (``SubmissionResult.from_json``).
 """
 import base64
 import ctypes
@@ -400,7 +400,7 @@ def run_grading(grade, request, fd, memory_mb):
         if near_bound(memory_mb):
             code = EXIT_MEMORY
         else:
-            _write_all(fd, json.dumps(results).encode())
+            _write_all(fd, json.dumps(results.to_json()).encode())
             code = 0
     except MemoryError:
         code = EXIT_MEMORY

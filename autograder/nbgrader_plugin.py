@@ -16,8 +16,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
 from . import heldout, manifest
-from .results import GRADING_METADATA, build_results, item_feedback
-from .runner import grade
+from .results import GRADING_METADATA, item_feedback
+from .runner import grade_submission
 
 
 class GradingConfigurationError(Exception):
@@ -79,13 +79,12 @@ class SandboxedGrading(NbGraderPreprocessor):
             # the student's other notebooks of the assignment, for `%run`, then this one
             files = {name: folder / name for name in assignment.notebooks if (folder / name).is_file()}
             files.update({assignment.notebook_of(item): path for item in items.values()})
-            outcomes, grading_info = grade(part, files)
-        results = build_results(part, outcomes, grading_info)
-        self.log.info("%s: %g / %g autograded points (%s isolation)", notebook_name, results["score"],
-                      results["max_score"], grading_info.get("isolation"))
+            results = grade_submission(part, files)
+        self.log.info("%s: %g / %g autograded points (%s isolation)", notebook_name, results.score,
+                      results.max_score, results.isolation)
         for cell in grade_cells(nb):
             item = items[cell.metadata["nbgrader"]["grade_id"]]
-            score = results["extra_data"]["items"][item.name]["score"]
+            score = results.items[item.name].score
             text = "\n".join(item_feedback(results, item.name)).strip() + "\n"
             cell.outputs = [
                 nbformat.v4.new_output("display_data", data={"text/markdown": text, "text/plain": text},
@@ -100,11 +99,11 @@ def grading_summary(results, item, notebook_name):
     """What the class report needs beside the gradebook's points: the item's diagnoses, and the
     notebook's cells that failed when run top to bottom (named with the notebook), its worker
     restarts and any error that kept it from being graded."""
-    extra = results["extra_data"]
     return {
         "item": item,
-        "diagnoses": [d for d in extra["diagnoses"] if d["item"] == item],
-        "failed_cells": [f"{notebook_name}, {c['name']}" for c in extra["cells"] if not c["ok"]],
-        "worker_restarts": extra.get("worker_restarts", 0),
-        "error": extra.get("error"),
+        "diagnoses": [{"item": d.item, "test": d.test, "diagnosis": d.diagnosis}
+                      for d in results.diagnoses if d.item == item],
+        "failed_cells": [f"{notebook_name}, {c.name}" for c in results.failed_cells],
+        "worker_restarts": results.worker_restarts,
+        "error": results.error,
     }

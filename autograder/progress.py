@@ -43,12 +43,11 @@ class Progress:
         if self.lines:
             done = sum(self.counts.values())
             if outcome.results is not None:
-                results = outcome.results
-                extra = results["extra_data"]
-                line = (f"{outcome.job.name:30s} {results['score']:7.2f} / {results['max_score']:g}"
-                        f"   {extra.get('seconds', 0):5.1f} s   {extra.get('dialect') or '-'}")
-                if extra.get("error"):
-                    line += f"   could not be graded: {str(extra['error']).splitlines()[0][:60]}"
+                result = outcome.results
+                line = (f"{outcome.job.name:30s} {result.score:7.2f} / {result.max_score:g}"
+                        f"   {result.seconds:5.1f} s   {result.dialect or '-'}")
+                if result.error:
+                    line += f"   could not be graded: {str(result.error).splitlines()[0][:60]}"
             elif outcome.status == "refused":
                 line = f"{outcome.job.name:30s} refused: {outcome.error}"
             else:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from . import heldout, manifest
 from .nbgrader_plugin import GradingConfigurationError, items_of
-from .results import build_results
-from .runner import grade
+from .runner import grade_submission
 
 ROOT = manifest.ASSIGNMENTS.parent
 # Text that must never reach students: solution markers, hidden tests, the private packages.
@@ -92,8 +91,7 @@ def check_sources(assignment, source, report):
 
 def grade_folder(assignment, folder):
     files = {name: folder / name for name in assignment.notebooks if (folder / name).is_file()}
-    outcomes, info = grade(assignment, files)
-    return build_results(assignment, outcomes, info)
+    return grade_submission(assignment, files)
 
 
 def check_heldout_private(assignment, source, released, report):
@@ -143,11 +141,9 @@ def check_release(assignment, released, report):
             hits = [p.pattern for p in FORBIDDEN if p.search(text)]
             report.add(f"release/{path.relative_to(released)} leaks nothing", not hits, ", ".join(hits))
     results = grade_folder(assignment, released)
-    per_item = results["extra_data"]["items"]
-    report.add("the released stubs score 0 on every item", all(v["score"] == 0 for v in per_item.values()),
-               ", ".join(f"{k} {v['score']:g}" for k, v in per_item.items() if v["score"]))
-    errors = [t["name"] for t in results["tests"] if t["extra_data"]["diagnosis"] == "grader_error"]
-    report.add("grading the stubs raises no grader error", not errors, ", ".join(errors))
+    report.add("the released stubs score 0 on every item", all(v.score == 0 for v in results.items.values()),
+               ", ".join(f"{k} {v.score:g}" for k, v in results.items.items() if v.score))
+    report.add("grading the stubs raises no grader error", not results.grader_errors, ", ".join(results.grader_errors))
 
 
 def release(assignment_name, quick=False, out=sys.stdout):
@@ -160,9 +156,9 @@ def release(assignment_name, quick=False, out=sys.stdout):
     graded = assignment.main_only() if quick else assignment
     results = grade_folder(graded, source)
     report.add("the instructor's solutions get full marks" + (" (main notebook)" if quick else ""),
-               results["score"] == results["max_score"],
-               f"{results['score']:g} / {results['max_score']:g}"
-               + "".join(f"; {t['name']}" for t in results["tests"] if t["status"] != "passed")[:2000])
+               results.score == results.max_score,
+               f"{results.score:g} / {results.max_score:g}"
+               + "".join(f"; {t.name}" for t in results.tests if not t.passed)[:2000])
     if not report.ok:
         report.show(out)
         return report

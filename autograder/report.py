@@ -59,7 +59,7 @@ def item_statistics(grades):
         maximum = grades.max_scores[item]
         mistakes, not_attempted = Counter(), 0
         for record in graded:
-            found = {d["diagnosis"] for d in record.diagnoses if d["item"] == item}
+            found = {d.diagnosis for d in record.diagnoses if d.item == item}
             if found & NOT_ATTEMPTED and not record.scores.get(item):
                 not_attempted += 1
             mistakes.update(found - NOT_ATTEMPTED)
@@ -107,12 +107,12 @@ def follow_up(grades, threshold=0.5):
                 reasons.append(f"total under {threshold:.0%}")
             unattempted = [item for item in grades.columns
                            if item not in nobody and not record.scores.get(item)
-                           and any(d["item"] == item and d["diagnosis"] in NOT_ATTEMPTED for d in record.diagnoses)]
+                           and any(d.item == item and d.diagnosis in NOT_ATTEMPTED for d in record.diagnoses)]
             if unattempted and not record.error:
                 reasons.append(f"not attempted: {', '.join(unattempted)}")
             if record.failed_cells:
                 reasons.append(f"{record.failed_cells} cell(s) fail when run top to bottom")
-            trouble = Counter(d["diagnosis"] for d in record.diagnoses if d["diagnosis"] in GRADING_TROUBLE)
+            trouble = Counter(d.diagnosis for d in record.diagnoses if d.diagnosis in GRADING_TROUBLE)
             for diagnosis, count in sorted(trouble.items()):
                 label = {"grader_error": "grader could not complete", "crashed": "worker crashed",
                          "timeout": "timed out", "sandbox": "could not run"}[diagnosis]

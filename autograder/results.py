@@ -1,8 +1,10 @@
 """What grading produces: Gradescope's ``results.json`` and the student's ``feedback.md``."""
 import json
+import math
 import os
 import re
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnoses import DIAGNOSES
@@ -17,103 +19,318 @@ def _number(x):
     return round(float(x), 4)
 
 
-def build_results(assignment, outcomes, info):
-    tests, items, diagnoses = [], {}, []
-    for item in assignment.items.values():
-        items[item.name] = {"score": 0.0, "max_score": _number(item.max_score), "track": item.track}
-    for outcome in outcomes:
-        points = assignment.items[outcome.item].tests[outcome.test]
-        score = points if outcome.passed else 0.0
-        items[outcome.item]["score"] = _number(items[outcome.item]["score"] + score)
-        tests.append({
-            "name": f"{outcome.item}: {outcome.title}",
-            "score": _number(score),
-            "max_score": _number(points),
-            "status": "passed" if outcome.passed else "failed",
-            "output": sanitize(outcome.message),
+class MalformedResults(ValueError):
+    """Results (from a grading process, a file) that do not have the structure of ``results.json``."""
+
+
+def _need(condition, what):
+    if not condition:
+        raise MalformedResults(what)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass
+class TestResult:
+    """One grader test's result: its points and the Markdown the student reads."""
+    item: str
+    test: str  # the manifest's test key
+    title: str
+    score: float
+    max_score: float
+    passed: bool
+    output: str  # Markdown, sanitized
+    diagnosis: str | None = None
+
+    @property
+    def name(self):
+        return f"{self.item}: {self.title}"
+
+    def to_json(self):
+        return {
+            "name": self.name,
+            "score": self.score,
+            "max_score": self.max_score,
+            "status": "passed" if self.passed else "failed",
+            "output": self.output,
             "output_format": "md",
-            "tags": [outcome.item],
-            "extra_data": {"test": outcome.test, "diagnosis": outcome.diagnosis},
-        })
-        if outcome.diagnosis:
-            diagnoses.append({"item": outcome.item, "test": outcome.test, "diagnosis": outcome.diagnosis})
-    cells = [
-        {"name": c.name, "ok": c.ok, "error": None if c.ok else str(c.error), "seconds": _number(c.seconds)}
-        for c in info.get("cells", [])
-    ]
-    return {
-        "score": _number(sum(t["score"] for t in tests)),
-        "max_score": _number(assignment.max_score),
-        "output": summary_line(assignment, tests, info),
-        "output_format": "md",
-        "tests": tests,
-        "extra_data": {
-            "assignment": assignment.name,
-            "dialect": info.get("dialect"),
-            "isolation": info.get("isolation"),
-            "process_limit": info.get("process_limit"),
-            "worker_user": info.get("worker_user"),
-            "items": items,
-            "diagnoses": diagnoses,
-            "cells": cells,
-            "worker_restarts": info.get("restarts", 0),
-            "error": info.get("error"),
-            "seconds": _number(info.get("seconds", 0.0)),
-        },
-    }
+            "tags": [self.item],
+            "extra_data": {"test": self.test, "diagnosis": self.diagnosis},
+        }
+
+    @classmethod
+    def from_json(cls, data):
+        _need(isinstance(data, dict), "a test that is not an object")
+        _need(isinstance(data.get("name"), str) and isinstance(data.get("output"), str), "a test without name or output")
+        _need(_is_number(data.get("score")) and _is_number(data.get("max_score")), "a test without valid points")
+        _need(0 <= data["score"] <= data["max_score"], "a test with more points than it is worth")
+        _need(data.get("status") in ("passed", "failed"), "a test with an unknown status")
+        _need(isinstance(data.get("tags"), list) and data["tags"] and all(isinstance(t, str) for t in data["tags"]),
+              "a test without its item")
+        extra = data.get("extra_data")
+        _need(isinstance(extra, dict), "a test without extra_data")
+        _need(isinstance(extra.get("test"), str) and (extra.get("diagnosis") is None
+                                                      or isinstance(extra["diagnosis"], str)), "a test without its key")
+        item = data["tags"][0]
+        title = data["name"].split(": ", 1)[1] if data["name"].startswith(f"{item}: ") else data["name"]
+        return cls(item, extra["test"], title, data["score"], data["max_score"], data["status"] == "passed",
+                   data["output"], extra.get("diagnosis"))
 
 
-def summary_line(assignment, tests, info):
-    score = sum(t["score"] for t in tests)
-    line = f"{score:g} / {assignment.max_score:g} points."
-    if info.get("error"):
-        line += f" The submission could not be graded:\n\n{block(str(info['error']))}"
+@dataclass
+class ItemScore:
+    score: float
+    max_score: float
+    track: str | None = None
+
+    @property
+    def full(self):
+        return self.score == self.max_score
+
+
+@dataclass
+class Diagnosis:
+    """A mistake a test named (a key of ``diagnoses.DIAGNOSES``)."""
+    item: str
+    test: str
+    diagnosis: str
+
+
+@dataclass
+class CellRun:
+    """One of the notebook's cells, run top to bottom in the sandbox before any test."""
+    name: str
+    ok: bool
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class BatchStamp:
+    """What a batch records of whose results these are (see ``batch.stamp``)."""
+    submission: str
+    student: str | None
+    file: str
+    fingerprint: str
+
+
+@dataclass
+class SubmissionResult:
+    """Everything grading says about one submission: the tests, the items' totals, the mistakes
+    named, the cells run, and how it was graded. ``results.json`` is its JSON
+    (:meth:`to_json`, Gradescope's schema with our fields in ``extra_data``), ``feedback.md``
+    its Markdown (:meth:`to_markdown`); Gradescope's own results are :meth:`to_gradescope`."""
+    assignment: str
+    score: float
+    max_score: float
+    output: str  # the summary line (Markdown)
+    tests: list  # TestResult
+    items: dict  # item name -> ItemScore
+    diagnoses: list = field(default_factory=list)  # Diagnosis
+    cells: list = field(default_factory=list)  # CellRun
+    dialect: str | None = None
+    isolation: str | None = None
+    process_limit: str | None = None
+    worker_user: str | None = None
+    worker_restarts: int = 0
+    error: str | None = None  # why the submission could not be graded, if it could not
+    seconds: float = 0.0
+    stamp: BatchStamp | None = None
+
+    @classmethod
+    def build(cls, assignment, outcomes, info):
+        """The result of ``runner.grade``'s ``outcomes`` (and its ``info``) for ``assignment``."""
+        tests, items, diagnoses = [], {}, []
+        for item in assignment.items.values():
+            items[item.name] = ItemScore(0.0, _number(item.max_score), item.track)
+        for outcome in outcomes:
+            points = assignment.items[outcome.item].tests[outcome.test]
+            score = points if outcome.passed else 0.0
+            items[outcome.item].score = _number(items[outcome.item].score + score)
+            tests.append(TestResult(outcome.item, outcome.test, outcome.title, _number(score), _number(points),
+                                    bool(outcome.passed), sanitize(outcome.message), outcome.diagnosis))
+            if outcome.diagnosis:
+                diagnoses.append(Diagnosis(outcome.item, outcome.test, outcome.diagnosis))
+        cells = [CellRun(c.name, c.ok, None if c.ok else str(c.error), _number(c.seconds)) for c in info.get("cells", [])]
+        score = _number(sum(t.score for t in tests))
+        return cls(
+            assignment=assignment.name, score=score, max_score=_number(assignment.max_score),
+            output=summary_line(score, assignment.max_score, info.get("error")), tests=tests, items=items,
+            diagnoses=diagnoses, cells=cells, dialect=info.get("dialect"), isolation=info.get("isolation"),
+            process_limit=info.get("process_limit"), worker_user=info.get("worker_user"),
+            worker_restarts=info.get("restarts", 0), error=info.get("error"),
+            seconds=_number(info.get("seconds", 0.0)),
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @property
+    def status(self):
+        """``"failed"`` when the submission could not be graded (unreadable, no sandbox), else ``"graded"``."""
+        return "failed" if self.error else "graded"
+
+    @property
+    def failed_cells(self):
+        return [cell for cell in self.cells if not cell.ok]
+
+    def tests_of(self, item):
+        return [test for test in self.tests if test.item == item]
+
+    @property
+    def grader_errors(self):
+        """The names of the tests the graders could not complete (a grader's bug, never the student's)."""
+        return [test.name for test in self.tests if test.diagnosis == "grader_error"]
+
+    # -- JSON ----------------------------------------------------------------------------------
+
+    def to_json(self):
+        extra = {
+            "assignment": self.assignment,
+            "dialect": self.dialect,
+            "isolation": self.isolation,
+            "process_limit": self.process_limit,
+            "worker_user": self.worker_user,
+            "items": {name: {"score": s.score, "max_score": s.max_score, "track": s.track}
+                      for name, s in self.items.items()},
+            "diagnoses": [{"item": d.item, "test": d.test, "diagnosis": d.diagnosis} for d in self.diagnoses],
+            "cells": [{"name": c.name, "ok": c.ok, "error": c.error, "seconds": c.seconds} for c in self.cells],
+            "worker_restarts": self.worker_restarts,
+            "error": self.error,
+            "seconds": self.seconds,
+        }
+        if self.stamp is not None:
+            extra.update(submission=self.stamp.submission, student=self.stamp.student, file=self.stamp.file,
+                         fingerprint=self.stamp.fingerprint)
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "output": self.output,
+            "output_format": "md",
+            "tests": [test.to_json() for test in self.tests],
+            "extra_data": extra,
+        }
+
+    @classmethod
+    def from_json(cls, data, assignment=None):
+        """The result ``to_json`` wrote, checked: types, a total that is the sum of the tests, and,
+        given ``assignment``, that it is this assignment's and names only its items. Anything else
+        is :class:`MalformedResults` (a grading process or a file may hold anything)."""
+        _need(isinstance(data, dict), "not an object")
+        for key, check in (("score", _is_number), ("max_score", _is_number), ("output", lambda v: isinstance(v, str)),
+                           ("tests", lambda v: isinstance(v, list)), ("extra_data", lambda v: isinstance(v, dict))):
+            _need(key in data and check(data[key]), f"no valid {key}")
+        tests = [TestResult.from_json(test) for test in data["tests"]]
+        _need(abs(data["score"] - sum(t.score for t in tests)) < 1e-3, "a total that is not the sum")
+        extra = data["extra_data"]
+        _need(isinstance(extra.get("assignment"), str), "no assignment")
+        if assignment is not None:
+            _need(extra["assignment"] == assignment.name, "another assignment's results")
+        items = extra.get("items")
+        _need(isinstance(items, dict) and all(isinstance(k, str) for k in items), "no items")
+        if assignment is not None:
+            _need(set(items) <= set(assignment.items), "unknown items")
+        _need(all(isinstance(v, dict) and _is_number(v.get("score")) and _is_number(v.get("max_score"))
+                  for v in items.values()), "an item without valid points")
+        diagnoses = extra.get("diagnoses", [])
+        _need(isinstance(diagnoses, list) and all(
+            isinstance(d, dict) and all(isinstance(d.get(k), str) for k in ("item", "test", "diagnosis"))
+            for d in diagnoses), "malformed diagnoses")
+        cells = extra.get("cells", [])
+        _need(isinstance(cells, list) and all(isinstance(c, dict) and isinstance(c.get("name"), str)
+                                              and isinstance(c.get("ok"), bool)
+                                              and (c.get("error") is None or isinstance(c["error"], str))
+                                              for c in cells), "malformed cells")
+        _need(extra.get("error") is None or isinstance(extra["error"], str), "a malformed error")
+        text = {key: extra.get(key) if isinstance(extra.get(key), str) else None
+                for key in ("dialect", "isolation", "process_limit", "worker_user")}
+        stamp = None
+        if "fingerprint" in extra:
+            _need(isinstance(extra.get("fingerprint"), str) and isinstance(extra.get("submission"), str)
+                  and isinstance(extra.get("file"), str)
+                  and (extra.get("student") is None or isinstance(extra["student"], str)), "a malformed stamp")
+            stamp = BatchStamp(extra["submission"], extra.get("student"), extra["file"], extra["fingerprint"])
+        restarts, seconds = extra.get("worker_restarts", 0), extra.get("seconds", 0.0)
+        return cls(
+            assignment=extra["assignment"], score=data["score"], max_score=data["max_score"], output=data["output"],
+            tests=tests,
+            items={name: ItemScore(v["score"], v["max_score"], v.get("track") if isinstance(v.get("track"), str)
+                                   else None) for name, v in items.items()},
+            diagnoses=[Diagnosis(d["item"], d["test"], d["diagnosis"]) for d in diagnoses],
+            cells=[CellRun(c["name"], c["ok"], c.get("error"), c["seconds"] if _is_number(c.get("seconds")) else 0.0)
+                   for c in cells],
+            worker_restarts=restarts if type(restarts) is int else 0, error=extra.get("error"),
+            seconds=seconds if _is_number(seconds) else 0.0, stamp=stamp, **text,
+        )
+
+    # -- Markdown and Gradescope -------------------------------------------------------------------
+
+    def to_markdown(self):
+        """``feedback.md``: per item, the score, then each failed check and what went wrong."""
+        return feedback_markdown(self)
+
+    def to_gradescope(self, assignment, seconds=None):
+        """Gradescope's ``results.json`` (hidden tests kept hidden; see ``gradescope.gradescope_results``)."""
+        from .gradescope import gradescope_results
+
+        return gradescope_results(assignment, self, seconds)
+
+
+def build_results(assignment, outcomes, info):
+    """:meth:`SubmissionResult.build`."""
+    return SubmissionResult.build(assignment, outcomes, info)
+
+
+def summary_line(score, max_score, error=None):
+    line = f"{score:g} / {max_score:g} points."
+    if error:
+        line += f" The submission could not be graded:\n\n{block(str(error))}"
     return sanitize(line)
 
 
 def failed_cells_markdown(cells):
-    """The cells that raised when run top to bottom, with their errors in a code block."""
-    failed = [c for c in cells if not c["ok"]]
+    """The cells (:class:`CellRun`) that raised when run top to bottom, with their errors in a code block."""
+    failed = [c for c in cells if not c.ok]
     if not failed:
         return []
-    text = "\n".join(f"{c['name']}: {c['error'].splitlines()[0] if c['error'] else 'error'}" for c in failed)
+    text = "\n".join(f"{c.name}: {c.error.splitlines()[0] if c.error else 'error'}" for c in failed)
     return ["Cells that raised an error when run top to bottom:", "", block(text), ""]
 
 
-def feedback_markdown(results):
+def feedback_markdown(result):
     """Per item: the score, then each failed check and what went wrong. Identical messages of
     one item (for instance a stub that fails every check) are shown once."""
-    extra = results["extra_data"]
-    lines = [f"# Feedback: {extra['assignment']}", "", f"**Total: {results['score']:g} / {results['max_score']:g}**", ""]
-    if extra.get("error"):
-        lines += ["The submission could not be graded:", "", block(str(extra["error"])), ""]
-    lines += failed_cells_markdown(extra.get("cells", []))
-    for item in extra["items"]:
-        lines += item_feedback(results, item)
-    if extra.get("isolation") == "reduced":
+    lines = [f"# Feedback: {result.assignment}", "", f"**Total: {result.score:g} / {result.max_score:g}**", ""]
+    if result.error:
+        lines += ["The submission could not be graded:", "", block(str(result.error)), ""]
+    lines += failed_cells_markdown(result.cells)
+    for item in result.items:
+        lines += item_feedback(result, item)
+    if result.isolation == "reduced":
         lines += ["", "_Graded with reduced isolation (bubblewrap is not available on the grading machine)._"]
     return sanitize("\n".join(lines).rstrip() + "\n")
 
 
-def item_feedback(results, item):
+def item_feedback(result, item):
     """The lines of ``feedback.md`` about one item: its score, then what went wrong."""
-    tests = [t for t in results["tests"] if t["tags"][0] == item]
-    totals = results["extra_data"]["items"][item]
-    mark = "✓" if totals["score"] == totals["max_score"] else "✗"
-    lines = [f"## {mark} {item}: {totals['score']:g} / {totals['max_score']:g}", ""]
-    failed = [t for t in tests if t["status"] != "passed"]
-    if failed and all(t["extra_data"]["diagnosis"] == "not_implemented" for t in failed):
+    tests = result.tests_of(item)
+    totals = result.items[item]
+    mark = "✓" if totals.full else "✗"
+    lines = [f"## {mark} {item}: {totals.score:g} / {totals.max_score:g}", ""]
+    failed = [t for t in tests if not t.passed]
+    if failed and all(t.diagnosis == "not_implemented" for t in failed):
         methods = list(dict.fromkeys(name for t in failed
-                                     for name in re.split(r" (?:is|are) not implemented", t["output"])[0].split(", ")))
+                                     for name in re.split(r" (?:is|are) not implemented", t.output)[0].split(", ")))
         verb = "still raises" if len(methods) == 1 else "still raise"
         return sanitize("\n".join(lines + [f"- **Not implemented yet**: {', '.join(methods)} {verb} "
                                             "NotImplementedError.", ""])).split("\n")
     shown = set()
     for test in failed:
-        if test["output"] in shown:
+        if test.output in shown:
             continue
-        shown.add(test["output"])
-        lines.append(f"- **{test['name'].split(': ', 1)[1]}**: {test['output']}")
+        shown.add(test.output)
+        lines.append(f"- **{test.title}**: {test.output}")
     return sanitize("\n".join(lines + ([""] if shown else []))).split("\n")
 
 
@@ -131,9 +348,12 @@ def write_atomic(path, text):
         raise
 
 
-def write_submission_results(folder, results):
-    write_atomic(Path(folder) / "feedback.md", feedback_markdown(results))
-    write_atomic(Path(folder) / "results.json", json.dumps(results, indent=2))
+def write_submission_results(folder, result, sign=None):
+    """``feedback.md`` then ``results.json`` (its JSON passed through ``sign`` when given), each atomically."""
+    data = result.to_json()
+    write_atomic(Path(folder) / "feedback.md", result.to_markdown())
+    write_atomic(Path(folder) / "results.json", json.dumps(sign(data) if sign else data, indent=2))
 
 
-__all__ = ["build_results", "feedback_markdown", "write_submission_results", "DIAGNOSES"]
+__all__ = ["SubmissionResult", "TestResult", "ItemScore", "Diagnosis", "CellRun", "BatchStamp", "MalformedResults",
+           "build_results", "feedback_markdown", "write_submission_results", "DIAGNOSES"]

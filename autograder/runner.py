@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from .dialects import TORCH_LEGACY, detect
 from . import heldout, markdown
+from .dialects import TORCH_LEGACY, detect
 from .sandbox.client import Limits, Sandbox, SandboxError
 from .sandbox.reader import SubmissionError
 from .student import StudentFailure, Submission
@@ -189,6 +189,16 @@ class _SubmissionPlugin:
 
     def pytest_configure(self, config):
         config.stash[SUBMISSION_KEY] = self.submission
+
+
+def grade_submission(assignment, files):
+    """Grade one submission (see :func:`grade`); returns its :class:`~autograder.results.SubmissionResult`.
+    The one way to grade: the batch, the release, Gradescope, the nbgrader step and the selftest
+    all come here."""
+    from .results import SubmissionResult
+
+    outcomes, info = grade(assignment, files)
+    return SubmissionResult.build(assignment, outcomes, info)
 
 
 def grade(assignment, files):

@@ -91,8 +91,7 @@ def grade_ours(assignment, job, out):
     outcome = batch.run_local_job(assignment, job, out)
     if outcome.status == "error":
         raise RuntimeError(outcome.error)
-    cells = sum(c["seconds"] for c in outcome.results["extra_data"]["cells"])
-    return cells, outcome.results["score"]
+    return sum(c.seconds for c in outcome.results.cells), outcome.results.score
 
 
 def cli_batch(folder, out, jobs):

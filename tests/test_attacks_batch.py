@@ -38,7 +38,7 @@ def by_student(report):
 
 
 def error_of(outcome):
-    return outcome.results["extra_data"]["error"] or ""
+    return outcome.results.error or ""
 
 
 # -- fault injection: what a grading process runs instead of ``batch.grade_job`` ---------------------
@@ -48,7 +48,9 @@ def hog_for_mallory(assignment, job):
     grading that keeps every reply and output would; the others are graded for real."""
     if job.name == "mallory":
         held = [b"\x01" * (64 << 20) for _ in range(40)]
-        return batch.stamp({**batch.grade_job(assignment, job), "held": len(held)}, job)
+        result = batch.grade_job(assignment, job)
+        result.held = held  # kept until the results are sent
+        return result
     return batch.grade_job(assignment, job)
 
 
@@ -82,7 +84,7 @@ def test_a_grading_process_that_holds_too_much_memory_costs_only_its_submission(
     print(f"-j {jobs}: largest resident memory: batch process {memory['batch']} MB (grew {grown_mb} MB), "
           f"prepared parent {memory['prepared parent']} MB, grading processes {memory['grading']} MB")
     assert outcomes["alice"].status == outcomes["bob"].status == "graded"
-    assert outcomes["alice"].results["score"] == outcomes["bob"].results["score"] == POINTS
+    assert outcomes["alice"].results.score == outcomes["bob"].results.score == POINTS
     assert outcomes["mallory"].status == "failed"
     assert "more memory than a grading process may use" in error_of(outcomes["mallory"])
     assert json.loads((tmp_path / "out" / "mallory" / "results.json").read_text())["score"] == 0
@@ -104,12 +106,12 @@ def test_a_grading_process_killed_mid_batch_costs_only_its_submission_and_is_not
                                grade=killed_for_mallory)
     outcomes = by_student(report)
     for name in ["alice", "bob", "carol"]:
-        assert outcomes[name].status == "graded" and outcomes[name].results["score"] == POINTS, name
+        assert outcomes[name].status == "graded" and outcomes[name].results.score == POINTS, name
     assert outcomes["mallory"].status == "failed"
     assert "died (signal 9" in error_of(outcomes["mallory"])
     assert attempts.read_text().split() == ["mallory"]
     # Not kept as current: a death may be the machine's doing, so a rerun grades it again.
-    assert outcomes["mallory"].results["extra_data"]["fingerprint"] == ""
+    assert outcomes["mallory"].results.stamp.fingerprint == ""
 
 
 # -- identities ------------------------------------------------------------------------------------------
@@ -130,8 +132,8 @@ def test_bob_and_bob_bang_keep_their_own_folders_in_any_order(tmp_path):
     assert sorted(o.status for o in again.outcomes) == ["skipped"] * 3  # the same folders, found again
     for report in (first, again):
         outcomes = by_student(report)
-        assert outcomes["bob"].job.name == "bob" and outcomes["bob"].results["score"] == POINTS
-        assert outcomes["bob!"].job.name == folder_name("bob!") != "bob" and outcomes["bob!"].results["score"] == 0
+        assert outcomes["bob"].job.name == "bob" and outcomes["bob"].results.score == POINTS
+        assert outcomes["bob!"].job.name == folder_name("bob!") != "bob" and outcomes["bob!"].results.score == 0
     assert json.loads((tmp_path / "out" / "bob" / "results.json").read_text())["score"] == POINTS
     grades = load_results(tmp_path / "out", ASSIGNMENT)
     rows = {row["student"]: row for row in csv.DictReader(io.StringIO(to_csv(grades)))}
@@ -167,8 +169,8 @@ def test_a_student_folder_that_links_to_another_students_is_refused(tmp_path):
     (submitted / "eve").symlink_to(submitted / "alice")
     report = batch.grade_batch(ASSIGNMENT, discover([submitted], ASSIGNMENT), tmp_path / "out", jobs=1)
     outcomes = by_student(report)
-    assert outcomes["alice"].results["score"] == POINTS
-    assert outcomes["eve"].status == "failed" and outcomes["eve"].results["score"] == 0
+    assert outcomes["alice"].results.score == POINTS
+    assert outcomes["eve"].status == "failed" and outcomes["eve"].results.score == 0
     assert "symbolic link" in error_of(outcomes["eve"])
 
 
@@ -186,9 +188,9 @@ def test_links_to_the_instructors_source_notebook_are_refused(tmp_path):
     reference_notebook(submitted / "bob" / "modules" / "modules.ipynb")
     report = batch.grade_batch(ASSIGNMENT, discover([flat, submitted], ASSIGNMENT), tmp_path / "out", jobs=2)
     outcomes = by_student(report)
-    assert outcomes["bob"].results["score"] == POINTS and outcomes["alice"].results["score"] == 0
+    assert outcomes["bob"].results.score == POINTS and outcomes["alice"].results.score == 0
     for name in ["eve", "mallory"]:
-        assert outcomes[name].status == "failed" and outcomes[name].results["score"] == 0, name
+        assert outcomes[name].status == "failed" and outcomes[name].results.score == 0, name
         assert "symbolic link" in error_of(outcomes[name]), name
 
 
@@ -203,7 +205,7 @@ def test_a_link_made_after_discovery_is_refused_when_read(tmp_path):
     (flat / "alice.ipynb").symlink_to(SOURCE_NOTEBOOK)
     report = batch.grade_batch(ASSIGNMENT, submissions, tmp_path / "out", jobs=1)
     [outcome] = report.outcomes
-    assert outcome.status == "failed" and outcome.results["score"] == 0
+    assert outcome.status == "failed" and outcome.results.score == 0
     assert "symbolic link" in error_of(outcome)
 
 
@@ -218,8 +220,8 @@ def test_a_notebook_in_a_flat_folder_cannot_pull_in_a_classmates(tmp_path):
     assert submissions["alice"].files(ASSIGNMENT) == {ASSIGNMENT.main_notebook: flat / "alice.ipynb"}
     report = batch.grade_batch(ASSIGNMENT, list(submissions.values()), tmp_path / "out", jobs=2)
     outcomes = by_student(report)
-    assert outcomes["bob"].results["score"] == POINTS
-    assert outcomes["alice"].results["score"] == 0
+    assert outcomes["bob"].results.score == POINTS
+    assert outcomes["alice"].results.score == 0
 
 
 # -- resume trusts only what this grader wrote -------------------------------------------------------------
@@ -242,9 +244,9 @@ def test_a_results_file_forged_after_grading_is_regraded_on_resume(tmp_path):
         test["score"], test["status"] = test["max_score"], "passed"
     forged["extra_data"]["items"]["Linear"]["score"] = POINTS
     path.write_text(json.dumps(forged, indent=2))
-    from autograder.results import feedback_markdown
+    from autograder.results import SubmissionResult
 
-    (out / "alice" / "feedback.md").write_text(feedback_markdown(forged))
+    (out / "alice" / "feedback.md").write_text(SubmissionResult.from_json(forged).to_markdown())
     report = batch.grade_batch(ASSIGNMENT, submissions, out, jobs=1)
     assert [o.status for o in report.outcomes] == ["graded"]
     assert [name for name, _ in report.distrusted] == ["alice"]
@@ -267,8 +269,9 @@ def test_dask_results_cross_as_data_never_as_pickles(tmp_path):
         reference_notebook(subs / f"{name}.ipynb")
 
     def take_over_the_worker(marker=str(marker)):
-        import autograder.batch as target
         from distributed.protocol import Serialized, serialize
+
+        import autograder.batch as target
 
         honest = target.run_remote_job
 
@@ -298,7 +301,7 @@ def test_dask_results_cross_as_data_never_as_pickles(tmp_path):
     unpickled_by = marker.read_text().split() if marker.exists() else []
     assert str(os.getpid()) not in unpickled_by  # (the worker may run it: its host is the student's already)
     outcomes = by_student(report)
-    assert outcomes["alice"].status == "graded" and outcomes["alice"].results["score"] == POINTS
+    assert outcomes["alice"].status == "graded" and outcomes["alice"].results.score == POINTS
     assert outcomes["mallory"].status == outcomes["trudy"].status == "error"
     assert not (tmp_path / "dask" / "mallory").exists() and not (tmp_path / "dask" / "trudy").exists()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder import manifest
-from autograder.results import build_results, feedback_markdown
+from autograder.results import build_results
 from autograder.runner import grade
 from autograder.selftest.reference_submission import reference_source
 from tests.helpers import notebook_from_source, reference_notebook
@@ -37,7 +37,7 @@ def test_run_cannot_include_a_classmates_notebook(tmp_path):
     assignment = small_assignment()
     outcomes, info = grade(assignment, folder / "mallory.ipynb")
     results = build_results(assignment, outcomes, info)
-    assert results["score"] == 0, feedback_markdown(results)
+    assert results.score == 0, results.to_markdown()
     assert {o.diagnosis for o in outcomes} == {"missing"}
     alice, _ = grade(assignment, folder / "alice.ipynb")
     assert all(o.passed for o in alice)

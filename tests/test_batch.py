@@ -2,9 +2,11 @@
 import json
 import subprocess
 import sys
+
 import pytest
 
 from autograder import batch, fingerprints, manifest
+from autograder.results import SubmissionResult
 from autograder.selftest.reference_submission import reference_source, stub_source
 from autograder.submissions import discover
 from tests.helpers import notebook_from_source, reference_notebook
@@ -61,7 +63,7 @@ def test_parallel_grading_resumes_and_regrades_only_what_changed(tmp_path):
     # The same results as grading one by one in this process.
     serial = batch.grade_batch(ASSIGNMENT, discover([subs], ASSIGNMENT), tmp_path / "serial", jobs=1)
     for outcome in serial.outcomes:
-        assert comparable(outcome.results) == comparable(read_results(out, outcome.job.name)), outcome.job.name
+        assert comparable(outcome.results.to_json()) == comparable(read_results(out, outcome.job.name)), outcome.job.name
 
     # A rerun grades nothing: every notebook, the manifest and the graders are unchanged.
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
@@ -114,14 +116,16 @@ def test_fingerprint_follows_files_manifest_and_graders(tmp_path):
 
 
 def fake_results(job, score=1.0, error=None):
-    """results.json as a grading would make it, with one test of 2 points (``score`` of them)."""
+    """The result a grading would make, with one test of 2 points (``score`` of them)."""
     test = {"name": "Linear: forward", "score": score, "max_score": 2.0, "status": "passed" if score == 2 else "failed",
             "output": "", "output_format": "md", "tags": ["Linear"],
             "extra_data": {"test": "forward", "diagnosis": None}}
-    return {"score": score, "max_score": 2.0, "output": "", "tests": [test],
-            "extra_data": {"assignment": "modules", "items": {"Linear": {"score": score, "max_score": 2.0}},
-                           "diagnoses": [], "cells": [], "error": error, "seconds": 0.0, "dialect": None,
-                           "submission": job.name, "fingerprint": job.fingerprint}}
+    return SubmissionResult.from_json({
+        "score": score, "max_score": 2.0, "output": "", "tests": [test],
+        "extra_data": {"assignment": "modules", "items": {"Linear": {"score": score, "max_score": 2.0}},
+                       "diagnoses": [], "cells": [], "error": error, "seconds": 0.0, "dialect": None,
+                       "submission": job.name, "student": job.student, "file": job.file,
+                       "fingerprint": job.fingerprint}})
 
 
 def broken_for_ben(assignment, job):

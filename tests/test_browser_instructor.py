@@ -6,7 +6,6 @@ import shutil
 import sys
 import time
 
-
 COMMENT = "Right: dL/dW = gradOutput^T X, summed over the batch."
 
 

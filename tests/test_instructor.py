@@ -93,7 +93,7 @@ def test_a_course_folder_gives_the_gradebook_with_answers_not_graded_yet_left_em
     records = {r.student: r for r in grades.records}
     assert records["alice"].scores["derivation_Linear"] == 2.5 and not records["alice"].pending
     assert records["bob"].scores["derivation_Linear"] is None and records["bob"].pending == ["derivation_Linear"]
-    assert records["alice"].diagnoses[0]["diagnosis"] == "grad_overwritten" and records["alice"].failed_cells == 1
+    assert records["alice"].diagnoses[0].diagnosis == "grad_overwritten" and records["alice"].failed_cells == 1
     rows = {row[0]: row for row in csv.reader(io.StringIO(to_csv(grades)))}
     column = rows["student"].index("derivation_Linear")
     assert rows["alice"][column] == "2.5" and rows["bob"][column] == ""  # not graded yet is not 0
@@ -213,6 +213,7 @@ def test_a_stub_is_a_method_whose_first_statement_raises_not_implemented(body, s
 
 def test_the_class_report_names_a_failed_cell_with_its_notebook():
     from autograder.nbgrader_plugin import grading_summary
+    from autograder.results import CellRun, SubmissionResult
 
-    results = {"extra_data": {"diagnoses": [], "cells": [{"name": "cell 31", "ok": False}, {"name": "cell 2", "ok": True}]}}
+    results = SubmissionResult("modules", 0, 1, "", [], {}, cells=[CellRun("cell 31", False), CellRun("cell 2", True)])
     assert grading_summary(results, "Linear", "modules.ipynb")["failed_cells"] == ["modules.ipynb, cell 31"]

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from autograder.markdown import block, name, sanitize
-from autograder.results import feedback_markdown, item_feedback
+from autograder.results import SubmissionResult, feedback_markdown, item_feedback
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
@@ -66,14 +66,14 @@ def test_names_are_code_only_when_identifiers():
 
 
 def test_feedback_with_hostile_messages_renders_no_html():
-    results = {
-        "score": 0, "max_score": 1,
-        "tests": [{"name": "Linear: forward", "status": "failed", "tags": ["Linear"], "output": text,
-                   "extra_data": {"diagnosis": "raised"}} for text in HOSTILE],
+    results = SubmissionResult.from_json({
+        "score": 0, "max_score": 1, "output": "",
+        "tests": [{"name": "Linear: forward", "status": "failed", "tags": ["Linear"], "output": text, "score": 0,
+                   "max_score": 1, "extra_data": {"test": "forward", "diagnosis": "raised"}} for text in HOSTILE],
         "extra_data": {"assignment": "modules", "items": {"Linear": {"score": 0, "max_score": 1}},
                        "error": "<img src=x onerror=alert(1)>.ipynb could not be read",
                        "cells": [{"name": "cell 1", "ok": False, "error": "ValueError: <script>alert(1)</script>"}]},
-    }
+    })
     for markdown in (feedback_markdown(results), "\n".join(item_feedback(results, "Linear"))):
         prose = outside_code(markdown)
         assert "<" not in prose and "](" not in prose

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from autograder import manifest
-from autograder.report import follow_up, item_statistics, top_mistakes
 from autograder.export import load_results
+from autograder.report import follow_up, item_statistics, top_mistakes
 from autograder.results import write_submission_results
 from tests.test_export import synthetic_results
 
@@ -100,8 +100,8 @@ def test_report_renders_in_a_browser(graded, tmp_path):
                     f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
     assert shot.is_file(), "Chromium wrote no screenshot"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
     assert pixels.shape[:2] == (2400, 1280)

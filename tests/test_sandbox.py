@@ -111,9 +111,9 @@ def test_full_isolation_hides_the_project_and_the_network():
 
 
 def test_the_worker_cannot_send_pickles_or_objects():
-    from autograder.sandbox import protocol
-
     import io
+
+    from autograder.sandbox import protocol
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     plain = protocol.array_frame(np.arange(6.0).reshape(2, 3))

@@ -69,9 +69,7 @@ def test_reference_gets_full_marks(verdicts):
 def test_stub_gets_zero_with_one_clear_message_per_item(verdicts):
     verdict = verdicts["stub"]
     passes(verdict)
-    from autograder.results import feedback_markdown
-
-    text = feedback_markdown(verdict.results)
+    text = verdict.results.to_markdown()
     assert text.count("Not implemented yet") == len(manifest.load("modules").main_only().items)
     assert "Traceback" not in text
 
@@ -91,7 +89,7 @@ def test_degenerate_submission_earns_only_what_it_cannot_affect(verdicts, kind):
     verdict = verdicts[f"degenerate {kind}"]
     passes(verdict)
     if kind == "zeros":
-        score = verdict.results["score"]
+        score = verdict.results.score
         assert score <= 12, score  # constructors, getters, zeroing, the container's plumbing
 
 
@@ -110,6 +108,6 @@ def test_feedback_never_shows_grader_source(verdicts):
     secrets = {line.strip() for path in graders.glob("*.py") for line in path.read_text().splitlines()
                if len(line.strip()) > 30 and not line.strip().startswith(("#", '"""'))}
     for verdict in verdicts.values():
-        for test in verdict.results["tests"]:
-            leaked = [line for line in secrets if line in test["output"]]
-            assert not leaked, (verdict.name, test["name"], leaked[:2])
+        for test in verdict.results.tests:
+            leaked = [line for line in secrets if line in test.output]
+            assert not leaked, (verdict.name, test.name, leaked[:2])

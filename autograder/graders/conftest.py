@@ -16,7 +16,6 @@ from autograder import heldout, manifest
 from autograder.runner import SUBMISSION_KEY, open_submission
 from autograder.selftest.reference_submission import write_reference_submission
 
-
 # What a student's training notebook ends with: a model trained on the digits, in `model`.
 TRAINING_CODE = """
 from datasets import iterate_minibatches, load_digits, one_hot

@@ -2,10 +2,17 @@
 parameters, and finite differences through the student's own code."""
 import numpy as np
 
-from autograder.checks import (
-    OwnForward, close, expect, expect_close, expect_computes, expect_gradient, expect_unchanged, fail,
-)
 from autograder.analyser import Context, batch_constants, context_for
+from autograder.checks import (
+    OwnForward,
+    close,
+    expect,
+    expect_close,
+    expect_computes,
+    expect_gradient,
+    expect_unchanged,
+    fail,
+)
 from autograder.student import PARAMETER_ATTRIBUTES, StudentFailure
 
 

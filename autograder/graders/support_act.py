@@ -11,7 +11,14 @@ import numpy as np
 
 from autograder.analyser import context_for
 from autograder.checks import (
-    OwnForward, check_mistakes, close, expect_close, expect_computes, expect_gradient, expect_unchanged, fail,
+    OwnForward,
+    check_mistakes,
+    close,
+    expect_close,
+    expect_computes,
+    expect_gradient,
+    expect_unchanged,
+    fail,
     where_nonfinite,
 )
 from autograder.graders.support import own_output

@@ -4,8 +4,17 @@ import numpy as np
 
 from autograder.checks import close, expect, fail
 from autograder.graders.support_adv import (
-    adam_run, concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, expect_update, expect_updated,
-    expect_uses_gradients, optimizer_problem, run_optimizer, state_values,
+    adam_run,
+    concat,
+    expect_gradients_unchanged,
+    expect_in_place,
+    expect_state_kept,
+    expect_update,
+    expect_updated,
+    expect_uses_gradients,
+    optimizer_problem,
+    run_optimizer,
+    state_values,
 )
 
 CONFIG = {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}

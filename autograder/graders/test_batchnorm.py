@@ -7,8 +7,16 @@ judged against the student's own moving statistics.
 """
 import numpy as np
 
-from autograder.checks import OwnForward, close, expect, expect_close, expect_computes, expect_gradient, \
-    expect_unchanged, fail
+from autograder.checks import (
+    OwnForward,
+    close,
+    expect,
+    expect_close,
+    expect_computes,
+    expect_gradient,
+    expect_unchanged,
+    fail,
+)
 from autograder.graders.support import check_grad_input
 from autograder.graders.support_state import BN_EPS, moving_stats, normalized, require_moving_stats
 from autograder.student import StudentFailure

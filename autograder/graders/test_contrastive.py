@@ -2,8 +2,15 @@
 plus the mean of max(0, M - d_ij)^2 over negative pairs; an empty term is 0."""
 import numpy as np
 
-from autograder.checks import OwnForward, close, expect, expect_close, expect_computes, expect_gradient, \
-    expect_unchanged
+from autograder.checks import (
+    OwnForward,
+    close,
+    expect,
+    expect_close,
+    expect_computes,
+    expect_gradient,
+    expect_unchanged,
+)
 from autograder.graders.support_act import expect_criterion_computes, right_on
 from autograder.graders.support_adv import contrastive_inputs, contrastive_mistakes, expect_fast_enough
 from autograder.student import StudentFailure

@@ -3,11 +3,22 @@ import numpy as np
 
 from autograder.checks import expect, expect_computes
 from autograder.graders.support import (
-    check_accumulation, own_output, check_forward, check_grad_input, check_inputs_unchanged, check_param_grads,
-    check_parameters_by_reference, check_zeroing, pair,
+    check_accumulation,
+    check_forward,
+    check_grad_input,
+    check_inputs_unchanged,
+    check_param_grads,
+    check_parameters_by_reference,
+    check_zeroing,
+    own_output,
+    pair,
 )
 from autograder.graders.support_adv import (
-    conv_forward, conv_grad_input, conv_grad_weight, expect_fast_enough, expect_per_sample,
+    conv_forward,
+    conv_grad_input,
+    conv_grad_weight,
+    expect_fast_enough,
+    expect_per_sample,
 )
 
 NAMES = ["gradW", "gradb"]

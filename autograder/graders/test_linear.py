@@ -3,8 +3,14 @@ import numpy as np
 
 from autograder.checks import expect
 from autograder.graders.support import (
-    check_accumulation, check_forward, check_grad_input, check_inputs_unchanged, check_param_grads,
-    check_parameters_by_reference, check_zeroing, pair,
+    check_accumulation,
+    check_forward,
+    check_grad_input,
+    check_inputs_unchanged,
+    check_param_grads,
+    check_parameters_by_reference,
+    check_zeroing,
+    pair,
 )
 
 # (batch, n_in, n_out); the square layer comes first, where a transposed W still runs

@@ -5,7 +5,13 @@ from autograder.analyser import context_for
 from autograder.checks import expect_close
 from autograder.graders.support import check_inputs_unchanged
 from autograder.graders.support_act import (
-    LARGE, backward_softmaxes, check_module_grad, check_stable, log_softmax_grad, log_softmax_mistakes, quiet,
+    LARGE,
+    backward_softmaxes,
+    check_module_grad,
+    check_stable,
+    log_softmax_grad,
+    log_softmax_mistakes,
+    quiet,
     row_softmax,
 )
 

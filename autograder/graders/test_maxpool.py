@@ -5,7 +5,11 @@ import numpy as np
 from autograder.checks import expect, fail
 from autograder.graders.support import check_forward, check_grad_input, check_inputs_unchanged
 from autograder.graders.support_adv import (
-    pool_blocks, pool_grad_all, pool_grad_at, pool_grad_everywhere, pool_grad_transposed,
+    pool_blocks,
+    pool_grad_all,
+    pool_grad_at,
+    pool_grad_everywhere,
+    pool_grad_transposed,
 )
 
 # (input shape, kernel_size): H != W, several channels, kernel 1, 2 and 3

@@ -2,7 +2,12 @@
 import numpy as np
 
 from autograder.graders.support_act import (
-    check_batch_division, check_criterion_grad, check_criterion_unchanged, check_loss, criterion_pair, quiet,
+    check_batch_division,
+    check_criterion_grad,
+    check_criterion_unchanged,
+    check_loss,
+    criterion_pair,
+    quiet,
 )
 
 SHAPES = [(4, 3), (6, 2), (1, 5)]  # N != D, so dividing by the wrong dimension shows

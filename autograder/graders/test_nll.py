@@ -2,7 +2,12 @@
 import numpy as np
 
 from autograder.graders.support_act import (
-    check_batch_division, check_criterion_grad, check_criterion_unchanged, check_loss, criterion_pair, one_hot,
+    check_batch_division,
+    check_criterion_grad,
+    check_criterion_unchanged,
+    check_loss,
+    criterion_pair,
+    one_hot,
     quiet,
 )
 

@@ -4,8 +4,17 @@ import numpy as np
 
 from autograder.checks import expect_close
 from autograder.graders.support_act import (
-    check_batch_division, check_criterion_grad, check_criterion_unchanged, check_loss, criterion_gradient,
-    criterion_pair, expect_criterion_computes, one_hot, quiet, right_on, row_softmax,
+    check_batch_division,
+    check_criterion_grad,
+    check_criterion_unchanged,
+    check_loss,
+    criterion_gradient,
+    criterion_pair,
+    expect_criterion_computes,
+    one_hot,
+    quiet,
+    right_on,
+    row_softmax,
 )
 
 NAME = "ClassNLLCriterionUnstable"

@@ -4,9 +4,16 @@ import numpy as np
 
 from autograder.checks import expect
 from autograder.graders.support_adv import (
-    concat, expect_gradients_unchanged, expect_in_place, expect_state_kept, expect_update, expect_updated,
+    concat,
+    expect_gradients_unchanged,
+    expect_in_place,
+    expect_state_kept,
+    expect_update,
+    expect_updated,
     expect_uses_gradients,
-    optimizer_problem, run_optimizer, sgd_run,
+    optimizer_problem,
+    run_optimizer,
+    sgd_run,
 )
 
 CONFIG = {"learning_rate": 0.1, "momentum": 0.9}

@@ -4,7 +4,14 @@ from autograder.analyser import context_for
 from autograder.checks import expect_close
 from autograder.graders.support import check_inputs_unchanged
 from autograder.graders.support_act import (
-    LARGE, backward_softmaxes, check_module_grad, check_stable, quiet, row_softmax, softmax_grad, softmax_mistakes,
+    LARGE,
+    backward_softmaxes,
+    check_module_grad,
+    check_stable,
+    quiet,
+    row_softmax,
+    softmax_grad,
+    softmax_mistakes,
 )
 
 # non-square first, then a square batch (where a maximum without keepdims still broadcasts), one row

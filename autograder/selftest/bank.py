@@ -6,8 +6,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..results import build_results
-from ..runner import grade
+from ..runner import grade_submission
 from .degenerate import KINDS, UNAFFECTED, degenerate_source
 from .dialect_variants import GENERATED
 from .reference_submission import reference_source, stub_source
@@ -66,8 +65,7 @@ def grade_source(assignment, source, name="submission"):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{name}.py"
         path.write_text(source)
-        outcomes, info = grade(assignment, path)
-    return build_results(assignment, outcomes, info)
+        return grade_submission(assignment, path)
 
 
 @dataclass
@@ -75,21 +73,17 @@ class Verdict:
     name: str
     ok: bool
     problems: list = field(default_factory=list)
-    results: dict | None = None
+    results: object = None  # the SubmissionResult judged
 
 
 def item_scores(results):
-    return {name: (v["score"], v["max_score"]) for name, v in results["extra_data"]["items"].items()}
-
-
-def grader_errors(results):
-    return [t["name"] for t in results["tests"] if (t.get("extra_data") or {}).get("diagnosis") == "grader_error"]
+    return {name: (v.score, v.max_score) for name, v in results.items.items()}
 
 
 def judge_full_marks(name, results):
     problems = [f"{item}: {s:g}/{m:g}" for item, (s, m) in item_scores(results).items() if s != m]
-    problems += [f"grader error in {t}" for t in grader_errors(results)]
-    failing = [f"{t['name']}: {t['output']}" for t in results["tests"] if t["status"] != "passed"]
+    problems += [f"grader error in {t}" for t in results.grader_errors]
+    failing = [f"{t.name}: {t.output}" for t in results.tests if not t.passed]
     return Verdict(name, not problems, problems + failing[:5], results)
 
 
@@ -105,25 +99,24 @@ def judge_mutant(mutant, results):
     for item, (score, max_score) in scores.items():
         if item != mutant.item and score != max_score:
             problems.append(f"another item lost points: {item} {score:g}/{max_score:g}")
-    found = {d["diagnosis"] for d in results["extra_data"]["diagnoses"] if d["item"] == mutant.item}
+    found = {d.diagnosis for d in results.diagnoses if d.item == mutant.item}
     if mutant.diagnosis not in found:
         problems.append(f"expected diagnosis {mutant.diagnosis!r}, got {sorted(found) or 'none'}")
-    failed = {t["extra_data"]["test"] for t in results["tests"] if t["tags"][0] == mutant.item and t["status"] != "passed"}
+    failed = {t.test for t in results.tests_of(mutant.item) if not t.passed}
     if set(mutant.fails) != failed:
         problems.append(f"expected exactly the tests {sorted(mutant.fails)} to fail, the tests that own its property; "
                         f"failed: {sorted(failed)}")
-    problems += [f"{t['name']}: the message says only that the result differs" for t in results["tests"]
-                 if t["status"] != "passed" and t["extra_data"]["diagnosis"] == "wrong_values"
-                 and "It differs in" not in t["output"]]
-    problems += [f"grader error in {t}" for t in grader_errors(results)]
+    problems += [f"{t.name}: the message says only that the result differs" for t in results.tests
+                 if not t.passed and t.diagnosis == "wrong_values" and "It differs in" not in t.output]
+    problems += [f"grader error in {t}" for t in results.grader_errors]
     return Verdict(mutant.id, not problems, problems, results)
 
 
 def judge_stub(results):
     problems = [f"{item}: {s:g} points" for item, (s, _) in item_scores(results).items() if s != 0]
-    problems += [f"grader error in {t}" for t in grader_errors(results)]
+    problems += [f"grader error in {t}" for t in results.grader_errors]
     for item in item_scores(results):
-        messages = {t["output"] for t in results["tests"] if t["tags"][0] == item}
+        messages = {t.output for t in results.tests_of(item)}
         if not any("not implemented" in m for m in messages):
             problems.append(f"{item}: no 'not implemented' message ({sorted(messages)[:1]})")
     return Verdict("stub", not problems, problems, results)
@@ -132,9 +125,8 @@ def judge_stub(results):
 def judge_degenerate(kind, results):
     """A degenerate submission passes only the tests its kind cannot affect (``degenerate.UNAFFECTED``)."""
     allowed = UNAFFECTED[kind]
-    problems = [f"{t['name']} passed" for t in results["tests"]
-                if t["status"] == "passed" and t["extra_data"]["test"] not in allowed.get(t["tags"][0], set())]
-    problems += [f"grader error in {t}" for t in grader_errors(results)]
+    problems = [f"{t.name} passed" for t in results.tests if t.passed and t.test not in allowed.get(t.item, set())]
+    problems += [f"grader error in {t}" for t in results.grader_errors]
     return Verdict(f"degenerate {kind}", not problems, problems, results)
 
 
