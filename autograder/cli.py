@@ -93,6 +93,28 @@ def _grade(args):
     return 1 if errors or refused else 0
 
 
+def _profile(args):
+    from .profiles import ProfileError, generate, names, stale_files
+
+    try:
+        for name in args.names or names():
+            if args.check:
+                stale = stale_files(name)
+                print(f"{'STALE' if stale else 'ok   '} source_notebooks/{name}/" + (f": {', '.join(stale)}" if stale else ""))
+                if stale:
+                    return 1
+                continue
+            generated = generate(name)
+            print(f"Wrote source_notebooks/{name}/: {', '.join(p.name for p in generated.files)}")
+            if generated.untranslated:
+                print(f"  {len(generated.untranslated)} cells have no translation yet: "
+                      f"{', '.join(generated.untranslated)}")
+    except ProfileError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
 def _selftest(args):
     import dataclasses
 
@@ -331,6 +353,15 @@ def build_parser():
     release.add_argument("assignment")
     release.add_argument("--quick", action="store_true", help="grade only the main notebook's solutions")
     release.set_defaults(run=_release)
+
+    profile = commands.add_parser("profile", help="a course profile's notebooks, generated from the main course")
+    profile_commands = profile.add_subparsers(dest="profile_command", required=True)
+    profile_generate = profile_commands.add_parser("generate", help="write source_notebooks/<name>/ from its [profile]")
+    profile_generate.add_argument("names", nargs="*", help="profiles to generate (default: every assignment with a "
+                                  "[profile] table)")
+    profile_generate.add_argument("--check", action="store_true",
+                                  help="write nothing; fail when the committed source differs from a fresh one")
+    profile_generate.set_defaults(run=_profile)
 
     selftest = commands.add_parser("selftest", help="check the graders: reference, stub, mutants, alternatives")
     selftest.add_argument("assignment", nargs="?", default="modules")

@@ -1,4 +1,5 @@
 """The three naming schemes of the course (docs/module-contract.md, "Dialects") and how to tell them apart."""
+import re
 from dataclasses import dataclass, field
 
 
@@ -16,6 +17,7 @@ class Dialect:
     linear_weight_is_in_by_out: bool = False
     scaling_parameters_are_rows: bool = False
     class_names: dict = field(default_factory=dict)  # canonical (torch-legacy) name -> this dialect's name
+    grad_output_arg: str = "gradOutput"  # what the course calls backward's second argument (a name only)
 
     def name_of(self, canonical):
         return self.class_names.get(canonical, canonical)
@@ -36,7 +38,7 @@ TORCH_LEGACY = Dialect(
 SNAKE = Dialect(
     "snake", "update_output", "update_grad_input", "update_grad_params", "zero_grad_params",
     "get_parameters", "get_grad_params", "output", "grad_input",
-    linear_weight_is_in_by_out=True, scaling_parameters_are_rows=True,
+    linear_weight_is_in_by_out=True, scaling_parameters_are_rows=True, grad_output_arg="grad_output",
     class_names={
         "ChannelwiseScaling": "Scaling",
         "ClassNLLCriterion": "NLLCriterion",
@@ -46,7 +48,7 @@ SNAKE = Dialect(
 )
 PRIVATE_HOOKS = Dialect(
     "private-hooks", "_compute_output", "_compute_input_grad", "_update_parameters_grad", "zero_grad",
-    "get_parameters", "get_parameters_grad", "_output", "_input_grad",
+    "get_parameters", "get_parameters_grad", "_output", "_input_grad", grad_output_arg="output_grad",
 )
 DIALECTS = (TORCH_LEGACY, SNAKE, PRIVATE_HOOKS)
 
@@ -65,6 +67,32 @@ def detect(classes, functions=()):
         votes[dialect.name] = score
     best = max(DIALECTS, key=lambda d: votes[d.name])  # ties go to the first: torch-legacy
     return best if votes[best.name] > 0 else None
+
+
+NAMED_FIELDS = ("forward_hook", "grad_input_hook", "grad_params_hook", "zero_grad", "get_parameters",
+                "get_grad_parameters", "grad_input_attr", "grad_output_arg")
+
+
+def renames(target, source=TORCH_LEGACY):
+    """The (old, new) identifier pairs that rewrite code written in ``source``'s names into
+    ``target``'s: the hooks, getters, stored gradient, backward's argument and the renamed classes
+    and functions. The stored output is an attribute (``.output``), not a bare word: see
+    :func:`rename`."""
+    pairs = [(getattr(source, name), getattr(target, name)) for name in NAMED_FIELDS]
+    pairs += [(source.name_of(canonical), target.name_of(canonical))
+              for canonical in sorted(set(source.class_names) | set(target.class_names), key=len, reverse=True)]
+    return [(old, new) for old, new in pairs if old != new]
+
+
+def rename(text, target, source=TORCH_LEGACY):
+    """``text`` (Python code) with ``source``'s names replaced by ``target``'s, whole words only;
+    the stored output only where it is an attribute (``self.output``), since ``output`` is also
+    an ordinary local name."""
+    for old, new in renames(target, source):
+        text = re.sub(rf"\b{re.escape(old)}\b", new, text)
+    if source.output_attr != target.output_attr:
+        text = re.sub(rf"\.{re.escape(source.output_attr)}\b", f".{target.output_attr}", text)
+    return text
 
 
 def by_name(name):

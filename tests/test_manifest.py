@@ -118,7 +118,8 @@ def test_a_malformed_manifest_is_refused_with_the_reason(tmp_path, edit, words):
 def test_an_unknown_assignment_names_the_known_ones():
     with pytest.raises(manifest.ManifestError) as caught:
         manifest.load("no-such-assignment")
-    assert "known assignments: modules" in str(caught.value)
+    known = sorted(path.stem for path in manifest.ASSIGNMENTS.glob("*.toml"))
+    assert "modules" in known and f"known assignments: {', '.join(known)})" in str(caught.value)
 
 
 def test_the_courses_manifest_names_a_grader_module_and_test_for_every_key():

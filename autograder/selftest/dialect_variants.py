@@ -5,15 +5,8 @@ Generated from the reference on each run, so they always describe the same solut
 parameters, ``NLLCriterion``, ``SGD``) and private-hooks (hooks that return their results,
 ``_output`` / ``_input_grad``).
 """
-import re
-
+from ..dialects import PRIVATE_HOOKS, SNAKE, rename
 from .reference_submission import reference_source
-
-
-def _rename(text, pairs):
-    for old, new in pairs:
-        text = re.sub(rf"\b{old}\b", new, text)
-    return text
 
 
 def _edit(text, old, new):
@@ -23,14 +16,7 @@ def _edit(text, old, new):
 
 
 def snake_source():
-    text = _rename(reference_source(), [
-        ("updateOutput", "update_output"), ("updateGradInput", "update_grad_input"),
-        ("accGradParameters", "update_grad_params"), ("zeroGradParameters", "zero_grad_params"),
-        ("getParameters", "get_parameters"), ("getGradParameters", "get_grad_params"),
-        ("gradInput", "grad_input"), ("gradOutput", "grad_output"),
-        ("ClassNLLCriterionUnstable", "NLLCriterionUnstable"), ("ClassNLLCriterion", "NLLCriterion"),
-        ("ChannelwiseScaling", "Scaling"), ("sgd_momentum", "SGD"),
-    ])
+    text = rename(reference_source(), SNAKE)
     for old, new in [
         ("size=(n_out, n_in))", "size=(n_in, n_out))"),
         ("        if input.shape[1] != self.W.shape[1]:\n            raise ValueError(f\"Linear expects {self.W.shape[1]} "
@@ -53,13 +39,7 @@ def snake_source():
 
 
 def private_hooks_source():
-    text = _rename(reference_source(), [
-        ("updateOutput", "_compute_output"), ("updateGradInput", "_compute_input_grad"),
-        ("accGradParameters", "_update_parameters_grad"), ("zeroGradParameters", "zero_grad"),
-        ("getParameters", "get_parameters"), ("getGradParameters", "get_parameters_grad"),
-        ("gradInput", "_input_grad"), ("gradOutput", "output_grad"),
-    ])
-    text = re.sub(r"\.output\b", "._output", text)
+    text = rename(reference_source(), PRIVATE_HOOKS)
     text = _edit(text, "    def forward(self, input):\n        return self._compute_output(input)\n",
                  "    def forward(self, input):\n        self._output = self._compute_output(input)\n        return self._output\n")
     text = _edit(text, "        self._compute_input_grad(input, output_grad)\n        self._update_parameters_grad(input, "

@@ -1,0 +1,362 @@
+"""Course profiles: one course's notebooks generated from the main course's source.
+
+A profile is the ``[profile]`` table of an assignment's manifest (``assignments/<name>.toml``),
+beside that assignment's items and points. It names the course it is made from (``source``,
+a folder of ``source_notebooks/``), the dialect of its API, its language, the course files it
+ships unchanged, and, per notebook, the sections of the main notebook it keeps. The profile's
+own cells (its formulas, solutions and wording where they differ from the main course's) are
+files in ``profiles/<name>/<notebook stem>/``, one per cell, named by the cell's key.
+
+``autograder profile generate NAME`` writes ``source_notebooks/<name>/``:
+
+1. the kept sections of the main notebook, in the main notebook's order;
+2. the profile's own cells in place of the main ones with the same key, and its new cells
+   where ``insert`` puts them;
+3. the main course's code rewritten in the profile's dialect (:func:`autograder.dialects.rename`,
+   the table the graders use), and so is code quoted in its Markdown;
+4. texts in the profile's language from its translation catalog, where it has one;
+5. sections renumbered, and every grade cell's points (metadata and the words "(N points")
+   taken from the profile's manifest.
+
+Everything else comes from the main course as it is, so a fix to a shared solution, self-check
+or explanation reaches every profile at the next ``generate``; a test fails while a profile's
+committed source differs from what ``generate`` makes (:func:`stale_files`).
+
+A cell's **key** is its nbgrader ``grade_id`` when it has one (``solution_Linear``,
+``grade_Dropout``, ``derivation_Conv2d``), else its notebook cell id (``32f02497``): both are
+stable while the main notebook is edited.
+"""
+import filecmp
+import re
+import shutil
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from . import dialects, manifest
+
+ROOT = manifest.ASSIGNMENTS.parent
+PROFILES = ROOT / "profiles"
+SOURCE_LANGUAGE = "en"  # the language the main course is written in
+NUMBERED_HEADING = re.compile(r"^(#{1,2})\s+(\d+)\.\s+(\S+)(.*)$")
+HEADING = re.compile(r"^#{1,2}\s+(.+?)\s*$")
+INLINE_CODE = re.compile(r"(```.*?```|`[^`\n]+`|\\texttt\{[^}\n]*\})", re.DOTALL)  # code quoted in Markdown
+POINTS_WORDS = re.compile(r"\((\d+(?:\.\d+)?) points?\b")
+INSERT_KINDS = ("markdown", "code", "derivation")
+
+
+class ProfileError(Exception):
+    """The profile and the main source disagree: a section, cell key or file that does not exist."""
+
+
+@dataclass(frozen=True)
+class Insert:
+    """A cell of the profile's own that the main notebook does not have, placed after ``after``."""
+    key: str
+    after: str
+    kind: str  # markdown, code, or derivation (a Markdown answer graded by hand: the manifest's [manual])
+
+
+@dataclass(frozen=True)
+class NotebookPlan:
+    name: str
+    sections: tuple
+    inserts: tuple = ()
+    source: str = ""  # the main notebook it is made from; empty: the same name
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    source: str
+    dialect: dialects.Dialect
+    language: str
+    notebooks: tuple
+    files: tuple = ()
+    assignment: object = None
+
+    @property
+    def folder(self):
+        """The profile's own cells and catalogs: ``profiles/<name>/``."""
+        return PROFILES / self.name
+
+    @property
+    def source_folder(self):
+        return manifest.SOURCE_NOTEBOOKS / self.source
+
+    @property
+    def target_folder(self):
+        return manifest.SOURCE_NOTEBOOKS / self.name
+
+
+@dataclass
+class Generated:
+    """What :func:`generate` wrote, and the keys it found no translation for (for a catalog's author)."""
+    files: list = field(default_factory=list)
+    untranslated: list = field(default_factory=list)
+
+
+def load(name):
+    """The profile of ``assignments/<name>.toml``."""
+    assignment = manifest.load(name)
+    path = manifest.ASSIGNMENTS / f"{name}.toml"
+    data = tomllib.loads(path.read_text()).get("profile")
+    if not data:
+        raise ProfileError(f"{path.name} has no [profile] table: {name} is not generated from another course")
+    try:
+        dialect = dialects.by_name(data.get("dialect", dialects.TORCH_LEGACY.name))
+    except KeyError:
+        raise ProfileError(f"{path.name}: unknown dialect {data.get('dialect')!r} "
+                           f"(known: {', '.join(d.name for d in dialects.DIALECTS)})") from None
+    plans = []
+    for notebook, spec in data.get("notebooks", {}).items():
+        inserts = tuple(Insert(i["key"], i["after"], i.get("kind", "markdown")) for i in spec.get("insert", []))
+        bad = [i.key for i in inserts if i.kind not in INSERT_KINDS]
+        if bad:
+            raise ProfileError(f"{path.name}: inserted cells {bad} need a kind among {INSERT_KINDS}")
+        plans.append(NotebookPlan(notebook, tuple(spec["sections"]), inserts, spec.get("source", "")))
+    if sorted(p.name for p in plans) != sorted(assignment.notebooks):
+        raise ProfileError(f"{path.name}: [profile.notebooks] must describe exactly the assignment's notebooks "
+                           f"{list(assignment.notebooks)}")
+    return Profile(name, data["source"], dialect, data.get("language", SOURCE_LANGUAGE), tuple(plans),
+                   tuple(data.get("files", ())), assignment)
+
+
+def names():
+    """The assignments that are profiles of another course."""
+    return sorted(p.stem for p in manifest.ASSIGNMENTS.glob("*.toml")
+                  if "profile" in tomllib.loads(p.read_text()))
+
+
+# -- the cells ---------------------------------------------------------------------------------
+
+def key_of(cell):
+    """A cell's key: its nbgrader grade_id, else its notebook cell id."""
+    return cell.metadata.get("nbgrader", {}).get("grade_id") or cell["id"]
+
+
+def section_name(cell):
+    """The name of the section a Markdown cell opens, or None: ``## 5. BatchNormalization`` opens
+    ``BatchNormalization`` (an item's section), ``## What to submit`` opens ``What to submit``."""
+    if cell.cell_type != "markdown":
+        return None
+    first = cell.source.split("\n", 1)[0]
+    numbered = NUMBERED_HEADING.match(first)
+    if numbered:
+        return numbered.group(3)
+    heading = HEADING.match(first)
+    return heading.group(1) if heading else None
+
+
+def sections(nb):
+    """The notebook's cells as ``{section name: [cells]}``, in order; cells before any heading
+    belong to the section ``""``."""
+    parts, current = {}, ""
+    for cell in nb.cells:
+        current = section_name(cell) or current
+        if current in parts and section_name(cell):
+            raise ProfileError(f"two sections are called {current!r}: give one another heading")
+        parts.setdefault(current, []).append(cell)
+    return parts
+
+
+def kept_cells(nb, plan, notebook):
+    parts = sections(nb)
+    unknown = [name for name in plan.sections if name not in parts]
+    if unknown:
+        raise ProfileError(f"{notebook}: no section {unknown} in the main notebook (its sections: {list(parts)})")
+    return [cell for name, cells in parts.items() if name in plan.sections for cell in cells]
+
+
+def own_cell_files(profile, plan):
+    """The profile's own cells for one notebook: key -> file (``.md`` Markdown, ``.py`` code)."""
+    folder = profile.folder / Path(plan.name).stem
+    files = sorted(folder.glob("*.md")) + sorted(folder.glob("*.py")) if folder.is_dir() else []
+    own = {}
+    for path in files:
+        if path.stem in own:
+            raise ProfileError(f"{path.parent}: two files for the cell {path.stem}")
+        own[path.stem] = path
+    return own
+
+
+def own_text(path):
+    return path.read_text().rstrip("\n")
+
+
+def replace_own_cells(cells, own, notebook):
+    """Each cell the profile words or solves itself takes the text of its file; the key and the
+    nbgrader metadata stay the main cell's, so the grading is unchanged."""
+    replaced = set()
+    for cell in cells:
+        path = own.get(key_of(cell))
+        if path is None:
+            continue
+        wanted = "markdown" if path.suffix == ".md" else "code"
+        if cell.cell_type != wanted:
+            raise ProfileError(f"{path}: the cell {key_of(cell)} of {notebook} is a {cell.cell_type} cell")
+        cell.source = own_text(path)
+        cell.metadata["profile_own"] = True
+        replaced.add(key_of(cell))
+    return replaced
+
+
+def new_cell(insert, path, points):
+    if insert.kind == "code":
+        cell = nbformat.v4.new_code_cell(own_text(path))
+    else:
+        cell = nbformat.v4.new_markdown_cell(own_text(path))
+    cell["id"] = insert.key
+    if insert.kind == "derivation":
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": insert.key, "locked": False, "points": points,
+                                     "schema_version": 3, "solution": True, "task": False}
+    cell.metadata["profile_own"] = True
+    return cell
+
+
+def insert_own_cells(cells, plan, own, assignment):
+    for insert in plan.inserts:
+        if insert.key not in own:
+            raise ProfileError(f"{plan.name}: the inserted cell {insert.key} has no file in its profile folder")
+        where = [i for i, cell in enumerate(cells) if key_of(cell) == insert.after]
+        if not where:
+            raise ProfileError(f"{plan.name}: cell {insert.after} (where {insert.key} goes) is not among the kept cells")
+        cells.insert(where[0] + 1, new_cell(insert, own[insert.key], assignment.manual.get(insert.key, 0)))
+    return {insert.key for insert in plan.inserts}
+
+
+# -- the dialect, the language, the numbers ----------------------------------------------------
+
+def in_dialect(cell, dialect):
+    """A main-course cell in the profile's dialect: code wholly, Markdown in its code spans and
+    its headings (class names)."""
+    if cell.metadata.get("profile_own"):
+        return
+    if cell.cell_type == "code":
+        cell.source = dialects.rename(cell.source, dialect)
+        return
+    cell.source = INLINE_CODE.sub(lambda m: dialects.rename(m.group(0), dialect), cell.source)
+    lines = cell.source.split("\n")
+    if HEADING.match(lines[0]):
+        lines[0] = dialects.rename(lines[0], dialect)
+    cell.source = "\n".join(lines)
+
+
+def load_catalog(profile, notebook):
+    """The translation catalog of ``notebook`` in the profile's language: cell key -> text.
+
+    ``profiles/<name>/<language>/<notebook stem>/<key>.md`` (or ``.py``), one file per cell, like
+    the profile's own cells; empty for the main course's language. A key the catalog lacks keeps
+    the main course's text and is listed in :attr:`Generated.untranslated`.
+    """
+    if profile.language == SOURCE_LANGUAGE:
+        return {}
+    folder = profile.folder / profile.language / Path(notebook).stem
+    return {path.stem: path for path in sorted(folder.glob("*.*"))} if folder.is_dir() else {}
+
+
+def translate(cells, profile, notebook, generated):
+    """Cells in the profile's language, from its catalog (the hook a translated profile fills)."""
+    catalog = load_catalog(profile, notebook)
+    if profile.language == SOURCE_LANGUAGE:
+        return
+    for cell in cells:
+        path = catalog.get(key_of(cell))
+        if path is not None:
+            cell.source = own_text(path)
+        elif cell.cell_type == "markdown":
+            generated.untranslated.append(f"{notebook}:{key_of(cell)}")
+
+
+def renumber(cells):
+    """Item sections numbered 1, 2, ... in the order the profile keeps them."""
+    number = 0
+    for cell in cells:
+        lines = cell.source.split("\n") if cell.cell_type == "markdown" else [""]
+        match = NUMBERED_HEADING.match(lines[0])
+        if match:
+            number += 1
+            lines[0] = f"{match.group(1)} {number}. {match.group(3)}{match.group(4)}"
+            cell.source = "\n".join(lines)
+
+
+def points_of(cell, assignment):
+    """The manifest's points for a grade cell (an item's, or a hand-graded cell's), else None."""
+    meta = cell.metadata.get("nbgrader", {})
+    if not meta.get("grade"):
+        return None
+    grade_id = meta["grade_id"]
+    if grade_id in assignment.manual:
+        return assignment.manual[grade_id]
+    item = assignment.item_for_grade_id(grade_id)
+    if item is None:
+        raise ProfileError(f"the grade cell {grade_id} is kept but the manifest of {assignment.name} has no item "
+                           "or [manual] entry for it: keep it out or give it points")
+    return item.max_score
+
+
+def set_points(cells, assignment):
+    for cell in cells:
+        points = points_of(cell, assignment)
+        if points is not None:
+            cell.metadata["nbgrader"]["points"] = points
+            cell.source = POINTS_WORDS.sub(f"({points:g} points", cell.source, count=1)
+
+
+# -- the whole course --------------------------------------------------------------------------
+
+def build_notebook(profile, plan, generated):
+    source_name = plan.source or plan.name
+    main = nbformat.read(profile.source_folder / source_name, as_version=4)
+    cells = kept_cells(main, plan, source_name)
+    own = own_cell_files(profile, plan)
+    used = replace_own_cells(cells, own, plan.name) | insert_own_cells(cells, plan, own, profile.assignment)
+    unused = sorted(set(own) - used)
+    if unused:
+        raise ProfileError(f"profiles/{profile.name}/{Path(plan.name).stem}: {unused} match no kept cell "
+                           "(a cell the main notebook no longer has, or a section the profile does not keep)")
+    for cell in cells:
+        in_dialect(cell, profile.dialect)
+    translate(cells, profile, plan.name, generated)
+    renumber(cells)
+    set_points(cells, profile.assignment)
+    for cell in cells:
+        cell.metadata.pop("profile_own", None)
+    main.cells = cells
+    nbformat.validate(main)
+    return main
+
+
+def generate(name, target=None):
+    """Write the profile's source folder (``source_notebooks/<name>/``, or ``target``) from the
+    main course's; returns :class:`Generated`."""
+    profile = load(name)
+    target = Path(target) if target is not None else profile.target_folder
+    generated = Generated()
+    notebooks = {plan.name: build_notebook(profile, plan, generated) for plan in profile.notebooks}
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for notebook, nb in notebooks.items():
+        nbformat.write(nb, target / notebook)
+        generated.files.append(target / notebook)
+    for name_ in profile.files:
+        shutil.copyfile(profile.source_folder / name_, target / name_)
+        generated.files.append(target / name_)
+    return generated
+
+
+def stale_files(name):
+    """The files of ``source_notebooks/<name>/`` that differ from what :func:`generate` makes now
+    (missing and extra files included): empty when the committed source is current."""
+    committed = load(name).target_folder
+    with tempfile.TemporaryDirectory(prefix=f"profile-{name}-") as scratch:
+        fresh = Path(scratch) / name
+        generate(name, fresh)
+        names_ = {p.name for p in fresh.iterdir()} | ({p.name for p in committed.iterdir() if p.is_file()}
+                                                      if committed.is_dir() else set())
+        return sorted(n for n in names_ if not (fresh / n).is_file() or not (committed / n).is_file()
+                      or not filecmp.cmp(fresh / n, committed / n, shallow=False))
