@@ -20,7 +20,7 @@ ANSWERS = ("selftest/alternatives/", "selftest/mutants.toml", "selftest/bank.py"
 NOT_GRADING = {
     "cli.py", "batch.py", "progress.py", "fingerprints.py", "export.py", "report.py", "gradescope.py",
     "gradescope_build.py", "release.py", "nbgrader_plugin.py", "__main__.py", "grading_processes.py",
-    "submissions.py",
+    "submissions.py", "lab.py", "nbgrader_pages.py", "profiles.py", "course_demo.py",
 }
 
 

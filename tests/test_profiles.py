@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -129,10 +128,9 @@ def test_the_hooks_sources_agree_with_the_manifest():
 
 def test_the_hooks_solutions_get_full_marks_in_the_private_hooks_dialect():
     results = grade_folder(HOOKS, SOURCE)
-    assert results["score"] == results["max_score"] == HOOKS.max_score, [
-        t["name"] for t in results["tests"] if t["status"] != "passed"]
-    assert set(results["extra_data"]["items"]) == HOOKS_ITEMS
-    assert results["extra_data"]["dialect"] == "private-hooks"
+    assert results.score == results.max_score == HOOKS.max_score, [t.name for t in results.tests if not t.passed]
+    assert set(results.items) == HOOKS_ITEMS
+    assert results.dialect == "private-hooks"
 
 
 def test_the_committed_hooks_release_is_current(hooks_release):
