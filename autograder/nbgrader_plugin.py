@@ -103,7 +103,7 @@ def grading_summary(results, item, notebook_name):
         "item": item,
         "diagnoses": [{"item": d.item, "test": d.test, "diagnosis": d.diagnosis}
                       for d in results.diagnoses if d.item == item],
-        "failed_cells": [f"{notebook_name}, {c.name}" for c in results.failed_cells],
+        "failed_cells": [c.name for c in results.failed_cells],  # "modules.ipynb, cell 31"
         "worker_restarts": results.worker_restarts,
         "error": results.error,
     }

@@ -83,7 +83,10 @@ def test_cells_in_any_order_and_without_nbgrader_metadata(tmp_path):
     result = grade(path, "--json", "--out", tmp_path / "out")
     assert result.returncode == 0
     results = json.loads(result.stdout)
-    assert any(not c["ok"] for c in results["extra_data"]["cells"])
+    failed = [c["name"] for c in results["extra_data"]["cells"] if not c["ok"]]
+    assert failed and all(name.startswith("modules.ipynb, cell ") for name in failed), failed  # the notebook named
+    feedback = (tmp_path / "out" / "reversed" / "feedback.md").read_text()
+    assert f"{failed[0]}: " in feedback
 
 
 def test_grading_is_deterministic(tmp_path):

@@ -24,7 +24,7 @@ def test_code_cells_in_order_without_markdown_or_grader_cells(tmp_path):
     ])
     cells = read_cells(path)
     assert [c.source for c in cells] == ["x = 1", "y = 2"]
-    assert [c.name for c in cells] == ["cell 2", "cell 4"]
+    assert [c.name for c in cells] == ["a.ipynb, cell 2", "a.ipynb, cell 4"]
 
 
 def test_magics_and_shell_lines_are_neutralised():
@@ -95,7 +95,8 @@ def test_run_magic_includes_the_other_notebook(tmp_path):
     write_notebook(tmp_path / "training.ipynb", [new_code_cell("import numpy as np\n%run modules.ipynb\nmodel = Linear()"),
                                                  new_code_cell("%run missing.ipynb\nz = 2")])
     cells = read_cells(tmp_path / "training.ipynb")
-    assert [c.name for c in cells] == ["cell 1", "modules.ipynb cell 1", "modules.ipynb cell 2", "cell 1", "cell 2"]
+    assert [c.name for c in cells] == ["training.ipynb, cell 1", "modules.ipynb, cell 1", "modules.ipynb, cell 2",
+                                       "training.ipynb, cell 1", "training.ipynb, cell 2"]
     assert cells[0].source == "import numpy as np"
     assert cells[2].source.startswith("pass")
     assert cells[3].source.strip() == "model = Linear()" and cells[3].line == 3
@@ -110,7 +111,7 @@ def test_run_magic_cannot_leave_the_folder_or_recurse(tmp_path):
     write_notebook(tmp_path / "sub" / "b.ipynb", [new_code_cell("%run ../a.ipynb")])
     assert [c.source for c in read_cells(tmp_path / "a.ipynb")] == ["pass  # IPython magic removed\nx = 1"]
     # c includes d, whose %run of c is left out: no file is included by one it includes
-    assert [c.name for c in read_cells(tmp_path / "c.ipynb")] == ["d.ipynb cell 1", "cell 1"]
+    assert [c.name for c in read_cells(tmp_path / "c.ipynb")] == ["d.ipynb, cell 1", "c.ipynb, cell 1"]
     assert [c.source for c in read_cells(tmp_path / "sub" / "b.ipynb")] == ["pass  # IPython magic removed"]
 
 

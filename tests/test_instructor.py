@@ -215,5 +215,6 @@ def test_the_class_report_names_a_failed_cell_with_its_notebook():
     from autograder.nbgrader_plugin import grading_summary
     from autograder.results import CellRun, SubmissionResult
 
-    results = SubmissionResult("modules", 0, 1, "", [], {}, cells=[CellRun("cell 31", False), CellRun("cell 2", True)])
+    results = SubmissionResult("modules", 0, 1, "", [], {}, cells=[CellRun("modules.ipynb, cell 31", False),
+                                                                   CellRun("modules.ipynb, cell 2", True)])
     assert grading_summary(results, "Linear", "modules.ipynb")["failed_cells"] == ["modules.ipynb, cell 31"]

@@ -183,8 +183,7 @@ def expand_run(cell, folder, chain, budget):
         before = Cell(cell.name, "\n".join(lines[start:number]), cell.line + start)
         if before.source.strip():
             parts.append(before)
-        parts += [Cell(f"{target.name} {c.name}", c.source, c.line)
-                  for c in file_cells(target, chain + (target.name,), budget)]
+        parts += file_cells(target, chain + (target.name,), budget)  # named with their own notebook
         start = number + 1
     if not parts:
         return [cell]
@@ -198,7 +197,7 @@ def notebook_cells(path, chain, budget):
     for index, cell in enumerate(notebook.get("cells", []), start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_grader_owned(cell):
             continue
-        own = Cell(f"cell {index}", cell_source(cell))
+        own = Cell(f"{Path(path).name}, cell {index}", cell_source(cell))  # the notebook's name: feedback cites it
         for part in expand_run(own, Path(path).parent, chain, budget):
             if part.name != own.name:  # an included file's cells are already read and counted
                 cells.append(part)
