@@ -180,7 +180,8 @@ def expect_computes(what, results, inputs, identity_ok=False, rows=False):
             x = np.asarray(x)
             if a.ndim and len(a) > 1 and all(np.array_equal(a[0], r) for r in a[1:]) and not all(
                     np.array_equal(x[0], r) for r in x[1:]):
-                fail("degenerate", what, "It returned the same result for every sample of a batch of different samples.")
+                fail("degenerate", what,
+                     "It returned the same result for every sample of a batch of different samples.")
     if not identity_ok and all(a.shape == np.shape(x) and np.array_equal(a, np.asarray(x, dtype=np.float64))
                                for a, x in zip(arrays, inputs)):
         fail("degenerate", what, "It returned its input unchanged.")

@@ -83,7 +83,8 @@ def _grade(args):
     if args.json:
         if not report.rows:
             return 1
-        print((Path(out) / report.rows[0][0] / "results.json").read_text(encoding="utf-8"), end="")  # as written, signed
+        # as written, signed
+        print((Path(out) / report.rows[0][0] / "results.json").read_text(encoding="utf-8"), end="")
     else:
         print_summary(assignment, report.rows, out)
         counts = {status: report.count(status) for status in ("graded", "skipped", "failed", "error", "refused")}
@@ -100,7 +101,8 @@ def _profile(args):
         for name in args.names or names():
             if args.check:
                 stale = stale_files(name)
-                print(f"{'STALE' if stale else 'ok   '} source_notebooks/{name}/" + (f": {', '.join(stale)}" if stale else ""))
+                print(f"{'STALE' if stale else 'ok   '} source_notebooks/{name}/"
+                      + (f": {', '.join(stale)}" if stale else ""))
                 if stale:
                     return 1
                 continue
@@ -127,7 +129,8 @@ def _selftest(args):
         if unknown:
             print(f"unknown items: {sorted(unknown)}", file=sys.stderr)
             return 2
-        assignment = dataclasses.replace(assignment, items={k: v for k, v in assignment.items.items() if k in args.items})
+        assignment = dataclasses.replace(assignment,
+                                         items={k: v for k, v in assignment.items.items() if k in args.items})
     mutants = [m for m in load_mutants() if m.item in assignment.items and (not args.only or m.id in args.only)]
     verdicts = run_all(assignment, mutants, include_alternatives=not args.only, jobs=args.jobs)
     failed = [v for v in verdicts if not v.ok]
@@ -309,7 +312,8 @@ def build_parser():
     grade.add_argument("--force", action="store_true",
                        help="regrade every submission, even those whose files, manifest and graders are unchanged")
     grade.add_argument("--dask-scheduler", metavar="ADDRESS",
-                       help="grade on a Dask cluster (e.g. tcp://host:8786) instead of this machine (needs the dask extra)")
+                       help="grade on a Dask cluster (e.g. tcp://host:8786) instead of this machine "
+                            "(needs the dask extra)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar and no line per submission")
     grade.set_defaults(run=_grade)
 

@@ -23,7 +23,8 @@ STUDENTS = {
     "bob": [  # = instead of +=, no max shift in SoftMax/LogSoftMax, p as the keep probability
         ("self.gradW += gradOutput.T @ input", "self.gradW = gradOutput.T @ input"),
         ("shifted = x - x.max(axis=1, keepdims=True)", "shifted = x"),
-        ("keep = np.random.random_sample(input.shape) >= self.p", "keep = np.random.random_sample(input.shape) < self.p"),
+        ("keep = np.random.random_sample(input.shape) >= self.p",
+         "keep = np.random.random_sample(input.shape) < self.p"),
     ],
     "dave": [  # unbiased batch variance, convolution instead of cross-correlation
         ("var = input.var(axis=0)", "var = input.var(axis=0, ddof=1)"),
@@ -44,7 +45,8 @@ def filled_notebook(release_path, source_path, out_path, replace=()):
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution") and meta.get("grade_id") in answers:
             lines = answers[meta["grade_id"]].splitlines()
-            cell.source = "\n".join(line for line in lines if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
+            cell.source = "\n".join(line for line in lines
+                                    if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
             for old, new in replace:
                 cell.source = cell.source.replace(old, new)
     nbformat.write(release, out_path)

@@ -56,11 +56,11 @@ DIAGNOSES = {
     "wrong_initialisation": "The parameters must start uniform in [-1/sqrt(n_in), 1/sqrt(n_in)] (n_in: the number of "
                             "inputs of one output, in_channels for Conv2d), with the shapes of the specification.",
     "batchnorm_epsilon_outside_root": "EPS goes inside the root: divide by sqrt(var + EPS), not by sqrt(var) + EPS.",
-    "softmax_grad_sum_wrong_axis": "In backward, sum(gradOutput * s) is taken over the wrong axis: take it over each row "
-                                   "(axis=1, keepdims=True), as the softmax of each row involves that row only.",
+    "softmax_grad_sum_wrong_axis": "In backward, sum(gradOutput * s) is taken over the wrong axis: take it over each "
+                                   "row (axis=1, keepdims=True), as the softmax of each row involves that row only.",
     "softmax_grad_uses_input": "Backward uses the input where the formula needs the softmax s = softmax(input).",
-    "logsoftmax_grad_log_probabilities": "Backward multiplies by the output (log-probabilities) where the formula needs "
-                                         "the probabilities softmax(input) = exp(output).",
+    "logsoftmax_grad_log_probabilities": "Backward multiplies by the output (log-probabilities) where the formula "
+                                         "needs the probabilities softmax(input) = exp(output).",
     "softplus_grad_is_softplus": "The derivative of log(1 + exp(x)) is sigmoid(x) = 1 / (1 + exp(-x)), not "
                                  "log(1 + exp(x)) again.",
     "softplus_grad_sign": "The derivative of log(1 + exp(x)) is sigmoid(x), not sigmoid(-x).",
@@ -107,7 +107,8 @@ DIAGNOSES.update({
 # test_logsoftmax, test_leakyrelu, test_elu, test_softplus, test_mse, test_nll_unstable, test_nll)
 DIAGNOSES.update({
     "softmax_sum_wrong_axis": "The exponentials are normalised over the wrong axis: every row must sum to 1, so sum "
-                              "over axis=1 with keepdims=True (a sum without keepdims broadcasts along the wrong axis).",
+                              "over axis=1 with keepdims=True (a sum without keepdims broadcasts along the "
+                              "wrong axis).",
     "softmax_grad_diagonal": "The gradient uses only the diagonal of the Jacobian: every output of a row depends on "
                              "every input of that row, so the gradient needs the row sum, as in "
                              "s * (g - sum(g * s, axis=1, keepdims=True)) for SoftMax and "

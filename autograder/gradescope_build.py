@@ -108,7 +108,8 @@ def build_wheel(folder):
     ]
     generated = {
         f"{dist_info}/METADATA": "\n".join(meta) + "\n",
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: autograder.gradescope_build\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: autograder.gradescope_build\n"
+                              "Root-Is-Purelib: true\nTag: py3-none-any\n",
         f"{dist_info}/entry_points.txt": "[console_scripts]\nautograder = autograder.cli:main\n",
         f"{dist_info}/top_level.txt": "autograder\nreference_impl\n",
     }

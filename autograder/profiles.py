@@ -223,7 +223,8 @@ def insert_own_cells(cells, plan, own, assignment):
             raise ProfileError(f"{plan.name}: the inserted cell {insert.key} has no file in its profile folder")
         where = [i for i, cell in enumerate(cells) if key_of(cell) == insert.after]
         if not where:
-            raise ProfileError(f"{plan.name}: cell {insert.after} (where {insert.key} goes) is not among the kept cells")
+            raise ProfileError(f"{plan.name}: cell {insert.after} (where {insert.key} goes) "
+                               "is not among the kept cells")
         cells.insert(where[0] + 1, new_cell(insert, own[insert.key], assignment.manual.get(insert.key, 0)))
     return {insert.key for insert in plan.inserts}
 

@@ -45,7 +45,8 @@ class Report:
 
     def show(self, out=sys.stdout):
         for check in self.checks:
-            print(f"{'ok  ' if check.ok else 'FAIL'} {check.name}" + (f": {check.detail}" if check.detail else ""), file=out)
+            print(f"{'ok  ' if check.ok else 'FAIL'} {check.name}" + (f": {check.detail}" if check.detail else ""),
+                  file=out)
 
 
 def read_notebook(path):

@@ -63,7 +63,8 @@ class TestResult:
     @classmethod
     def from_json(cls, data):
         _need(isinstance(data, dict), "a test that is not an object")
-        _need(isinstance(data.get("name"), str) and isinstance(data.get("output"), str), "a test without name or output")
+        _need(isinstance(data.get("name"), str) and isinstance(data.get("output"), str),
+              "a test without name or output")
         _need(_is_number(data.get("score")) and _is_number(data.get("max_score")), "a test without valid points")
         _need(0 <= data["score"] <= data["max_score"], "a test with more points than it is worth")
         _need(data.get("status") in ("passed", "failed"), "a test with an unknown status")
@@ -153,7 +154,8 @@ class SubmissionResult:
                                     bool(outcome.passed), sanitize(outcome.message), outcome.diagnosis))
             if outcome.diagnosis:
                 diagnoses.append(Diagnosis(outcome.item, outcome.test, outcome.diagnosis))
-        cells = [CellRun(c.name, c.ok, None if c.ok else str(c.error), _number(c.seconds)) for c in info.get("cells", [])]
+        cells = [CellRun(c.name, c.ok, None if c.ok else str(c.error), _number(c.seconds))
+                 for c in info.get("cells", [])]
         score = _number(sum(t.score for t in tests))
         return cls(
             assignment=assignment.name, score=score, max_score=_number(assignment.max_score),

@@ -149,7 +149,8 @@ def run_graders(assignment, submission):
             nodes[test_node(item, key)] = (item.name, key)
         else:
             name = submission.name_of(item.name)
-            outcomes.append(Outcome(item.name, key, False, f"`{name}` is not defined in the submission.", "missing", title))
+            outcomes.append(Outcome(item.name, key, False, f"`{name}` is not defined in the submission.", "missing",
+                                    title))
     collector = Collector()
     if nodes:
         config_args = [
@@ -179,7 +180,8 @@ def run_graders(assignment, submission):
             kind = failure[1] if failure is not None else "not run"
             outcomes.append(Outcome(item, key, False, f"The grader could not complete this test ({kind}); "
                                     "please tell your instructor.", "grader_error", title, seconds))
-    order = {(name, key): i for i, (name, key) in enumerate((it.name, k) for it in assignment.items.values() for k in it.tests)}
+    order = {(name, key): i
+             for i, (name, key) in enumerate((it.name, k) for it in assignment.items.values() for k in it.tests)}
     return sorted(outcomes, key=lambda o: order[(o.item, o.test)])
 
 

@@ -85,7 +85,8 @@ def flatten(items):
 def as_array(value, where, allow_scalar=False):
     """A student's return value as a float64 array, or a clear failure."""
     if value is None:
-        raise StudentFailure(f"{where} returned None: it must return the result (e.g. `return self.output`).", "returns_none")
+        raise StudentFailure(f"{where} returned None: it must return the result (e.g. `return self.output`).",
+                             "returns_none")
     if isinstance(value, Unsendable):
         raise StudentFailure(f"{where} returned {value.description}, not a NumPy array.", "not_an_array")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -261,7 +262,8 @@ class StudentModule:
 
     def _check_alive(self, where):
         if self.handle.generation != self.submission.sandbox.generation:
-            raise StudentFailure(f"{where} could not run: the worker was restarted after an earlier failure.", "crashed")
+            raise StudentFailure(f"{where} could not run: the worker was restarted after an earlier failure.",
+                                 "crashed")
 
     def call(self, method, *args, seed=0, check_inputs=True):
         """Call a method; returns its (decoded) result. Records any argument changed in place."""

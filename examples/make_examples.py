@@ -31,7 +31,8 @@ def main():
     notebook(HERE / "alice.ipynb", reference_source(), "# Alice: every module done")
     notebook(HERE / "bob.ipynb", reference_source([e for m in buggy for e in m.edits]),
              "# Bob: three classic mistakes (= instead of +=, no max shift in SoftMax, p as keep probability)")
-    notebook(HERE / "carol.ipynb", snake_source().replace("self.gradb += grad_output.sum(axis=0)", "self.gradb += grad_output.mean(axis=0)"),
+    notebook(HERE / "carol.ipynb",
+             snake_source().replace("self.gradb += grad_output.sum(axis=0)", "self.gradb += grad_output.mean(axis=0)"),
              "# Carol: the snake dialect, with a wrong gradb")
     notebook(HERE / "dave.ipynb", stub_source(), "# Dave: the stubs, untouched")
     hostile = reference_source().replace(

@@ -60,7 +60,8 @@ def code(text):
 def method(anchor, before="", replace=None):
     """An edit of reference Linear: ``before`` runs ahead of the honest body at ``anchor``,
     or ``replace`` stands instead of it."""
-    body = textwrap.indent(code(before), " " * 8) + "\n" + anchor if replace is None else textwrap.indent(code(replace), " " * 8)
+    body = (textwrap.indent(code(before), " " * 8) + "\n" + anchor if replace is None
+            else textwrap.indent(code(replace), " " * 8))
     return (("linear.py", anchor, body),)
 
 
@@ -139,7 +140,8 @@ def latin1_notebook(path, fill):
 
 
 def utf16_notebook(path, fill):
-    path.write_bytes(nbformat.writes(new_notebook(cells=[new_code_cell(c) for c in solution_chunks()])).encode("utf-16"))
+    notebook = new_notebook(cells=[new_code_cell(c) for c in solution_chunks()])
+    path.write_bytes(nbformat.writes(notebook).encode("utf-16"))
     return path
 
 

@@ -53,7 +53,8 @@ def test_run_includes_the_students_own_other_notebook(tmp_path):
     reference_notebook(folder / "my-modules.ipynb")
     notebook_from_source(folder / "my-training.ipynb", "%run modules.ipynb\n\n\nlayer = Linear(3, 2)")
     running = open_submission(folder / "my-training.ipynb", BASE.limits, BASE.course_files,
-                              {"modules.ipynb": folder / "my-modules.ipynb", "training.ipynb": folder / "my-training.ipynb"})
+                              {"modules.ipynb": folder / "my-modules.ipynb",
+                               "training.ipynb": folder / "my-training.ipynb"})
     try:
         assert [c.ok for c in running.cells] == [True] * len(running.cells) and running.submission.defines("Linear")
     finally:

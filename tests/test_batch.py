@@ -63,7 +63,8 @@ def test_parallel_grading_resumes_and_regrades_only_what_changed(tmp_path):
     # The same results as grading one by one in this process.
     serial = batch.grade_batch(ASSIGNMENT, discover([subs], ASSIGNMENT), tmp_path / "serial", jobs=1)
     for outcome in serial.outcomes:
-        assert comparable(outcome.results.to_json()) == comparable(read_results(out, outcome.job.name)), outcome.job.name
+        assert comparable(outcome.results.to_json()) == comparable(read_results(out, outcome.job.name)), \
+            outcome.job.name
 
     # A rerun grades nothing: every notebook, the manifest and the graders are unchanged.
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
@@ -99,7 +100,8 @@ def test_fingerprint_follows_files_manifest_and_graders(tmp_path):
     path.write_text("x = 1\n")
     digest = fingerprints.manifest_digest(ASSIGNMENT)
     base = fingerprints.fingerprint({"modules.ipynb": path}, digest)
-    assert base == fingerprints.fingerprint({"modules.ipynb": path}, fingerprints.manifest_digest(manifest.load("modules")))
+    assert base == fingerprints.fingerprint({"modules.ipynb": path},
+                                            fingerprints.manifest_digest(manifest.load("modules")))
     path.write_text("x = 2\n")
     assert fingerprints.fingerprint({"modules.ipynb": path}, digest) != base
     path.write_text("x = 1\n")
@@ -187,4 +189,5 @@ def test_dask_local_cluster_gives_the_local_results(tmp_path):
     for outcome in local.outcomes:
         name = outcome.job.name
         assert comparable(read_results(tmp_path / "dask", name)) == comparable(read_results(tmp_path / "local", name))
-        assert (tmp_path / "dask" / name / "feedback.md").read_text() == (tmp_path / "local" / name / "feedback.md").read_text()
+        assert ((tmp_path / "dask" / name / "feedback.md").read_text()
+                == (tmp_path / "local" / name / "feedback.md").read_text())

@@ -91,7 +91,8 @@ def test_cells_in_any_order_and_without_nbgrader_metadata(tmp_path):
 
 def test_grading_is_deterministic(tmp_path):
     path = tmp_path / "sub.py"
-    path.write_text(reference_source().replace("self.gradW += gradOutput.T @ input", "self.gradW = gradOutput.T @ input"))
+    path.write_text(reference_source().replace("self.gradW += gradOutput.T @ input",
+                                               "self.gradW = gradOutput.T @ input"))
     runs = [json.loads(grade(path, "--json", "--out", tmp_path / f"out{i}").stdout) for i in range(2)]
     for run in runs:
         run.pop("signature")  # each output folder's own key, over the timings as well

@@ -32,7 +32,8 @@ def test_sources_agree_with_the_manifest():
 
 def test_the_committed_release_is_current(fresh_release):
     committed = sorted(p.name for p in RELEASE.iterdir() if p.is_file())
-    assert committed == sorted(p.name for p in fresh_release.iterdir() if p.is_file()), "run: autograder release modules"
+    assert committed == sorted(p.name for p in fresh_release.iterdir() if p.is_file()), \
+        "run: autograder release modules"
     for path in fresh_release.iterdir():
         if path.suffix == ".ipynb":
             stale = comparable(nbformat.read(path, 4)) != comparable(nbformat.read(RELEASE / path.name, 4))
@@ -52,7 +53,8 @@ def run_nbgrader(*args, root):
                           text=True, timeout=1800, env=nbgrader_environment())
 
 
-@pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap is not installed: the outside-the-sandbox check needs it")
+@pytest.mark.skipif(not bubblewrap_works(),
+                    reason="bubblewrap is not installed: the outside-the-sandbox check needs it")
 def test_nbgrader_autograde_grades_through_the_sandbox(tmp_path):
     course = tmp_path / "course"
     released = generate("modules", course)

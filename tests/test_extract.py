@@ -28,7 +28,8 @@ def test_code_cells_in_order_without_markdown_or_grader_cells(tmp_path):
 
 
 def test_magics_and_shell_lines_are_neutralised():
-    source = "%matplotlib inline\nimport numpy as np\n!pip install foo\nfiles = !ls\nfor i in range(2):\n    %time f()\n"
+    source = ("%matplotlib inline\nimport numpy as np\n!pip install foo\nfiles = !ls\n"
+              "for i in range(2):\n    %time f()\n")
     result = neutralise_magics(source)
     compile(result, "<test>", "exec")
     assert "pip" not in result.replace("# IPython magic removed", "") or "pass" in result
@@ -61,7 +62,8 @@ def test_broken_notebooks_are_clear_errors(tmp_path, content, message):
 
 def test_source_as_list_crlf_and_latin1(tmp_path):
     nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "code", "source": ["a = 1\r\n", "b = 'é'"], "metadata": {}, "outputs": [], "execution_count": None},
+        {"cell_type": "code", "source": ["a = 1\r\n", "b = 'é'"], "metadata": {}, "outputs": [],
+         "execution_count": None},
     ]}
     path = tmp_path / "x.ipynb"
     path.write_bytes(json.dumps(nb, ensure_ascii=False).encode("latin-1"))
@@ -91,9 +93,11 @@ def test_python_files_split_at_cell_markers_and_keep_line_numbers(tmp_path):
 
 
 def test_run_magic_includes_the_other_notebook(tmp_path):
-    write_notebook(tmp_path / "modules.ipynb", [new_code_cell("class Linear:\n    pass"), new_code_cell("%matplotlib inline\nk = 1")])
-    write_notebook(tmp_path / "training.ipynb", [new_code_cell("import numpy as np\n%run modules.ipynb\nmodel = Linear()"),
-                                                 new_code_cell("%run missing.ipynb\nz = 2")])
+    write_notebook(tmp_path / "modules.ipynb",
+                   [new_code_cell("class Linear:\n    pass"), new_code_cell("%matplotlib inline\nk = 1")])
+    write_notebook(tmp_path / "training.ipynb",
+                   [new_code_cell("import numpy as np\n%run modules.ipynb\nmodel = Linear()"),
+                    new_code_cell("%run missing.ipynb\nz = 2")])
     cells = read_cells(tmp_path / "training.ipynb")
     assert [c.name for c in cells] == ["training.ipynb, cell 1", "modules.ipynb, cell 1", "modules.ipynb, cell 2",
                                        "training.ipynb, cell 1", "training.ipynb, cell 2"]

@@ -95,7 +95,8 @@ def test_zip_holds_the_scripts_the_wheel_and_the_manifest_and_no_answers(built_z
             assert int(size) == len(data)
     metadata = wheel.read(f"{dist_info}/METADATA").decode()
     runtime = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert sorted(line.split(": ", 1)[1] for line in metadata.splitlines() if line.startswith("Requires-Dist")) == sorted(runtime)
+    required = sorted(line.split(": ", 1)[1] for line in metadata.splitlines() if line.startswith("Requires-Dist"))
+    assert required == sorted(runtime)
 
 
 def test_scripts_are_valid_bash(built_zip, tmp_path):
@@ -137,7 +138,8 @@ def run_autograder(root):
 def test_run_autograder_grades_a_submission_into_results_json(built_zip, tmp_path):
     root, site = gradescope_layout(built_zip, tmp_path)
     # The graders that run are the wheel's, not this checkout's.
-    where = subprocess.run([str(root / "venv" / "bin" / "python"), "-c", "import autograder; print(autograder.__file__)"],
+    where = subprocess.run([str(root / "venv" / "bin" / "python"), "-c",
+                            "import autograder; print(autograder.__file__)"],
                            capture_output=True, text=True, cwd=root)
     assert where.stdout.strip().startswith(str(site)), where.stdout
     notebook_from_source(root / "submission" / "modules.ipynb", MUTANT)

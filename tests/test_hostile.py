@@ -307,7 +307,8 @@ def test_a_worker_that_stops_reading_cannot_block_the_grader():
 def test_determinism(world):
     """Three gradings of one submission (a planted mistake, an exit, a lying subclass) give the
     same results.json, timings aside."""
-    source = reference_source([("linear.py", "self.gradW += gradOutput.T @ input", "self.gradW = gradOutput.T @ input")])
+    source = reference_source([("linear.py", "self.gradW += gradOutput.T @ input",
+                                "self.gradW = gradOutput.T @ input")])
     path = world["folder"] / "determinism.py"
     path.write_text(source + "\n\n\nimport os\nif False:\n    os._exit(0)\n\n\nimport sys\ntry:\n    sys.exit(2)\n"
                     "except SystemExit:\n    pass\n")
@@ -512,10 +513,12 @@ def test_forged_replies_are_refused_before_anything_reads_them():
             ({}, "call", ()), ({"ok": "yes", "result": None}, "call", ()), ({"ok": True}, "call", ()),
             ({"ok": True}, "getattr", ()), ({"ok": True, "classes": {}}, "inspect", ()), ({"ok": True}, "read", ()),
             ({"ok": False}, "call", ()), ({"ok": False, "error": {"type": 3}}, "call", ()),
-            ({"ok": False, "error": {"frames": [None]}}, "call", ()), ({"ok": True, "result": None}, "call", ("args_after",))]:
+            ({"ok": False, "error": {"frames": [None]}}, "call", ()),
+            ({"ok": True, "result": None}, "call", ("args_after",))]:
         with pytest.raises(protocol.ProtocolError):
             protocol.check_reply(forged, op, requires)
-    for payload in [b"[" * 100_000, b'{"n": 1' + b"0" * 5000 + b"}", b'{"n_arrays": -1}', b'{"n_arrays": 1e9}', b"\xff"]:
+    for payload in [b"[" * 100_000, b'{"n": 1' + b"0" * 5000 + b"}", b'{"n_arrays": -1}', b'{"n_arrays": 1e9}',
+                    b"\xff"]:
         with pytest.raises(protocol.ProtocolError):
             protocol.parse_header(payload)
 

@@ -38,7 +38,8 @@ def test_a_block_cannot_be_closed_by_its_text(text):
     made = block(text)
     fence = made.split("\n")[0]
     assert made == f"{fence}\n{text}\n{fence}"
-    assert not any(line.strip() == fence or (line.startswith(fence) and not line.strip("`")) for line in text.split("\n"))
+    assert not any(line.strip() == fence or (line.startswith(fence) and not line.strip("`"))
+                   for line in text.split("\n"))
     assert "<" not in outside_code(sanitize("Linear.forward raised:\n\n" + made))
 
 

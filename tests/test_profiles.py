@@ -38,7 +38,8 @@ def cell(nb, key):
 @pytest.mark.parametrize("name", profiles.names())
 def test_the_committed_profile_source_is_current(name):
     stale = profiles.stale_files(name)
-    assert not stale, f"source_notebooks/{name}/ {stale} differ from the main course: run `autograder profile generate {name}`"
+    assert not stale, (f"source_notebooks/{name}/ {stale} differ from the main course: "
+                       f"run `autograder profile generate {name}`")
 
 
 def test_a_fix_to_the_main_solution_reaches_the_profile(tmp_path, monkeypatch):
@@ -57,7 +58,8 @@ def test_a_fix_to_the_main_solution_reaches_the_profile(tmp_path, monkeypatch):
     assert profiles.stale_files("hooks") == ["modules.ipynb"]
     profiles.generate("hooks")
     regenerated = nbformat.read(tmp_path / "source_notebooks" / "hooks" / "modules.ipynb", 4)
-    assert "self._input_grad = self.mask * output_grad  # fixed upstream" in cell(regenerated, "solution_Dropout").source
+    dropout = cell(regenerated, "solution_Dropout").source
+    assert "self._input_grad = self.mask * output_grad  # fixed upstream" in dropout
     assert profiles.stale_files("hooks") == []
 
 

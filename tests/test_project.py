@@ -22,9 +22,11 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
         if isinstance(entry, dict):  # what conda-forge does not have, from PyPI (the project itself left out)
             conda.update({requirement_name(spec): spec for spec in entry.get("pip", []) if not spec.startswith("-e")})
     pip = {requirement_name(spec): spec for spec in project["dependencies"] + project["optional-dependencies"]["dev"]}
-    assert set(conda) == set(pip), f"only in environment.yml: {set(conda) - set(pip)}; only in pyproject: {set(pip) - set(conda)}"
+    assert set(conda) == set(pip), \
+        f"only in environment.yml: {set(conda) - set(pip)}; only in pyproject: {set(pip) - set(conda)}"
     for name, spec in pip.items():
-        assert spec.replace(" ", "") == conda[name].replace(" ", ""), f"{name}: pyproject says {spec}, environment.yml {conda[name]}"
+        assert spec.replace(" ", "") == conda[name].replace(" ", ""), \
+            f"{name}: pyproject says {spec}, environment.yml {conda[name]}"
 
 
 def test_the_readme_quick_start_and_ci_use_the_make_targets():

@@ -55,7 +55,8 @@ def check_criterion(criterion, x, target):
     criterion.forward(x, target)
     grad = criterion.backward(x, target)
     expected = numerical_gradient(lambda z: criterion.forward(z, target), x.copy())
-    np.testing.assert_allclose(grad, expected, rtol=RTOL, atol=ATOL, err_msg=f"{criterion!r}: gradInput, input shape {x.shape}")
+    np.testing.assert_allclose(grad, expected, rtol=RTOL, atol=ATOL,
+                               err_msg=f"{criterion!r}: gradInput, input shape {x.shape}")
 
 
 SHAPES = [(1, 3), (4, 5), (7, 2)]

@@ -214,7 +214,8 @@ def test_elu_and_softplus_are_stable_for_large_inputs():
         np.testing.assert_allclose(elu.forward(x), [[-2, 2 * np.expm1(-50), 0, 50, 1e3]])
         np.testing.assert_allclose(elu.backward(x, np.ones_like(x)), [[0, 2 * np.exp(-50), 2, 1, 1]])
         softplus = ref.SoftPlus()
-        np.testing.assert_allclose(softplus.forward(x), [[0, np.log1p(np.exp(-50)), np.log(2), 50, 1e3]], rtol=1e-15, atol=1e-300)
+        np.testing.assert_allclose(softplus.forward(x), [[0, np.log1p(np.exp(-50)), np.log(2), 50, 1e3]],
+                                   rtol=1e-15, atol=1e-300)
         np.testing.assert_allclose(softplus.backward(x, np.ones_like(x)), [[0, np.exp(-50), 0.5, 1, 1]], rtol=1e-12)
 
 

@@ -36,7 +36,8 @@ def graded(tmp_path_factory):
     for student, failures in CLASS.items():
         write_submission_results(folder / student, synthetic_results(ASSIGNMENT, student, failures))
     write_submission_results(folder / "kim", synthetic_results(ASSIGNMENT, "kim", failed_cells=1))
-    write_submission_results(folder / "broken", synthetic_results(ASSIGNMENT, "broken", error="broken.ipynb is not a valid notebook"))
+    write_submission_results(folder / "broken",
+                             synthetic_results(ASSIGNMENT, "broken", error="broken.ipynb is not a valid notebook"))
     return folder
 
 

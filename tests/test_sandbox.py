@@ -35,7 +35,8 @@ def call(box, source_expression):
 
 
 def test_cells_run_like_a_kernel(sandbox):
-    reports = sandbox.run_cells([("cell 1", "x = 2"), ("cell 2", "raise ValueError('boom')"), ("cell 3", "y = x * 3\nprint(y)")])
+    reports = sandbox.run_cells([("cell 1", "x = 2"), ("cell 2", "raise ValueError('boom')"),
+                                 ("cell 3", "y = x * 3\nprint(y)")])
     assert [r.ok for r in reports] == [True, False, True]
     assert isinstance(reports[1].error, StudentError) and "boom" in str(reports[1].error)
     assert "cell 2" in reports[1].error.traceback_text()
@@ -55,7 +56,8 @@ def test_hanging_code_times_out_and_the_worker_comes_back(sandbox):
     assert call(sandbox, "value + 1") == 42  # earlier cells were run again
 
 
-@pytest.mark.parametrize("source", ["import os\nos._exit(3)", "import os, signal\nos.kill(os.getpid(), 9)", "import sys\nsys.exit(0)"])
+@pytest.mark.parametrize("source", ["import os\nos._exit(3)", "import os, signal\nos.kill(os.getpid(), 9)",
+                                    "import sys\nsys.exit(0)"])
 def test_exits_cost_only_the_request(sandbox, source):
     sandbox.run_cells([("cell 1", "kept = 'yes'")])
     report = run(sandbox, source)

@@ -14,7 +14,8 @@ spec.loader.exec_module(selfcheck)
 
 
 @pytest.mark.parametrize("layer,shape", [
-    (ref.Linear(4, 3), (5, 4)), (ref.SoftMax(), (3, 4)), (ref.LogSoftMax(), (3, 4)), (ref.BatchNormalization(0.5), (6, 3)),
+    (ref.Linear(4, 3), (5, 4)), (ref.SoftMax(), (3, 4)), (ref.LogSoftMax(), (3, 4)),
+    (ref.BatchNormalization(0.5), (6, 3)),
     (ref.Dropout(0.3), (4, 5)), (ref.LeakyReLU(), (3, 3)), (ref.ELU(), (3, 3)), (ref.SoftPlus(), (3, 3)),
     (ref.Conv2d(2, 3, 3), (2, 2, 4, 4)), (ref.MaxPool2d(2), (1, 2, 4, 4)), (ref.ChannelwiseScaling(3), (4, 3)),
 ], ids=repr)

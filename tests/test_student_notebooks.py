@@ -90,7 +90,8 @@ def test_validate_lists_every_unwritten_item_and_answer_once(tmp_path):
 
     shutil.copytree(RELEASE, tmp_path / "modules")
     failed = [(cell["source"], " ".join(cell["raw_error"].split()))
-              for name in ASSIGNMENT.notebooks for cell in Validator().validate(str(tmp_path / "modules" / name))["failed"]]
+              for name in ASSIGNMENT.notebooks
+              for cell in Validator().validate(str(tmp_path / "modules" / name))["failed"]]
     assert len(set(failed)) == len(failed), "two messages are the same"
     messages = "\n".join(error for _, error in failed)
     for item in ASSIGNMENT.items.values():

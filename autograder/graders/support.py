@@ -41,7 +41,8 @@ def check_forward(student, reference, x, what, mistakes=(), **tol):
     context = context_for(x)
     bias = getattr(reference, "b", None)
     if bias is not None:
-        context.terms["the bias b"] = np.broadcast_to(bias.reshape((1, -1) + (1,) * (expected.ndim - 2)), expected.shape)
+        context.terms["the bias b"] = np.broadcast_to(bias.reshape((1, -1) + (1,) * (expected.ndim - 2)),
+                                                      expected.shape)
     expect_close(student.forward(x, strict=True), expected, what, mistakes, context=context, **tol)
 
 
@@ -52,7 +53,8 @@ def check_grad_input(student, reference, x, g, what, mistakes=(), seed=0, terms=
     expected = reference.backward(x, g)
     output = own_output(student, x, seed)
     got = student.input_gradient(x, g, seed=seed)
-    own = OwnForward(lambda z: student.forward(z, seed=seed), x, g, output is not None and close(output, reference_output))
+    own = OwnForward(lambda z: student.forward(z, seed=seed), x, g,
+                     output is not None and close(output, reference_output))
     context = context_for(x)
     context.terms.update(terms or {})
     expect_gradient(got, expected, what, own, mistakes, context=context)
@@ -84,8 +86,9 @@ def check_param_grads(student, reference, x, g, names, what, mistakes=()):
             finally:
                 student.set_parameters(params)
 
-        expect_gradient(got_grad, expected_grad, f"{what}: {name}", OwnForward(forward_of_param, params[index], g, matches),
-                        mistakes, context=parameter_context(x))
+        expect_gradient(got_grad, expected_grad, f"{what}: {name}",
+                        OwnForward(forward_of_param, params[index], g, matches), mistakes,
+                        context=parameter_context(x))
 
 
 def parameter_context(x):
@@ -109,8 +112,8 @@ def check_accumulation(submission, ref, canonical, args, inputs, names, what):
         student.accumulate(x, g)
         alone.append(student.grad_parameters())
     for index, name in enumerate(names):
-        expect_computes(f"{what}: {name} after one backward call", [grads[index] for grads in alone if len(grads) > index],
-                        [x for x, _ in inputs])
+        expect_computes(f"{what}: {name} after one backward call",
+                        [grads[index] for grads in alone if len(grads) > index], [x for x, _ in inputs])
     student, _ = pair(submission, ref, canonical, *args)
     for x, g in inputs:
         student.prepare(x)

@@ -45,7 +45,8 @@ def check_module_grad(student, reference, x, g, what, mistakes=(), seed=0, eleme
     got = student.input_gradient(x, g, seed=seed)
     if close(got, expected):
         return
-    own = OwnForward(lambda z: student.forward(z, seed=seed), x, g, output is not None and close(output, reference_output))
+    own = OwnForward(lambda z: student.forward(z, seed=seed), x, g,
+                     output is not None and close(output, reference_output))
     context = context_for(x, constants=constants)
     context.terms.update(terms or {})
     expect_gradient(got, expected, what, own, mistakes(got) if callable(mistakes) else mistakes, context=context)
@@ -107,7 +108,8 @@ def criterion_gradient(student, x, y):
     return student.backward(x, y)
 
 
-def check_criterion_grad(student, reference, x, y, what, mistakes=(), nonfinite_key="nonfinite", finite_differences=True):
+def check_criterion_grad(student, reference, x, y, what, mistakes=(), nonfinite_key="nonfinite",
+                         finite_differences=True):
     """gradInput of a criterion against the reference (or the finite differences of the student's
     own loss, where that loss agrees with the reference's on ``x``)."""
     reference_loss = reference.forward(x, y)

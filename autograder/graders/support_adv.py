@@ -266,7 +266,8 @@ def optimizer_step(submission, canonical, variables, gradients, config, state, w
     in_memory = nested_arrays(call.in_place[0], variables, what)
     gradients_after = nested_arrays(call.in_place[1], gradients, what.replace("variables", "gradients"))
     state_after = submission.value(state, f"{submission.name_of(canonical)}: the `state` dictionary")
-    return Step(copy_nested(variables), values, in_memory, gradients_after, state_after if isinstance(state_after, dict) else {})
+    return Step(copy_nested(variables), values, in_memory, gradients_after,
+                state_after if isinstance(state_after, dict) else {})
 
 
 @dataclass
@@ -315,7 +316,8 @@ def expect_updated(step, what):
     if unchanged:
         count = len(flat(step.before))
         detail = ("None of the variables changed." if len(unchanged) == count else
-                  f"{len(unchanged)} of the {count} variables did not change (variable number {unchanged[0] + 1} first).")
+                  f"{len(unchanged)} of the {count} variables did not change "
+                  f"(variable number {unchanged[0] + 1} first).")
         fail("optimizer_not_in_place", what, detail)
 
 

@@ -56,7 +56,8 @@ def test_first_step(submission, rng):
     forms = [concat(adam_run(variables, [tiny], CONFIG, epsilon=form)[0][0]) for form in ("sqrt_v", "sqrt_v_hat")]
     if not any(close(concat(step.after), form, **TOL) for form in forms):
         expect_update(step, forms[0], what,
-                      [("adam_epsilon_inside_root", concat(adam_run(variables, [tiny], CONFIG, epsilon="inside")[0][0]))],
+                      [("adam_epsilon_inside_root",
+                        concat(adam_run(variables, [tiny], CONFIG, epsilon="inside")[0][0]))],
                       CONFIG, **TOL)
 
 
@@ -87,7 +88,8 @@ def test_state(submission, rng):
     expect(bool(state), "optimizer_state_not_kept", what, "It is empty.")
     missing = [key for key in ("t", "m", "v") if key not in state]
     expect(not missing, "optimizer_state_not_kept", what,
-           f"It has no {', '.join(repr(k) for k in missing)} (it has {', '.join(repr(k) for k in state) or 'nothing'}).")
+           f"It has no {', '.join(repr(k) for k in missing)} "
+           f"(it has {', '.join(repr(k) for k in state) or 'nothing'}).")
     got_t = state["t"]
     if isinstance(got_t, np.ndarray) and got_t.size == 1:
         got_t = got_t.item()
@@ -101,7 +103,8 @@ def test_state(submission, rng):
         for index, (got_array, expected_array) in enumerate(zip(got, expected.values())):
             if got_array.shape != expected_array.shape or not np.allclose(got_array, expected_array):
                 fail("optimizer_state_not_kept", f"{what}: state[{key!r}], variable {index}",
-                     f"It does not hold the moving average {'m of the gradients' if key == 'm' else 'v of their squares'}"
+                     "It does not hold the moving average "
+                     f"{'m of the gradients' if key == 'm' else 'v of their squares'}"
                      " after 2 steps (it must be updated in the dictionary, not in a local copy).")
     expect_state_kept(submission, NAME, CONFIG, rng)
 

@@ -125,7 +125,8 @@ def test_larger_input(submission, ref, rng):
     x = rng.standard_normal((batch, n_in, h, w))
     # gradOutput of the shape of the student's own output, so that a mistake in the output's shape
     # (the padding, judged by the forward test) does not stop the speed from being judged
-    g = rng.standard_normal(own_output(student, x).shape if own_output(student, x) is not None else (batch, n_out, h, w))
+    g = rng.standard_normal(own_output(student, x).shape if own_output(student, x) is not None
+                            else (batch, n_out, h, w))
 
     def run(module):
         out = module.forward(x)

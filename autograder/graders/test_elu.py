@@ -29,7 +29,8 @@ def masked_sum_grad(x, g, alpha):
 @quiet
 def forward_mistakes(x, alpha, constructed_with):
     mistakes = [("elu_overflow", masked_sum_forward(x, alpha)),
-                ("elu_alpha_misplaced", np.where(x > 0, x, alpha * np.exp(np.minimum(x, 0)) - 1) if alpha != 1 else None)]
+                ("elu_alpha_misplaced",
+                 np.where(x > 0, x, alpha * np.exp(np.minimum(x, 0)) - 1) if alpha != 1 else None)]
     if constructed_with is not None:
         mistakes.append(("elu_alpha_ignored", np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
                          f"ELU({constructed_with}) computed exp(x) - 1 for the negative inputs, without the "

@@ -75,7 +75,8 @@ def test_initialisation(submission, ref):
     W, b = params
     expect(W.shape != (n_in, n_out), "linear_weight_transposed", "Linear(16, 7).W",
            f"W has shape {W.shape}; expected {(n_out, n_in)}.")
-    expect(W.shape == (n_out, n_in), "wrong_shape", "Linear(16, 7).W", f"Expected shape {(n_out, n_in)}, got {W.shape}.")
+    expect(W.shape == (n_out, n_in), "wrong_shape", "Linear(16, 7).W",
+           f"Expected shape {(n_out, n_in)}, got {W.shape}.")
     expect(b.shape == (n_out,), "wrong_shape", "Linear(16, 7).b", f"Expected shape {(n_out,)}, got {b.shape}.")
     bound = 1 / np.sqrt(n_in)
     for name, p in (("W", W), ("b", b)):
@@ -87,4 +88,5 @@ def test_initialisation(submission, ref):
 def test_input_unchanged(submission, ref, rng):
     """forward and backward leave their input arrays unchanged"""
     student, _ = pair(submission, ref, "Linear", 4, 3)
-    check_inputs_unchanged(submission, student, rng.standard_normal((5, 4)), rng.standard_normal((5, 3)), "Linear(4, 3)")
+    check_inputs_unchanged(submission, student, rng.standard_normal((5, 4)), rng.standard_normal((5, 3)),
+                           "Linear(4, 3)")

@@ -90,9 +90,9 @@ def test_clipping(submission, ref, rng):
     loss_right, grad_right = right_on(student, reference, probabilities(rng, p.shape), y)
     loss, grad = student.loss(p, y), criterion_gradient(student, p, y)
     reference.forward(p, y)
-    for name, got, expected, mistakes, right in (("loss", loss, reference.forward(p, y), loss_mistakes(p, y), loss_right),
-                                                  ("gradInput", grad, reference.backward(p, y), grad_mistakes(p, y),
-                                                   grad_right)):
+    for name, got, expected, mistakes, right in (
+            ("loss", loss, reference.forward(p, y), loss_mistakes(p, y), loss_right),
+            ("gradInput", grad, reference.backward(p, y), grad_mistakes(p, y), grad_right)):
         if right or not np.all(np.isfinite(got)):
             expect_close(got, expected, f"{what}: {name}", mistakes, nonfinite_key="nll_no_clipping")
     expect_criterion_computes(student, p, y, what)

@@ -42,7 +42,8 @@ def measure(submission):
         model.evaluate()
         scores = as_array(model.call("forward", X), "model.forward")
         expect(scores.shape == (len(X), 10), "wrong_shape", "model.forward on the held-out digits",
-               f"Expected scores of shape {(len(X), 10)} (one row per image, one column per class), got {scores.shape}.")
+               f"Expected scores of shape {(len(X), 10)} (one row per image, one column per class), "
+               f"got {scores.shape}.")
         expect(bool(np.all(np.isfinite(scores))), "nonfinite", "model.forward on the held-out digits")
         return float(np.mean(scores.argmax(axis=1) == y))
     except StudentFailure as failure:

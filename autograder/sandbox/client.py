@@ -780,7 +780,8 @@ class Sandbox:
         except WorkerTimeout:
             failure = WorkerTimeout(f"did not finish within {timeout:g} s")
         except (WorkerDied, OSError, protocol.ProtocolError) as error:
-            reason = self._death_reason() if not isinstance(error, protocol.ProtocolError) else f"sent a malformed reply ({error})"
+            reason = (self._death_reason() if not isinstance(error, protocol.ProtocolError)
+                      else f"sent a malformed reply ({error})")
             failure = WorkerDied(f"the worker process {reason}")
         if failure is not None:
             # Raised here, outside the except clause, so that it carries no __context__: the

@@ -151,7 +151,8 @@ FIELD_CHECKS = {
         isinstance(v.get(k, ""), str) for k in ("type", "message")
     ) and _is_list_of_str(v.get("frames", [])) and (v.get("function") is None or isinstance(v["function"], str)),
     "classes": lambda v: isinstance(v, dict) and all(
-        isinstance(info, dict) and _is_list_of_str(info.get("attributes", [])) and _is_list_of_str(info.get("bases", []))
+        isinstance(info, dict) and _is_list_of_str(info.get("attributes", []))
+        and _is_list_of_str(info.get("bases", []))
         for info in v.values()
     ),
     "cells": lambda v: isinstance(v, list) and all(

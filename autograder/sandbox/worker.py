@@ -230,7 +230,8 @@ class Worker:
             return {"$x": "a value nested too deeply"}
         if value is None or isinstance(value, (bool, int, float, str)) and type(value) in (bool, int, float, str):
             return value
-        if type(value) is np.ndarray or isinstance(value, (np.ndarray, np.generic)) or hasattr(type(value), "__array__"):
+        if (type(value) is np.ndarray or isinstance(value, (np.ndarray, np.generic))
+                or hasattr(type(value), "__array__")):
             kind = type(value).__name__
             try:
                 array = np.array(value, subok=False, copy=True)
@@ -365,7 +366,8 @@ class Worker:
     def op_new(self, request, arrays, out):
         cls = self.namespace[request["class"]]
         seed(request.get("seed"))
-        obj = self.student(cls, *self.decode(request.get("args", []), arrays), **self.decode(request.get("kwargs", {}), arrays))
+        obj = self.student(cls, *self.decode(request.get("args", []), arrays),
+                           **self.decode(request.get("kwargs", {}), arrays))
         self.keep(request, obj)
         return {"ok": True}
 
@@ -413,7 +415,8 @@ class Worker:
         return {"ok": True, "result": self.wire(obj, out, notes), "notes": notes}
 
     def op_setattr(self, request, arrays, out):
-        self.student(setattr, self.objects[request["target"]["$h"]], request["name"], self.decode(request["value"], arrays))
+        self.student(setattr, self.objects[request["target"]["$h"]], request["name"],
+                     self.decode(request["value"], arrays))
         return {"ok": True}
 
     def op_write_arrays(self, request, arrays, out):
@@ -547,7 +550,8 @@ def _describe_error(error, student_files):
     """The exception and the student's own frames only (those of the cells it ran)."""
     student_frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename in student_files]
     frames = [
-        f"  {frame.filename[1:-1]}, line {frame.lineno}, in {frame.name}" + (f"\n    {frame.line}" if frame.line else "")
+        f"  {frame.filename[1:-1]}, line {frame.lineno}, in {frame.name}"
+        + (f"\n    {frame.line}" if frame.line else "")
         for frame in student_frames
     ]
     try:
@@ -636,7 +640,8 @@ def load_reader():
     """``reader.py``, which lies beside this file (it is not on the student's import path)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("_autograder_reader", os.path.join(os.path.dirname(__file__), "reader.py"))
+    spec = importlib.util.spec_from_file_location("_autograder_reader",
+                                                  os.path.join(os.path.dirname(__file__), "reader.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -54,7 +54,8 @@ def alternative_source(path):
 
 def alternatives():
     """``(name, file)`` of every alternative: the files, then the generated dialect rewrites (file None)."""
-    return [(path.stem, path) for path in sorted(ALTERNATIVES.glob("*.py"))] + [(name, None) for name in sorted(GENERATED)]
+    return ([(path.stem, path) for path in sorted(ALTERNATIVES.glob("*.py"))]
+            + [(name, None) for name in sorted(GENERATED)])
 
 
 def alternative_text(name, path):
