@@ -2,7 +2,7 @@
 # installed into it on first use; it is refreshed when pyproject.toml changes.
 #   make demo     a whole course run: release the assignment, hand in four students' notebooks,
 #                 grade them with nbgrader autograde (in the sandbox), write their feedback
-#   make test     the project's tests
+#   make test     ruff, then the project's tests
 #   make bench    benchmarks (installs the optional PyTorch baseline)
 # EXTRAS picks the optional dependency groups: make test EXTRAS=dev,crosscheck
 
@@ -28,6 +28,7 @@ demo: env
 	$(VENV)/bin/autograder demo
 
 test: env
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 bench: EXTRAS = dev,crosscheck
