@@ -73,7 +73,8 @@ class Job:
 
 
 @dataclass
-class Outcome:
+class JobOutcome:
+    """How one job of a batch ended, with its result when it has one."""
     job: Job
     status: str  # "graded", "skipped", "failed" (graded, but the submission could not be read or run),
     #              "error" (the grading machinery broke: nothing written), "refused" (nothing written)
@@ -323,9 +324,9 @@ def run_local_job(assignment, job, out, key=None):
     start = time.monotonic()
     try:
         result = write_results(Path(out) / job.name, grade_job(assignment, job), key or results_key())
-        return Outcome(job, result.status, result, seconds=time.monotonic() - start)
+        return JobOutcome(job, result.status, result, seconds=time.monotonic() - start)
     except Exception:  # a fault of the grading machinery, not of the submission: nothing is written
-        return Outcome(job, "error", None, traceback.format_exc(), seconds=time.monotonic() - start)
+        return JobOutcome(job, "error", None, traceback.format_exc(), seconds=time.monotonic() - start)
 
 
 def _private_folder(folder, private):
@@ -410,7 +411,7 @@ def grade_batch(assignment, submissions, out, jobs=None, force=False, scheduler=
         for name, group in shared.items():
             where = ", ".join(job.file for job in group)
             for job in group:
-                outcomes[id(job)] = Outcome(job, "refused", None,
+                outcomes[id(job)] = JobOutcome(job, "refused", None,
                                             f"{len(group)} submissions would share the output folder {name} ({where}): "
                                             "none of them is graded; give them distinct names")
         for job in all_jobs:
@@ -418,7 +419,7 @@ def grade_batch(assignment, submissions, out, jobs=None, force=False, scheduler=
                 continue
             results, distrust = previous_results(out, job, key)
             if results is not None:
-                outcomes[id(job)] = Outcome(job, "skipped", results)
+                outcomes[id(job)] = JobOutcome(job, "skipped", results)
             elif distrust:
                 report.distrusted.append((job.name, distrust))
         todo = [job for job in all_jobs if id(job) not in outcomes]
@@ -456,7 +457,7 @@ def grade_jobs(assignment, todo, out, key, jobs, scheduler, grade, report):
         if job.problem:
             results = write_results(Path(out) / job.name, failure_results(assignment, job, job.problem, "unreadable",
                                                                           resumable=False), key)
-            yield Outcome(job, "failed", results)
+            yield JobOutcome(job, "failed", results)
         else:
             waiting.append(job)
     if not waiting:
@@ -483,7 +484,7 @@ def outcome_from_reply(assignment, job, reply, out, key):
         try:
             results = stamp(SubmissionResult.from_json(json.loads(reply.results_text or ""), assignment), job)
         except (ValueError, TypeError) as error:
-            return Outcome(job, "error", None, f"the grading sent back malformed results: {error}",
+            return JobOutcome(job, "error", None, f"the grading sent back malformed results: {error}",
                            reply.seconds, reply.rss_kb)
     elif reply.status == "memory":
         results = failure_results(assignment, job, f"grading it needed more memory than a grading process may use "
@@ -495,9 +496,9 @@ def outcome_from_reply(assignment, job, reply, out, key):
         results = failure_results(assignment, job, f"the process grading it {what}; it was not retried. Every other "
                                   "submission was graded as usual.", resumable=False)
     else:
-        return Outcome(job, "error", None, reply.error or "the grading broke", reply.seconds, reply.rss_kb)
+        return JobOutcome(job, "error", None, reply.error or "the grading broke", reply.seconds, reply.rss_kb)
     results = write_results(Path(out) / job.name, results, key)
-    return Outcome(job, results.status, results, seconds=reply.seconds, rss_kb=reply.rss_kb)
+    return JobOutcome(job, results.status, results, seconds=reply.seconds, rss_kb=reply.rss_kb)
 
 
 def _run_local(assignment, todo, out, key, workers, grade, report):
@@ -515,7 +516,7 @@ def _run_local(assignment, todo, out, key, workers, grade, report):
             yield from _serve(assignment, pending, running, workers, grade, limit, out, key, report)
         except GradingServerError as error:
             for job in running.values():
-                yield Outcome(job, "error", None, f"{error} while it graded this submission")
+                yield JobOutcome(job, "error", None, f"{error} while it graded this submission")
 
 
 def _serve(assignment, pending, running, workers, grade, limit, out, key, report):
@@ -639,7 +640,7 @@ def _run_dask(assignment, todo, out, key, scheduler, report):
             try:
                 reply = reply_from_text(future.result(), job)
             except Exception as error:  # the worker died, the task could not run there, or it sent no reply
-                yield Outcome(job, "error", None, f"{type(error).__name__}: {error}")
+                yield JobOutcome(job, "error", None, f"{type(error).__name__}: {error}")
                 continue
             yield outcome_from_reply(assignment, job, reply, out, key)
     finally:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_solution
 
 from . import heldout, manifest
 from .release import ROOT, generate, nbgrader_environment
@@ -39,11 +40,10 @@ def filled_notebook(release_path, source_path, out_path, replace=()):
     instructor's solution (markers removed), then ``replace``'s (old, new) edits applied."""
     release = nbformat.read(release_path, as_version=4)
     source = nbformat.read(source_path, as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells if is_solution(c)}
     for cell in release.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and meta.get("grade_id") in answers:
+        if is_solution(cell) and meta.get("grade_id") in answers:
             lines = answers[meta["grade_id"]].splitlines()
             cell.source = "\n".join(line for line in lines
                                     if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)

@@ -23,6 +23,7 @@ from nbformat.v4 import new_markdown_cell
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .markdown import name as markdown_name
+from .nbgrader_plugin import hand_graded
 
 # A Jupyter data folder (for ``JUPYTER_PATH``) whose nbconvert templates hold our mathjax macro.
 JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter"
@@ -56,11 +57,6 @@ def mathjax_script(_=None):
 
 # -- ungraded answers ---------------------------------------------------------------------------------
 
-def hand_graded(meta):
-    """An answer the instructor grades by hand: nbgrader's manually graded answer or task."""
-    return bool((meta.get("grade") and meta.get("solution")) or meta.get("task"))
-
-
 def not_graded_yet(grade):
     """No score was given, by hand or by the autograder: nbgrader would show it as 0."""
     return grade.manual_score is None and grade.auto_score is None
@@ -88,9 +84,9 @@ class MarkUngradedAnswers(NbGraderPreprocessor):
         pending = []
         with Gradebook(info["db_url"]) as gradebook:
             for cell in nb.cells:
-                meta = cell.metadata.get("nbgrader", {})
-                if not hand_graded(meta):
+                if not hand_graded(cell):
                     continue
+                meta = cell.metadata.nbgrader
                 grade = gradebook.find_grade(meta["grade_id"], info["notebook"], info["assignment"], info["student"])
                 if not_graded_yet(grade):
                     pending.append((meta["grade_id"], float(grade.max_score)))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.utils import is_grade, is_solution, is_task
 from traitlets import Unicode
 
 from . import heldout, manifest
@@ -25,11 +26,13 @@ class GradingConfigurationError(Exception):
 
 
 def grade_cells(nb):
-    return [
-        cell for cell in nb.cells
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
-        and not cell.metadata.get("nbgrader", {}).get("solution")
-    ]
+    """The notebook's autograded cells: nbgrader's "autograder tests" cells, one per graded item."""
+    return [cell for cell in nb.cells if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)]
+
+
+def hand_graded(cell):
+    """An answer the instructor grades by hand: nbgrader's manually graded answer, or a task."""
+    return bool((is_grade(cell) and is_solution(cell)) or is_task(cell))
 
 
 def items_of(nb, assignment, notebook_name):

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_grade
 
 from . import dialects, manifest
 
@@ -286,10 +287,9 @@ def renumber(cells):
 
 def points_of(cell, assignment):
     """The manifest's points for a grade cell (an item's, or a hand-graded cell's), else None."""
-    meta = cell.metadata.get("nbgrader", {})
-    if not meta.get("grade"):
+    if not is_grade(cell):
         return None
-    grade_id = meta["grade_id"]
+    grade_id = cell.metadata.nbgrader["grade_id"]
     if grade_id in assignment.manual:
         return assignment.manual[grade_id]
     item = assignment.item_for_grade_id(grade_id)

@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nbgrader.utils import is_grade, is_solution
+
 from . import heldout, manifest
 from .nbgrader_plugin import GradingConfigurationError, items_of
 from .runner import grade_submission
@@ -59,7 +61,7 @@ def manual_cells(nb):
     return {
         cell.metadata["nbgrader"]["grade_id"]: float(cell.metadata["nbgrader"].get("points", 0))
         for cell in nb.cells
-        if cell.metadata.get("nbgrader", {}).get("grade") and cell.metadata.get("nbgrader", {}).get("solution")
+        if is_grade(cell) and is_solution(cell)  # a hand-graded answer
     }
 
 

@@ -11,17 +11,18 @@ import pytest
 from . import heldout, markdown
 from .dialects import TORCH_LEGACY, detect
 from .sandbox.client import Limits, Sandbox, SandboxError
-from .sandbox.reader import SubmissionError
-from .student import StudentFailure, Submission
+from .sandbox.reader import UnreadableNotebook
+from .student import StudentCode, StudentFailure
 
 GRADERS = Path(__file__).resolve().parent / "graders"
 SUBMISSION_KEY = pytest.StashKey()
 
 
 @dataclass
-class RunningSubmission:
+class SandboxedNotebook:
+    """One notebook of a submission, its cells run in a sandbox of its own, ready for the graders."""
     sandbox: Sandbox
-    submission: Submission
+    submission: StudentCode
     cells: list
     dialect: object
 
@@ -56,7 +57,7 @@ def open_submission(path, limits=Limits(), course_files=(), own_files=None):
         cells = sandbox.read(name)
         reports = sandbox.run_cells(cells)
         reply, _ = sandbox.request("inspect", timeout=limits.call_seconds)
-    except (SandboxError, SubmissionError):
+    except (SandboxError, UnreadableNotebook):
         sandbox.close()
         raise
     # Only names that are identifiers: they appear in the student's feedback as code.
@@ -64,12 +65,14 @@ def open_submission(path, limits=Limits(), course_files=(), own_files=None):
                for name, info in reply["classes"].items() if name.isidentifier()}
     functions = [name for name in reply["functions"] if name.isidentifier()]
     dialect = detect(classes, functions)
-    submission = Submission(sandbox, dialect or TORCH_LEGACY, classes, functions)
-    return RunningSubmission(sandbox, submission, reports, dialect)
+    submission = StudentCode(sandbox, dialect or TORCH_LEGACY, classes, functions)
+    return SandboxedNotebook(sandbox, submission, reports, dialect)
 
 
 @dataclass
-class Outcome:
+class TestOutcome:
+    """How one grader test went on one submission (what ``results.SubmissionResult.build`` reads)."""
+    __test__ = False  # not a pytest test class
     item: str
     test: str
     passed: bool
@@ -135,7 +138,7 @@ def grader_titles():
 
 
 def run_graders(assignment, submission):
-    """Run the manifest's tests on ``submission``; returns a list of :class:`Outcome`."""
+    """Run the manifest's tests on ``submission``; returns a list of :class:`TestOutcome`."""
     while _IMPORTING:
         _IMPORTING.pop().join()
     titles = grader_titles()
@@ -149,7 +152,7 @@ def run_graders(assignment, submission):
             nodes[test_node(item, key)] = (item.name, key)
         else:
             name = submission.name_of(item.name)
-            outcomes.append(Outcome(item.name, key, False, f"`{name}` is not defined in the submission.", "missing",
+            outcomes.append(TestOutcome(item.name, key, False, f"`{name}` is not defined in the submission.", "missing",
                                     title))
     collector = Collector()
     if nodes:
@@ -171,14 +174,14 @@ def run_graders(assignment, submission):
         passed, failure, title, seconds = collector.outcomes.get(
             (module, f"test_{key}"), (False, None, titles.get((module, key), key), 0.0))
         if passed:
-            outcomes.append(Outcome(item, key, True, "", None, title, seconds))
+            outcomes.append(TestOutcome(item, key, True, "", None, title, seconds))
         elif failure is not None and failure[0] is not None:
-            outcomes.append(Outcome(item, key, False, failure[0], failure[1], title, seconds))
+            outcomes.append(TestOutcome(item, key, False, failure[0], failure[1], title, seconds))
         else:
             # A failure that is not the student's (a grader bug, or the test did not run): no
             # grader source or trace is shown; the instructor sees the type in the summary.
             kind = failure[1] if failure is not None else "not run"
-            outcomes.append(Outcome(item, key, False, f"The grader could not complete this test ({kind}); "
+            outcomes.append(TestOutcome(item, key, False, f"The grader could not complete this test ({kind}); "
                                     "please tell your instructor.", "grader_error", title, seconds))
     order = {(name, key): i
              for i, (name, key) in enumerate((it.name, k) for it in assignment.items.values() for k in it.tests)}
@@ -228,15 +231,15 @@ def _grade_notebook(assignment, notebook, items, files, info):
     part = dataclasses.replace(assignment, items={item.name: item for item in items})
     path = files.get(notebook)
     if path is None:
-        return [Outcome(item.name, key, False, f"{notebook} was not submitted.", "missing", key)
+        return [TestOutcome(item.name, key, False, f"{notebook} was not submitted.", "missing", key)
                 for item in items for key in item.tests]
     own = {sandbox_name(name, file): file for name, file in files.items()}
     try:
         running = open_submission(path, assignment.limits_for(notebook), assignment.course_files, own)
-    except (SubmissionError, SandboxError, OSError) as error:
+    except (UnreadableNotebook, SandboxError, OSError) as error:
         info["error"] = str(error)
-        return [Outcome(item.name, key, False, f"The submission could not be graded:\n\n{markdown.block(str(error))}",
-                        "unreadable", key) for item in items for key in item.tests]
+        message = f"The submission could not be graded:\n\n{markdown.block(str(error))}"
+        return [TestOutcome(item.name, key, False, message, "unreadable", key) for item in items for key in item.tests]
     try:
         if notebook == assignment.main_notebook or info["dialect"] is None:
             info["dialect"] = running.dialect.name if running.dialect else info["dialect"]

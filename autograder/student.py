@@ -129,8 +129,9 @@ def read_back(value, shared, arena):
     return walk(value)
 
 
-class Submission:
-    """A running submission: its sandbox, dialect and the names it defines."""
+class StudentCode:
+    """The student's code of one notebook, running in its sandbox: its dialect, the names it
+    defines, and the calls the graders make into it (the graders' ``submission`` fixture)."""
 
     def __init__(self, sandbox, dialect, classes, functions):
         self.sandbox = sandbox

@@ -36,7 +36,7 @@ def outcomes(assignment, failing=()):
     for item in assignment.items.values():
         for key in item.tests:
             passed = (item.name, key) not in failing
-            made.append(runner.Outcome(item.name, key, passed, "" if passed else f"`{key}` gave a wrong value.",
+            made.append(runner.TestOutcome(item.name, key, passed, "" if passed else f"`{key}` gave a wrong value.",
                                        None if passed else "wrong_value", key.replace("_", " ")))
     return made
 

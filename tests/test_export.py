@@ -12,7 +12,7 @@ import pytest
 from autograder import manifest
 from autograder.export import load_results, to_csv
 from autograder.results import BatchStamp, build_results, write_submission_results
-from autograder.runner import Outcome
+from autograder.runner import TestOutcome
 
 ASSIGNMENT = manifest.load("modules")
 
@@ -25,13 +25,13 @@ def synthetic_results(assignment, student, failures=None, error=None, failed_cel
     for item in assignment.items.values():
         for key in item.tests:
             if error:
-                outcomes.append(Outcome(item.name, key, False, f"The submission could not be graded: {error}",
+                outcomes.append(TestOutcome(item.name, key, False, f"The submission could not be graded: {error}",
                                         "unreadable", key))
             elif (item.name, key) in failures:
                 diagnosis = failures[(item.name, key)]
-                outcomes.append(Outcome(item.name, key, False, f"{item.name}: {diagnosis}", diagnosis, key))
+                outcomes.append(TestOutcome(item.name, key, False, f"{item.name}: {diagnosis}", diagnosis, key))
             else:
-                outcomes.append(Outcome(item.name, key, True, "", None, key))
+                outcomes.append(TestOutcome(item.name, key, True, "", None, key))
 
     class Cell:
         def __init__(self, i):

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.sandbox.reader import SubmissionError, neutralise_magics, read_cells
+from autograder.sandbox.reader import UnreadableNotebook, neutralise_magics, read_cells
 
 
 def write_notebook(path, cells):
@@ -56,7 +56,7 @@ def test_nbformat_v3_notebooks_are_converted(tmp_path):
 def test_broken_notebooks_are_clear_errors(tmp_path, content, message):
     path = tmp_path / "broken.ipynb"
     path.write_text(content)
-    with pytest.raises(SubmissionError, match=message):
+    with pytest.raises(UnreadableNotebook, match=message):
         read_cells(path)
 
 
@@ -123,7 +123,7 @@ def test_run_magic_fan_out_is_capped(tmp_path):
     """A notebook that includes another thousands of times costs what its cells cost, up to a cap."""
     write_notebook(tmp_path / "inner.ipynb", [new_code_cell("x = 1") for _ in range(3)])
     write_notebook(tmp_path / "outer.ipynb", [new_code_cell("\n".join(["%run inner.ipynb"] * 2000))])
-    with pytest.raises(SubmissionError, match="more than 5000 code cells"):
+    with pytest.raises(UnreadableNotebook, match="more than 5000 code cells"):
         read_cells(tmp_path / "outer.ipynb")
     assert len(read_cells(tmp_path / "outer.ipynb", max_cells=10_000)) == 6000
 

@@ -6,7 +6,7 @@ import pytest
 
 from autograder import manifest
 from autograder.results import BatchStamp, MalformedResults, SubmissionResult
-from autograder.runner import Outcome
+from autograder.runner import TestOutcome
 
 ASSIGNMENT = manifest.load("modules").main_only()
 
@@ -18,7 +18,7 @@ class Cell:
 
 def built(failures=(), error=None):
     """Every test passes but ``failures`` ((item, test) pairs, diagnosed ``wrong_values``)."""
-    outcomes = [Outcome(item.name, key, (item.name, key) not in failures,
+    outcomes = [TestOutcome(item.name, key, (item.name, key) not in failures,
                         "" if (item.name, key) not in failures else f"{item.name}.{key} is off <b>here</b>",
                         None if (item.name, key) not in failures else "wrong_values", f"the {key} test")
                 for item in ASSIGNMENT.items.values() for key in item.tests]

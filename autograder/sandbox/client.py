@@ -810,18 +810,18 @@ class Sandbox:
     def read(self, name):
         """The code cells of the file ``name`` of the sandbox's folder, read by the worker before
         any student code runs (``reader.py``): ``[(name, source, line)]``. Raises
-        :class:`~autograder.sandbox.reader.SubmissionError` when it is not a readable submission."""
-        from .reader import SubmissionError
+        :class:`~autograder.sandbox.reader.UnreadableNotebook` when it is not a readable submission."""
+        from .reader import UnreadableNotebook
 
         try:
             reply, _ = self.request("read", timeout=self.limits.cell_seconds, path=name)
         except StudentError as error:
-            if error.type in ("SubmissionError", "MemoryError", "RecursionError"):
-                detail = error.message if error.type == "SubmissionError" else "it is too large or too deeply nested"
-                raise SubmissionError(f"{name} could not be read: {detail}") from None
-            raise SubmissionError(f"{name} could not be read ({error.type}).") from None
+            if error.type in ("UnreadableNotebook", "MemoryError", "RecursionError"):
+                detail = error.message if error.type == "UnreadableNotebook" else "it is too large or too deeply nested"
+                raise UnreadableNotebook(f"{name} could not be read: {detail}") from None
+            raise UnreadableNotebook(f"{name} could not be read ({error.type}).") from None
         except SandboxError as error:
-            raise SubmissionError(f"{name} could not be read: the reader {error}.") from None
+            raise UnreadableNotebook(f"{name} could not be read: the reader {error}.") from None
         return [(str(name), str(source), int(line)) for name, source, line in reply["cells"]]
 
     def run_cells(self, cells):

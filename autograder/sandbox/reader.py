@@ -29,7 +29,7 @@ PY_CELL_MARKER = re.compile(r"^# ?(%%|In\[[ \d]*\]:)")
 RUN_MAGIC = re.compile(r"^%run\s+(?:-\w+\s+)*['\"]?(?:\./)?([\w.\- ]+?\.(?:ipynb|py))['\"]?\s*$")
 
 
-class SubmissionError(Exception):
+class UnreadableNotebook(Exception):
     """The file could not be read as a submission; the message says why."""
 
 
@@ -51,10 +51,10 @@ class Budget:
         self.cells -= 1
         self.chars -= len(cell.source)
         if self.cells < 0:
-            raise SubmissionError(f"it has more than {self.max_cells} code cells (counting those that %run "
+            raise UnreadableNotebook(f"it has more than {self.max_cells} code cells (counting those that %run "
                                   "includes), more than any submission of this assignment needs")
         if self.chars < 0:
-            raise SubmissionError(f"it has more than {self.max_chars:,} characters of code (counting what %run "
+            raise UnreadableNotebook(f"it has more than {self.max_chars:,} characters of code (counting what %run "
                                   "includes), more than any submission of this assignment needs")
         return cell
 
@@ -118,11 +118,11 @@ def load_notebook(path):
     try:
         notebook = json.loads(read_text(path))
     except RecursionError:
-        raise SubmissionError(f"{name} is not a valid notebook (its JSON is nested too deeply).") from None
+        raise UnreadableNotebook(f"{name} is not a valid notebook (its JSON is nested too deeply).") from None
     except json.JSONDecodeError as error:
-        raise SubmissionError(f"{name} is not a valid notebook (its JSON does not parse: {error}).") from None
+        raise UnreadableNotebook(f"{name} is not a valid notebook (its JSON does not parse: {error}).") from None
     if not isinstance(notebook, dict):
-        raise SubmissionError(f"{name} is not a notebook (its JSON is not an object).")
+        raise UnreadableNotebook(f"{name} is not a notebook (its JSON is not an object).")
     if notebook.get("nbformat") == 4 and isinstance(notebook.get("cells"), list):
         return notebook
     if notebook.get("nbformat") == 3 and isinstance(notebook.get("worksheets"), list):
@@ -132,7 +132,7 @@ def load_notebook(path):
 
         return nbformat.reads(json.dumps(notebook), as_version=4)
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for malformed files
-        raise SubmissionError(f"{name} could not be read as a notebook: {error}") from None
+        raise UnreadableNotebook(f"{name} could not be read as a notebook: {error}") from None
 
 
 def from_v3(notebook):
