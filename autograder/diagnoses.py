@@ -27,6 +27,7 @@ DIAGNOSES = {
                                  "once the forward pass is right.",
     "degenerate": "This property is judged on what your code computes, and it computes nothing from its input yet "
                   "(only zeros, one constant result, or the input handed back).",
+    "gradient_sign": "The gradient has the wrong sign.",
     # what the analyser finds when no named mistake fits (autograder/analyser.py)
     "constant": "The result is one value everywhere: it does not depend on the input.",
     "transposed": "The result is the expected one transposed.",
@@ -48,32 +49,94 @@ DIAGNOSES = {
     "channels": "The result is wrong only in some channels.",
     "rows": "The result is wrong only in some rows.",
     "columns": "The result is wrong only in some columns.",
-    # more named mistakes of the items
-    "sequential_parameters": "Sequential's parameter lists are not the per-module lists of its modules' own arrays.",
-    "dropout_backward_mask": "backward does not use the mask of the last forward pass (times 1 / (1 - p)).",
-    "batchnorm_eval_uses_batch": "Evaluation mode normalizes with the batch statistics; it must use the moving "
-                                 "mean and variance.",
+    # Linear, Conv2d: initialisation
     "wrong_initialisation": "The parameters must start uniform in [-1/sqrt(n_in), 1/sqrt(n_in)] (n_in: the number of "
                             "inputs of one output, in_channels for Conv2d), with the shapes of the specification.",
+    # Sequential
+    "sequential_parameters": "Sequential's parameter lists are not the per-module lists of its modules' own arrays.",
+    "sequential_mode_not_propagated": "Sequential.train() / evaluate() do not switch the mode of its modules: call "
+                                      "train() / evaluate() on every module it holds.",
+    "sequential_getitem": "seq[i] must return the i-th module added to the container (e.g. return self.modules[i]).",
+    # BatchNormalization
+    "batchnorm_eval_uses_batch": "Evaluation mode normalizes with the batch statistics; it must use the moving "
+                                 "mean and variance.",
     "batchnorm_epsilon_outside_root": "EPS goes inside the root: divide by sqrt(var + EPS), not by sqrt(var) + EPS.",
+    "batchnorm_backward_constant_stats": "The training-mode gradient treats the batch mean and variance as constants "
+                                         "(gradOutput / sqrt(var + EPS)); they depend on the input too, which adds "
+                                         "the two batch-mean terms of the full formula.",
+    # Dropout
+    "dropout_backward_mask": "backward does not use the mask of the last forward pass (times 1 / (1 - p)).",
+    "dropout_no_drop": "Dropout zeroes no element in training mode: draw a Bernoulli mask that zeroes each element "
+                       "with probability p whenever the layer is training.",
+    # SoftMax, LogSoftMax
+    "softmax_sum_wrong_axis": "The exponentials are normalised over the wrong axis: every row must sum to 1, so sum "
+                              "over axis=1 with keepdims=True (a sum without keepdims broadcasts along the "
+                              "wrong axis).",
     "softmax_grad_sum_wrong_axis": "In backward, sum(gradOutput * s) is taken over the wrong axis: take it over each "
                                    "row (axis=1, keepdims=True), as the softmax of each row involves that row only.",
     "softmax_grad_uses_input": "Backward uses the input where the formula needs the softmax s = softmax(input).",
+    "softmax_grad_diagonal": "The gradient uses only the diagonal of the Jacobian: every output of a row depends on "
+                             "every input of that row, so the gradient needs the row sum, as in "
+                             "s * (g - sum(g * s, axis=1, keepdims=True)) for SoftMax and "
+                             "g - s * sum(g, axis=1, keepdims=True) for LogSoftMax.",
     "logsoftmax_grad_log_probabilities": "Backward multiplies by the output (log-probabilities) where the formula "
                                          "needs the probabilities softmax(input) = exp(output).",
+    "logsoftmax_log_of_softmax": "log(softmax(x)) gives log(0) = -inf where a probability underflows to 0: compute "
+                                 "the shifted row minus the log of the sum of its exponentials, "
+                                 "(x - m) - log(sum(exp(x - m), axis=1, keepdims=True)) with m the row maximum.",
+    # LeakyReLU, ELU, SoftPlus
+    "leakyrelu_default_slope": "LeakyReLU() uses the wrong slope: by default the negative inputs are multiplied by "
+                               "0.03 (the constructor's default, slope=0.03).",
+    "leakyrelu_slope_ignored": "The slope given to the constructor is not used: keep it (self.slope = slope) and use "
+                               "self.slope in forward and backward.",
+    "leakyrelu_positive_side": "The slope is applied to the positive inputs: LeakyReLU is x where x > 0 and "
+                               "slope * x elsewhere (and the gradient 1 where x > 0, slope elsewhere).",
+    "elu_alpha_ignored": "The alpha given to the constructor is not used: for x <= 0 the output is "
+                         "alpha * (exp(x) - 1) and the gradient alpha * exp(x).",
+    "elu_alpha_misplaced": "alpha multiplies the whole of exp(x) - 1: the output for x <= 0 is alpha * (exp(x) - 1), "
+                           "not alpha * exp(x) - 1.",
     "softplus_grad_is_softplus": "The derivative of log(1 + exp(x)) is sigmoid(x) = 1 / (1 + exp(-x)), not "
                                  "log(1 + exp(x)) again.",
     "softplus_grad_sign": "The derivative of log(1 + exp(x)) is sigmoid(x), not sigmoid(-x).",
+    "softplus_grad_exp": "The derivative of log(1 + exp(x)) is sigmoid(x) = 1 / (1 + exp(-x)), not exp(x).",
+    # MSECriterion, the NLL criterions
     "mse_grad_squared": "gradInput is the derivative of the loss, 2 (input - target) / N, not its terms "
                         "(input - target)^2 / N.",
+    "mse_grad_factor": "The factor 2 is missing: the derivative of (x - y)^2 is 2 (x - y), so the gradient is "
+                       "2 (input - target) / N.",
+    "loss_sign": "The loss has the wrong sign: the negative log-likelihood -sum(target * log p) / N is "
+                 "never negative.",
+    "divided_by_all_elements": "The loss (or its gradient) is divided by the number of elements N * D (as np.mean "
+                               "over the whole array does); divide the sum by the batch size N only.",
     "nll_grad_not_divided_by_probability": "The derivative of -log(p) is -1 / p: gradInput is -target / p / N "
                                            "(with p clipped as in forward).",
     "nll_grad_of_probabilities": "The input of ClassNLLCriterion is already log-probabilities: its gradient is "
                                  "-target / N, with no exp.",
+    "nll_no_clipping": "The probabilities are not clipped: log(0) is -inf and 0 * log(0) is nan. Clip the input to "
+                       "[EPS, 1 - EPS] with np.clip (into a new array) before the log and in the gradient.",
+    "nll_unstable_needs_log": "ClassNLLCriterionUnstable's input holds probabilities (SoftMax's output): the loss is "
+                              "-sum(target * log(clip(input, EPS, 1 - EPS))) / N.",
+    "nll_takes_log_probabilities": "ClassNLLCriterion's input already holds log-probabilities (LogSoftMax's output): "
+                                   "the loss is -sum(target * input) / N, without taking the log again.",
+    # Conv2d, MaxPool2d
+    "conv_grad_input_kernel": "gradInput uses the wrong kernel: it is the cross-correlation of the zero-padded "
+                              "gradOutput with W flipped in space (W[:, :, ::-1, ::-1]) and with its in/out channels "
+                              "swapped (a full convolution).",
+    "conv_grad_weight_flipped": "gradW is flipped in space: gradW[o, c, a, b] is the sum over n, h, w of "
+                                "padded_input[n, c, h + a, w + b] * gradOutput[n, o, h, w].",
     "maxpool_average": "MaxPool2d takes the maximum of each window, not its mean, and its gradient goes to that "
                        "maximum alone, not to the whole window.",
+    # ClassContrastiveCriterion
     "contrastive_positive_not_squared": "Positive pairs add their squared distance d^2, not d.",
     "contrastive_no_hinge": "Negative pairs add max(0, M - d)^2: a pair already farther apart than M adds 0.",
+    "contrastive_pairs": "The pairs are not counted as specified: average d^2 over positive pairs and "
+                         "max(0, M - d)^2 over negative pairs, each over the pairs i != j.",
+    "contrastive_empty_term": "A term with no pairs (no positive pairs, or no negative pairs, in the batch) must "
+                              "count as 0; the mean of an empty array is NaN.",
+    "contrastive_zero_distance": "For two identical embeddings with different labels (distance 0) the gradient "
+                                 "divides by zero: the pair contributes 0 to the gradient there (guard the "
+                                 "division, e.g. with np.where(d > 0, ..., 0)).",
+    # optimizers
     "adam_betas_swapped": "m is the moving average of the gradients with beta1, v of their squares with beta2: "
                           "the betas are swapped.",
     "adam_step_count": "t counts the steps and is incremented before the bias correction uses it (t = 1 at the "
@@ -83,87 +146,15 @@ DIAGNOSES = {
     "optimizer_not_in_place": "The optimizer does not update the parameter arrays in place (use -= on the arrays "
                               "themselves, not a new array).",
     "sgd_no_momentum": "The momentum term is missing: the update is momentum * previous update + learning_rate * grad.",
-    "contrastive_pairs": "The pairs are not counted as specified: average d^2 over positive pairs and "
-                         "max(0, M - d)^2 over negative pairs, each over the pairs i != j.",
+    # speed
     "too_slow": "The computation uses far more CPU time than it needs: vectorise the inner loops with NumPy "
                 "(or scipy.signal) instead of looping over single elements in Python.",
     "not_vectorised": "The computation is too slow for the time limit: vectorise it instead of looping over "
                       "pairs or samples in Python.",
-}
-
-# Sequential, BatchNormalization, Dropout (graders test_sequential, test_batchnorm, test_dropout)
-DIAGNOSES.update({
-    "sequential_mode_not_propagated": "Sequential.train() / evaluate() do not switch the mode of its modules: call "
-                                      "train() / evaluate() on every module it holds.",
-    "sequential_getitem": "seq[i] must return the i-th module added to the container (e.g. return self.modules[i]).",
-    "batchnorm_backward_constant_stats": "The training-mode gradient treats the batch mean and variance as constants "
-                                         "(gradOutput / sqrt(var + EPS)); they depend on the input too, which adds "
-                                         "the two batch-mean terms of the full formula.",
-    "dropout_no_drop": "Dropout zeroes no element in training mode: draw a Bernoulli mask that zeroes each element "
-                       "with probability p whenever the layer is training.",
-})
-
-# SoftMax, LogSoftMax, LeakyReLU, ELU, SoftPlus, MSECriterion, both NLL criterions (graders test_softmax,
-# test_logsoftmax, test_leakyrelu, test_elu, test_softplus, test_mse, test_nll_unstable, test_nll)
-DIAGNOSES.update({
-    "softmax_sum_wrong_axis": "The exponentials are normalised over the wrong axis: every row must sum to 1, so sum "
-                              "over axis=1 with keepdims=True (a sum without keepdims broadcasts along the "
-                              "wrong axis).",
-    "softmax_grad_diagonal": "The gradient uses only the diagonal of the Jacobian: every output of a row depends on "
-                             "every input of that row, so the gradient needs the row sum, as in "
-                             "s * (g - sum(g * s, axis=1, keepdims=True)) for SoftMax and "
-                             "g - s * sum(g, axis=1, keepdims=True) for LogSoftMax.",
-    "logsoftmax_log_of_softmax": "log(softmax(x)) gives log(0) = -inf where a probability underflows to 0: compute "
-                                 "the shifted row minus the log of the sum of its exponentials, "
-                                 "(x - m) - log(sum(exp(x - m), axis=1, keepdims=True)) with m the row maximum.",
-    "leakyrelu_default_slope": "LeakyReLU() uses the wrong slope: by default the negative inputs are multiplied by "
-                               "0.03 (the constructor's default, slope=0.03).",
-    "leakyrelu_slope_ignored": "The slope given to the constructor is not used: keep it (self.slope = slope) and use "
-                               "self.slope in forward and backward.",
-    "leakyrelu_positive_side": "The slope is applied to the positive inputs: LeakyReLU is x where x > 0 and "
-                               "slope * x elsewhere (and the gradient 1 where x > 0, slope elsewhere).",
-    "elu_alpha_ignored": "The alpha given to the constructor is not used: for x <= 0 the output is "
-                         "alpha * (exp(x) - 1) and the gradient alpha * exp(x).",
-    "softplus_grad_exp": "The derivative of log(1 + exp(x)) is sigmoid(x) = 1 / (1 + exp(-x)), not exp(x).",
-    "gradient_sign": "The gradient has the wrong sign.",
-    "loss_sign": "The loss has the wrong sign: the negative log-likelihood -sum(target * log p) / N is "
-                 "never negative.",
-    "divided_by_all_elements": "The loss (or its gradient) is divided by the number of elements N * D (as np.mean "
-                               "over the whole array does); divide the sum by the batch size N only.",
-    "mse_grad_factor": "The factor 2 is missing: the derivative of (x - y)^2 is 2 (x - y), so the gradient is "
-                       "2 (input - target) / N.",
-    "nll_no_clipping": "The probabilities are not clipped: log(0) is -inf and 0 * log(0) is nan. Clip the input to "
-                       "[EPS, 1 - EPS] with np.clip (into a new array) before the log and in the gradient.",
-    "nll_unstable_needs_log": "ClassNLLCriterionUnstable's input holds probabilities (SoftMax's output): the loss is "
-                              "-sum(target * log(clip(input, EPS, 1 - EPS))) / N.",
-    "nll_takes_log_probabilities": "ClassNLLCriterion's input already holds log-probabilities (LogSoftMax's output): "
-                                   "the loss is -sum(target * input) / N, without taking the log again.",
-})
-
-# Conv2d, MaxPool2d, ClassContrastiveCriterion, optimizers (helper adv)
-DIAGNOSES.update({
-    "conv_grad_input_kernel": "gradInput uses the wrong kernel: it is the cross-correlation of the zero-padded "
-                              "gradOutput with W flipped in space (W[:, :, ::-1, ::-1]) and with its in/out channels "
-                              "swapped (a full convolution).",
-    "conv_grad_weight_flipped": "gradW is flipped in space: gradW[o, c, a, b] is the sum over n, h, w of "
-                                "padded_input[n, c, h + a, w + b] * gradOutput[n, o, h, w].",
-    "contrastive_empty_term": "A term with no pairs (no positive pairs, or no negative pairs, in the batch) must "
-                              "count as 0; the mean of an empty array is NaN.",
-    "contrastive_zero_distance": "For two identical embeddings with different labels (distance 0) the gradient "
-                                 "divides by zero: the pair contributes 0 to the gradient there (guard the "
-                                 "division, e.g. with np.where(d > 0, ..., 0)).",
-})
-
-# ELU (grader test_elu)
-DIAGNOSES.update({
-    "elu_alpha_misplaced": "alpha multiplies the whole of exp(x) - 1: the output for x <= 0 is alpha * (exp(x) - 1), "
-                           "not alpha * exp(x) - 1.",
-})
-
-DIAGNOSES.update({
+    # the final model
     "model_missing": "The notebook does not leave a trained model in a variable named `model`.",
     "low_accuracy": "The final model's accuracy on held-out digits is below this mark.",
-})
+}
 
 # The mistakes the module contract requires the graders to name (docs/module-contract.md, "Mistakes
 # the graders name"), each with the items whose graders name it (ANY: whichever item shows it).
