@@ -30,7 +30,7 @@ import numpy as np
 H = 1e-5
 TOLERANCE = 1e-5
 # The language of every message below. A course in another language ships this file with its own
-# value here (autograder/profiles.py sets it); a message it lacks is said in English.
+# value here (the course profile generator sets it); a message it lacks is said in English.
 LANGUAGE = "en"
 MESSAGES = {
     "en": {
