@@ -153,7 +153,8 @@ LATIN_WORD = re.compile(r"\b[A-Za-z][a-z]{2,}\b")
 LATIN_ALLOWED = {"NumPy", "PyTorch", "Torch", "SciPy", "LaTeX", "Markdown", "Validate", "Kernel", "Restart", "Run",
                  "All", "Cells", "nbgrader", "bias", "momentum", "underflow", "inverted", "dropout", "one", "hot",
                  "logsumexp", "seed", "traceback", "broadcasting", "clip", "product", "vector", "Jacobian", "Adam",
-                 "Rectified", "linear", "unit", "Exponential", "Fashion", "learn", "scikit", "with"}
+                 "Rectified", "linear", "unit", "Exponential", "Fashion", "learn", "scikit", "with", "softmax",
+                 "Softmax", "Python"}
 
 
 def prose(text):
