@@ -11,12 +11,18 @@ files in ``profiles/<name>/<notebook stem>/``, one per cell, named by the cell's
 
 1. the kept sections of the main notebook, in the main notebook's order;
 2. the profile's own cells in place of the main ones with the same key, and its new cells
-   where ``insert`` puts them;
-3. the main course's code rewritten in the profile's dialect (:func:`autograder.dialects.rename`,
-   the table the graders use), and so is code quoted in its Markdown;
-4. texts in the profile's language from its translation catalog, where it has one;
-5. sections renumbered, and every grade cell's points (metadata and the words "(N points")
-   taken from the profile's manifest.
+   where ``insert`` puts them; the cells it ``drop``s left out, and the solutions it ``give``s
+   shipped complete (an item the course hands out instead of grading);
+3. texts in the profile's language from its translation catalog, where it has one;
+4. the main course's code rewritten in the profile's dialect (:func:`autograder.dialects.rename`,
+   the table the graders use), and so is code quoted in its Markdown (its translations' too);
+5. sections renumbered, and every grade cell's points (metadata and the words "(N points", or
+   the profile language's words) taken from the profile's manifest.
+
+A notebook the main course does not have is made of the profile's own cells only (its plan lists
+them as ``cells``); the profile's own course files (``profiles/<name>/files/``) are shipped beside
+the main course's, and a course file's language switch (a line ``LANGUAGE = "en"``) is set to the
+profile's language, so that one ``selfcheck.py`` speaks every course's language.
 
 Everything else comes from the main course as it is, so a fix to a shared solution, self-check
 or explanation reaches every profile at the next ``generate``; a test fails while a profile's
@@ -45,7 +51,9 @@ SOURCE_LANGUAGE = "en"  # the language the main course is written in
 NUMBERED_HEADING = re.compile(r"^(#{1,2})\s+(\d+)\.\s+(\S+)(.*)$")
 HEADING = re.compile(r"^#{1,2}\s+(.+?)\s*$")
 INLINE_CODE = re.compile(r"(```.*?```|`[^`\n]+`|\\texttt\{[^}\n]*\})", re.DOTALL)  # code quoted in Markdown
-POINTS_WORDS = re.compile(r"\((\d+(?:\.\d+)?) points?\b")
+POINTS_WORDS = re.compile(r"\((\d+(?:[.,]\d+)?) (?:points?|балл(?:а|ов)?)(?![\w])")
+LANGUAGE_SWITCH = re.compile(r'^LANGUAGE = "en"', re.MULTILINE)  # a course file's language (selfcheck.py)
+SOLUTION_MARKER = re.compile(r"^[ \t]*### (?:BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
 INSERT_KINDS = ("markdown", "code", "derivation")
 
 
@@ -67,6 +75,9 @@ class NotebookPlan:
     sections: tuple
     inserts: tuple = ()
     source: str = ""  # the main notebook it is made from; empty: the same name
+    drop: tuple = ()  # keys of kept cells left out (a graded answer the course does not ask for)
+    given: tuple = ()  # keys of kept solution cells shipped complete: items handed out, not graded
+    cells: tuple = ()  # a notebook of the profile's own cells only, in this order (no main notebook)
 
 
 @dataclass(frozen=True)
@@ -118,7 +129,9 @@ def load(name):
         bad = [i.key for i in inserts if i.kind not in INSERT_KINDS]
         if bad:
             raise ProfileError(f"{path.name}: inserted cells {bad} need a kind among {INSERT_KINDS}")
-        plans.append(NotebookPlan(notebook, tuple(spec["sections"]), inserts, spec.get("source", "")))
+        plans.append(NotebookPlan(notebook, tuple(spec.get("sections", ())), inserts, spec.get("source", ""),
+                                  tuple(spec.get("drop", ())), tuple(spec.get("given", ())),
+                                  tuple(spec.get("cells", ()))))
     if sorted(p.name for p in plans) != sorted(assignment.notebooks):
         raise ProfileError(f"{path.name}: [profile.notebooks] must describe exactly the assignment's notebooks "
                            f"{list(assignment.notebooks)}")
@@ -266,6 +279,8 @@ def translate(cells, profile, notebook, generated):
     if profile.language == SOURCE_LANGUAGE:
         return
     for cell in cells:
+        if cell.metadata.get("profile_own"):  # the profile's own cells are written in its language
+            continue
         path = catalog.get(key_of(cell))
         if path is not None:
             cell.source = own_text(path)
@@ -299,31 +314,95 @@ def points_of(cell, assignment):
     return item.max_score
 
 
-def set_points(cells, assignment):
+def points_words(points, language):
+    """"(N points" in the profile's language: Russian writes a decimal comma and declines the noun
+    (1 балл, 2 балла, 0,5 балла, 5 баллов)."""
+    if language != "ru":
+        return f"({points:g} points"
+    number = f"{points:g}".replace(".", ",")
+    if points != int(points):
+        noun = "балла"
+    else:
+        whole = int(points)
+        noun = ("балл" if whole % 10 == 1 and whole % 100 != 11
+                else "балла" if whole % 10 in (2, 3, 4) and whole % 100 not in (12, 13, 14) else "баллов")
+    return f"({number} {noun}"
+
+
+def set_points(cells, assignment, language=SOURCE_LANGUAGE):
     for cell in cells:
         points = points_of(cell, assignment)
         if points is not None:
             cell.metadata["nbgrader"]["points"] = points
-            cell.source = POINTS_WORDS.sub(f"({points:g} points", cell.source, count=1)
+            cell.source = POINTS_WORDS.sub(points_words(points, language), cell.source, count=1)
+
+
+def drop_cells(cells, plan):
+    """The kept cells without those the profile drops (each must be among them)."""
+    keys = {key_of(cell) for cell in cells}
+    unknown = sorted(set(plan.drop) - keys)
+    if unknown:
+        raise ProfileError(f"{plan.name}: dropped cells {unknown} are not among the kept cells")
+    return [cell for cell in cells if key_of(cell) not in plan.drop]
+
+
+def give_solutions(cells, plan):
+    """Each solution the profile gives is shipped whole: its solution markers and its nbgrader
+    metadata removed, so nbgrader leaves the code as it is and nothing grades it."""
+    given = [cell for cell in cells if key_of(cell) in plan.given]
+    unknown = sorted(set(plan.given) - {key_of(cell) for cell in given})
+    if unknown:
+        raise ProfileError(f"{plan.name}: given cells {unknown} are not among the kept cells")
+    for cell in given:
+        if not cell.metadata.get("nbgrader", {}).get("solution") or cell.cell_type != "code":
+            raise ProfileError(f"{plan.name}: {key_of(cell)} is not a solution code cell: only a solution is given")
+        cell["id"] = key_of(cell).replace("solution_", "given_", 1)
+        cell.metadata.pop("nbgrader")
+        cell.source = SOLUTION_MARKER.sub("", cell.source)
+    return cells
 
 
 # -- the whole course --------------------------------------------------------------------------
 
-def build_notebook(profile, plan, generated):
+def own_notebook(profile, plan, own):
+    """A notebook made of the profile's own cells only, in the order of its plan's ``cells``
+    (``.md`` a Markdown cell, ``.py`` a code cell), with the main notebook's kernel and language."""
+    missing = [key for key in plan.cells if key not in own]
+    if missing:
+        folder = f"profiles/{profile.name}/{Path(plan.name).stem}/"
+        raise ProfileError(f"{plan.name}: cells {missing} have no file in {folder}")
+    main = nbformat.read(profile.source_folder / profile.assignment.main_notebook, as_version=4)
+    nb = nbformat.v4.new_notebook(metadata=main.metadata)
+    for key in plan.cells:
+        path = own[key]
+        make = nbformat.v4.new_markdown_cell if path.suffix == ".md" else nbformat.v4.new_code_cell
+        cell = make(own_text(path))
+        cell["id"] = key
+        cell.metadata["profile_own"] = True
+        nb.cells.append(cell)
+    return nb, nb.cells, set(plan.cells)
+
+
+def main_notebook_cells(profile, plan, own):
     source_name = plan.source or plan.name
     main = nbformat.read(profile.source_folder / source_name, as_version=4)
-    cells = kept_cells(main, plan, source_name)
-    own = own_cell_files(profile, plan)
+    cells = give_solutions(drop_cells(kept_cells(main, plan, source_name), plan), plan)
     used = replace_own_cells(cells, own, plan.name) | insert_own_cells(cells, plan, own, profile.assignment)
+    return main, cells, used
+
+
+def build_notebook(profile, plan, generated):
+    own = own_cell_files(profile, plan)
+    main, cells, used = (own_notebook if plan.cells else main_notebook_cells)(profile, plan, own)
     unused = sorted(set(own) - used)
     if unused:
         raise ProfileError(f"profiles/{profile.name}/{Path(plan.name).stem}: {unused} match no kept cell "
                            "(a cell the main notebook no longer has, or a section the profile does not keep)")
+    translate(cells, profile, plan.name, generated)
     for cell in cells:
         in_dialect(cell, profile.dialect)
-    translate(cells, profile, plan.name, generated)
     renumber(cells)
-    set_points(cells, profile.assignment)
+    set_points(cells, profile.assignment, profile.language)
     for cell in cells:
         cell.metadata.pop("profile_own", None)
     main.cells = cells
@@ -344,10 +423,26 @@ def generate(name, target=None):
     for notebook, nb in notebooks.items():
         nbformat.write(nb, target / notebook)
         generated.files.append(target / notebook)
-    for name_ in profile.files:
-        shutil.copyfile(profile.source_folder / name_, target / name_)
-        generated.files.append(target / name_)
+    for path in course_files(profile):
+        shipped = target / path.name
+        shutil.copyfile(path, shipped)
+        if profile.language != SOURCE_LANGUAGE and path.suffix == ".py":
+            shipped.write_text(LANGUAGE_SWITCH.sub(f'LANGUAGE = "{profile.language}"', path.read_text()))
+        generated.files.append(shipped)
     return generated
+
+
+def course_files(profile):
+    """The files shipped beside the notebooks: the main course's that ``files`` names, then the
+    profile's own (``profiles/<name>/files/``), which must not shadow one of those."""
+    shared = [profile.source_folder / name for name in profile.files]
+    own_folder = profile.folder / "files"
+    own = sorted(p for p in own_folder.iterdir() if p.is_file()) if own_folder.is_dir() else []
+    clash = sorted({p.name for p in shared} & {p.name for p in own})
+    if clash:
+        raise ProfileError(f"profiles/{profile.name}/files/ {clash} shadow the main course's files: "
+                           "take them out of `files`, or out of files/")
+    return shared + own
 
 
 def stale_files(name):

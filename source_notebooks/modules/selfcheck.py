@@ -29,7 +29,110 @@ import numpy as np
 
 H = 1e-5
 TOLERANCE = 1e-5
-RESULTS = {True: "ok", False: "FAIL", None: "not implemented yet"}
+# The language of every message below. A course in another language ships this file with its own
+# value here (the course profile generator sets it); a message it lacks is said in English.
+LANGUAGE = "en"
+MESSAGES = {
+    "en": {
+        "ok": "ok", "fail": "FAIL", "stub": "not implemented yet",
+        "all passed": "  -> all checks passed",
+        "write missing": "  -> write the missing methods, then run this check again",
+        "see failures": "  -> see the lines marked FAIL",
+        "your code": "your code",
+        "raised": "raised {kind}: {error}",
+        "in": "in {where}",
+        "shapes": "shapes: ",
+        "could not go on": "the check could not go on",
+        "returned None output": "returned None: return the output",
+        "returns an array": "forward returns an array",
+        "type": "type {name}",
+        "finite": "output is finite",
+        "shape": "shape {shape}",
+        "returned None grad": "returned None: return gradInput",
+        "grad input shape": "gradInput has the input's shape",
+        "expected got": "expected {expected}, got {got}",
+        "input unchanged": "input left unchanged",
+        "must not modify": "forward/backward must not modify input",
+        "grad input fd": "gradInput vs finite differences",
+        "relative error": "relative error {error:.1e}",
+        "param fd": "parameter {number} gradient vs finite differences",
+        "params arrays": "the parameters must be arrays, got {name}",
+        "shape mismatch": "shape {got} != {expected}",
+        "one number": "forward returns one number",
+        "got size": "got {name} of size {size}",
+        "grad shape": "gradient has the input's shape",
+        "grad fd": "gradient vs finite differences",
+        "repeated batch": "forward on the batch repeated twice",
+        "average": "loss is an average over the batch",
+        "average detail": "repeating the batch twice must not change the loss",
+        "no pairs": "returned no (description, passed) pairs",
+        "layer title": "Self-check of {name} on an input of shape {shape}",
+        "not defined": "{name} is not defined: write or run the cell that defines it (and fix the error it shows, "
+                       "if any).",
+        "not written": "{name} is not written yet: it still raises NotImplementedError.",
+        "not finished 1": "{name} is not finished: {stubs} still raises NotImplementedError.",
+        "not finished n": "{name} is not finished: {stubs} still raise NotImplementedError.",
+        "all written": "{title}: all {total} written.",
+        "some written": "{title}: {written} of {total} written.",
+        "written": "written", "still stubs": "still stubs", "undefined": "not defined",
+        "run modules": "  -> run modules.ipynb from top to bottom, fix its first error, then re-run the %run cell "
+                       "above",
+    },
+    "ru": {
+        "ok": "ok", "fail": "ОШИБКА", "stub": "ещё не написано",
+        "all passed": "  -> все проверки пройдены",
+        "write missing": "  -> допишите недостающие методы и запустите проверку ещё раз",
+        "see failures": "  -> смотрите строки с пометкой ОШИБКА",
+        "your code": "ваш код",
+        "raised": "выброшено исключение {kind}: {error}",
+        "in": "в {where}",
+        "shapes": "формы массивов: ",
+        "could not go on": "проверку не удалось продолжить",
+        "returned None output": "вернул None: метод должен вернуть выход слоя",
+        "returns an array": "forward возвращает массив",
+        "type": "тип {name}",
+        "finite": "выход конечен (нет inf и nan)",
+        "shape": "форма {shape}",
+        "returned None grad": "вернул None: метод должен вернуть градиент по входу",
+        "grad input shape": "градиент по входу той же формы, что вход",
+        "expected got": "ожидалась форма {expected}, получена {got}",
+        "input unchanged": "вход не изменился",
+        "must not modify": "forward и backward не должны изменять input",
+        "grad input fd": "градиент по входу совпадает с конечными разностями",
+        "relative error": "относительная ошибка {error:.1e}",
+        "param fd": "градиент параметра {number} совпадает с конечными разностями",
+        "params arrays": "параметры должны быть массивами NumPy, а получен {name}",
+        "shape mismatch": "форма {got} != {expected}",
+        "one number": "forward возвращает одно число",
+        "got size": "получен {name} размера {size}",
+        "grad shape": "градиент той же формы, что вход",
+        "grad fd": "градиент совпадает с конечными разностями",
+        "repeated batch": "forward на батче, повторённом дважды",
+        "average": "функция потерь усреднена по батчу",
+        "average detail": "если повторить батч дважды, значение функции потерь не должно измениться",
+        "no pairs": "не вернула ни одной пары (описание, результат)",
+        "layer title": "Самопроверка {name} на входе формы {shape}",
+        "not defined": "{name} не определён: напишите или запустите ячейку, где он определяется (и исправьте "
+                       "ошибку, если она есть).",
+        "not written": "{name} ещё не написан: он по-прежнему выбрасывает NotImplementedError.",
+        "not finished 1": "{name} не дописан: {stubs} по-прежнему выбрасывает NotImplementedError.",
+        "not finished n": "{name} не дописан: {stubs} по-прежнему выбрасывают NotImplementedError.",
+        "all written": "{title}: написаны все ({total}).",
+        "some written": "{title}: написано {written} из {total}.",
+        "written": "написано", "still stubs": "заглушки", "undefined": "не определено",
+        "run modules": "  -> запустите modules.ipynb сверху вниз, исправьте первую ошибку и снова запустите ячейку "
+                       "с %run выше",
+    },
+}
+
+
+def say(key, **values):
+    """The message ``key`` in the course's language (English where that language lacks it)."""
+    return MESSAGES.get(LANGUAGE, {}).get(key, MESSAGES["en"][key]).format(**values)
+
+
+def _results():
+    return {True: say("ok"), False: say("fail"), None: say("stub")}
 _NUMPY = str(Path(np.__file__).parent)  # frames inside NumPy are not where the student's code went wrong
 _MAX_SHAPES = 10
 
@@ -55,15 +158,15 @@ class CheckTable:
         width = max((len(check) for check, _, _ in self.rows), default=0)
         for check, ok, detail in self.rows:
             first, *more = detail.split("\n")
-            print(f"  {check:<{width}}  {RESULTS[ok]:<19}  {first}".rstrip())
+            print(f"  {check:<{width}}  {_results()[ok]:<19}  {first}".rstrip())
             for line in more:
                 print(" " * (width + 25) + line)
         if self.passed:
-            print("  -> all checks passed")
+            print(say("all passed"))
         elif any(ok is None for _, ok, _ in self.rows):
-            print("  -> write the missing methods, then run this check again")
+            print(say("write missing"))
         else:
-            print("  -> see the lines marked FAIL")
+            print(say("see failures"))
 
 
 class _Stop(Exception):
@@ -99,7 +202,7 @@ def _student_frame(error):
 def _where(frame):
     """``Class.method`` (the class of the object it ran on) or the function's name."""
     if frame is None:
-        return "your code"
+        return say("your code")
     owner = frame.f_locals.get("self")
     name = frame.f_code.co_name
     return f"{type(owner).__name__}.{name}" if owner is not None else name
@@ -127,12 +230,12 @@ def _wrap(items, first, width=90):
 def _explain(error):
     """What the student's code raised, in which method and line, and the shapes at hand there."""
     frame, line = _student_frame(error)
-    lines = [f"raised {type(error).__name__}: {error}".strip()]
+    lines = [say("raised", kind=type(error).__name__, error=error).strip()]
     if frame is not None:
-        lines.append(f"in {_where(frame)}" + (f": {line}" if line else ""))
+        lines.append(say("in", where=_where(frame)) + (f": {line}" if line else ""))
         shapes = _shapes(frame.f_locals)
         if shapes:
-            lines += _wrap(shapes, "shapes: ")
+            lines += _wrap(shapes, say("shapes"))
     return "\n".join(lines)
 
 
@@ -196,7 +299,7 @@ def _run(table, checks, *args):
     except _Stop:
         pass
     except Exception as error:  # noqa: BLE001 - e.g. the student's code returned something unusable
-        table.add("the check could not go on", False, _explain(error))
+        table.add(say("could not go on"), False, _explain(error))
     return table
 
 
@@ -215,60 +318,60 @@ def _layer_checks(table, layer, input_shape, seed, training):
 
     out = forward()
     if out is None:
-        table.add("forward", False, "returned None: return the output")
+        table.add("forward", False, say("returned None output"))
         return
-    if not table.add("forward returns an array", isinstance(out, np.ndarray), f"type {type(out).__name__}"):
+    if not table.add(say("returns an array"), isinstance(out, np.ndarray), say("type", name=type(out).__name__)):
         return
-    table.add("output is finite", _finite(out), f"shape {out.shape}")
+    table.add(say("finite"), _finite(out), say("shape", shape=out.shape))
     g = rng.standard_normal(out.shape)
     params, grads = _params(table, layer)
     _zero(table, layer)
     forward()
     grad_input = _step(table, "backward", layer.backward, x, g)
     if grad_input is None:
-        table.add("backward", False, "returned None: return gradInput")
+        table.add("backward", False, say("returned None grad"))
         return
     ok = np.shape(grad_input) == x.shape
-    table.add("gradInput has the input's shape", ok, f"expected {x.shape}, got {np.shape(grad_input)}")
-    table.add("input left unchanged", np.array_equal(x, x_before), "forward/backward must not modify input")
+    table.add(say("grad input shape"), ok, say("expected got", expected=x.shape, got=np.shape(grad_input)))
+    table.add(say("input unchanged"), np.array_equal(x, x_before), say("must not modify"))
     if ok:
         numeric = numerical_gradient(lambda: float(np.sum(forward() * g)), x)
         error = relative_error(grad_input, numeric)
-        table.add("gradInput vs finite differences", error < TOLERANCE, f"relative error {error:.1e}")
+        table.add(say("grad input fd"), error < TOLERANCE, say("relative error", error=error))
     for number, (param, grad) in enumerate(zip(params, grads())):
-        name = f"parameter {number} gradient vs finite differences"
+        name = say("param fd", number=number)
         if not isinstance(param, np.ndarray):
-            table.add(name, False, f"the parameters must be arrays, got {type(param).__name__}")
+            table.add(name, False, say("params arrays", name=type(param).__name__))
             continue
         numeric = numerical_gradient(lambda: float(np.sum(forward() * g)), param)
         shape_ok = np.shape(grad) == np.shape(param)
         error = relative_error(grad, numeric) if shape_ok else float("inf")
-        table.add(name, error < TOLERANCE,
-                  f"relative error {error:.1e}" if shape_ok else f"shape {np.shape(grad)} != {np.shape(param)}")
+        table.add(name, error < TOLERANCE, say("relative error", error=error) if shape_ok
+                  else say("shape mismatch", got=np.shape(grad), expected=np.shape(param)))
 
 
 def _criterion_checks(table, criterion, input_shape, target, seed, positive):
     rng = np.random.default_rng(seed)
     x = rng.uniform(0.05, 0.95, input_shape) if positive else rng.standard_normal(input_shape)
     loss = _step(table, "forward", criterion.forward, x, target)
-    table.add("forward returns one number", np.size(loss) == 1, f"got {type(loss).__name__} of size {np.size(loss)}")
+    table.add(say("one number"), np.size(loss) == 1, say("got size", name=type(loss).__name__, size=np.size(loss)))
     grad = _step(table, "backward", criterion.backward, x, target)
     ok = grad is not None and np.shape(grad) == x.shape
-    table.add("gradient has the input's shape", ok, f"expected {x.shape}, got {np.shape(grad)}")
+    table.add(say("grad shape"), ok, say("expected got", expected=x.shape, got=np.shape(grad)))
     if ok and np.size(loss) == 1:
         numeric = numerical_gradient(lambda: float(np.sum(_step(table, "forward", criterion.forward, x, target))), x)
         error = relative_error(grad, numeric)
-        table.add("gradient vs finite differences", error < TOLERANCE, f"relative error {error:.1e}")
-        doubled = float(np.sum(_step(table, "forward on the batch repeated twice", criterion.forward,
+        table.add(say("grad fd"), error < TOLERANCE, say("relative error", error=error))
+        doubled = float(np.sum(_step(table, say("repeated batch"), criterion.forward,
                                      np.concatenate([x, x]), np.concatenate([target, target]))))
-        table.add("loss is an average over the batch", abs(doubled - float(np.sum(loss))) < 1e-8 * max(1, abs(doubled)),
-                  "repeating the batch twice must not change the loss")
+        table.add(say("average"), abs(doubled - float(np.sum(loss))) < 1e-8 * max(1, abs(doubled)),
+                  say("average detail"))
 
 
 def _property_checks(table, checks):
     results = list(_step(table, None, checks))
     if not results:
-        table.add(getattr(checks, "__name__", "checks"), False, "returned no (description, passed) pairs")
+        table.add(getattr(checks, "__name__", "checks"), False, say("no pairs"))
     for description, passed in results:
         table.add(description, bool(passed))
 
@@ -276,14 +379,14 @@ def _property_checks(table, checks):
 def layer_table(layer, input_shape, seed=0, training=True):
     """Shapes and gradients of a layer (a Module) on a random input of ``input_shape``, as a
     :class:`CheckTable` that is not printed."""
-    table = CheckTable(f"Self-check of {type(layer).__name__} on an input of shape {tuple(input_shape)}")
+    table = CheckTable(say("layer title", name=type(layer).__name__, shape=tuple(input_shape)))
     return _run(table, _layer_checks, layer, input_shape, seed, training)
 
 
 def criterion_table(criterion, input_shape, target, seed=0, positive=False):
     """Value and gradient of a criterion, as a :class:`CheckTable` that is not printed.
     ``positive=True`` draws inputs in (0.05, 0.95), for probabilities."""
-    table = CheckTable(f"Self-check of {type(criterion).__name__} on an input of shape {tuple(input_shape)}")
+    table = CheckTable(say("layer title", name=type(criterion).__name__, shape=tuple(input_shape)))
     return _run(table, _criterion_checks, criterion, input_shape, target, seed, positive)
 
 
@@ -327,14 +430,13 @@ def stubs_in(obj):
 def missing_work(name, namespace):
     """One sentence on what is missing of ``name`` in ``namespace``, or "" when nothing is."""
     if name not in namespace:
-        return f"{name} is not defined: write or run the cell that defines it (and fix the error it shows, if any)."
+        return say("not defined", name=name)
     stubs = stubs_in(namespace[name])
     if not stubs:
         return ""
     if stubs == [name]:
-        return f"{name} is not written yet: it still raises NotImplementedError."
-    verb = "raises" if len(stubs) == 1 else "raise"
-    return f"{name} is not finished: {', '.join(stubs)} still {verb} NotImplementedError."
+        return say("not written", name=name)
+    return say("not finished 1" if len(stubs) == 1 else "not finished n", name=name, stubs=", ".join(stubs))
 
 
 def unfinished(name):
@@ -356,14 +458,14 @@ def show_progress(title, names):
     stubs = [name for name in names if name in namespace and stubs_in(namespace[name])]
     undefined = [name for name in names if name not in namespace]
     if len(written) == len(names):
-        print(f"{title}: all {len(names)} written.")
+        print(say("all written", title=title, total=len(names)))
         return
-    print(f"{title}: {len(written)} of {len(names)} written.")
-    lines = [("written", ", ".join(written)),
-             ("still stubs", ", ".join(stubs)),
-             ("not defined", ", ".join(undefined))]
+    print(say("some written", title=title, written=len(written), total=len(names)))
+    lines = [(say("written"), ", ".join(written)),
+             (say("still stubs"), ", ".join(stubs)),
+             (say("undefined"), ", ".join(undefined))]
     for label, text in lines:
         if text:
             print(textwrap.fill(text, width=100, initial_indent=f"  {label + ':':<13}", subsequent_indent=" " * 15))
     if undefined:
-        print("  -> run modules.ipynb from top to bottom, fix its first error, then re-run the %run cell above")
+        print(say("run modules"))

@@ -1,0 +1,2 @@
+%%capture modules_output
+%run modules.ipynb

@@ -1,0 +1,251 @@
+"""The modules-ru course (the DS-поток homework: snake API, Russian, 20 points): its source is what
+the generator makes, its own Linear and Scaling are right, its Russian keeps the English formulas
+and leaves no English prose, its self-checks speak Russian, and its release grades at full marks
+with the solutions and at 0 with the stubs."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder import manifest, profiles
+from autograder.release import ROOT, Report, check_release, check_sources
+from tests.helpers import filled_notebook
+
+NAME = "modules-ru"
+COURSE = manifest.load(NAME)
+PROFILE = profiles.load(NAME)
+SOURCE = ROOT / "source_notebooks" / NAME
+RELEASE = ROOT / "release" / NAME
+MAIN = ROOT / "source_notebooks" / "modules"
+ITEMS = {"Sequential", "Linear", "SoftMax", "Dropout", "BatchNormalization", "LeakyReLU", "ELU", "SoftPlus",
+         "MSECriterion", "ClassNLLCriterionUnstable", "ClassNLLCriterion", "sgd_momentum"}
+# $$...$$ first, then $...$; a backslash-escaped dollar is no delimiter
+MATH = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$(.+?)(?<!\\)\$", re.DOTALL)
+
+
+def cell(nb, key):
+    return next(c for c in nb.cells if profiles.key_of(c) == key)
+
+
+# -- the points --------------------------------------------------------------------------------
+
+def test_the_twenty_points_are_split_as_the_course_splits_them():
+    code = {name: item.max_score for name, item in COURSE.items.items()}
+    derivation = {key.removeprefix("derivation_"): points for key, points in COURSE.manual.items()}
+    totals = {name: code[name] + derivation.get(name, 0) for name in code}
+    assert set(code) == ITEMS
+    assert totals == {"Sequential": 2, "Linear": 2, "SoftMax": 3, "Dropout": 2, "BatchNormalization": 3,
+                      "LeakyReLU": 1, "ELU": 1, "SoftPlus": 1, "MSECriterion": 1, "ClassNLLCriterionUnstable": 1,
+                      "ClassNLLCriterion": 1, "sgd_momentum": 2}
+    assert derivation == {"Linear": 1, "SoftMax": 2, "Dropout": 1, "LeakyReLU": 0.5, "ELU": 0.5, "SoftPlus": 0.5,
+                          "MSECriterion": 0.5, "ClassNLLCriterionUnstable": 0.5, "ClassNLLCriterion": 0.5}
+    assert sum(totals.values()) == 20 and COURSE.max_score == 13
+
+
+def test_russian_points_words_are_declined():
+    assert [profiles.points_words(p, "ru") for p in (0.5, 1, 2, 3, 5, 11, 21)] == [
+        "(0,5 балла", "(1 балл", "(2 балла", "(3 балла", "(5 баллов", "(11 баллов", "(21 балл"]
+    assert profiles.points_words(0.5, "en") == "(0.5 points"
+
+
+# -- one source of truth -----------------------------------------------------------------------
+
+def test_the_committed_source_is_current():
+    assert profiles.stale_files(NAME) == [], f"run `autograder profile generate {NAME}`"
+
+
+def test_every_markdown_cell_has_a_russian_text():
+    assert profiles.generate(NAME, ROOT / "build" / "profile-check" / NAME).untranslated == []
+    shutil.rmtree(ROOT / "build" / "profile-check")
+
+
+def test_the_course_file_speaks_russian_and_is_otherwise_the_main_one():
+    shipped, main = (SOURCE / "selfcheck.py").read_text(), (MAIN / "selfcheck.py").read_text()
+    assert 'LANGUAGE = "ru"' in shipped
+    assert shipped == main.replace('LANGUAGE = "en"', 'LANGUAGE = "ru"', 1)
+
+
+# -- the snake course's own mathematics --------------------------------------------------------
+
+def own_linear():
+    """The snake Linear of the profile's own solution cell, with the main course's base classes."""
+    main = nbformat.read(SOURCE / "modules.ipynb", 4)
+    scope = {}
+    for key in ("given_imports", "given_base_classes", "solution_Linear", "given_ChannelwiseScaling"):
+        source = cell(main, key).source
+        exec("\n".join(line for line in source.splitlines() if not line.startswith("from selfcheck")), scope)
+    return scope
+
+
+def numeric_gradient(f, x, h=1e-6):
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + h
+        plus = f()
+        x[index] = old - h
+        minus = f()
+        x[index] = old
+        grad[index] = (plus - minus) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize("layer_name, args", [("Linear", (4, 3)), ("Scaling", (3,))])
+def test_the_own_layers_gradients_match_finite_differences(layer_name, args):
+    scope = own_linear()
+    rng = np.random.default_rng(5)
+    layer = scope[layer_name](*args)
+    x = rng.normal(size=(6, args[0]))
+    g = rng.normal(size=layer.forward(x).shape)
+    layer.zero_grad_params()
+    grad_input = layer.backward(x, g)
+    loss = lambda: float(np.sum(layer.forward(x) * g))  # noqa: E731
+    np.testing.assert_allclose(grad_input, numeric_gradient(loss, x), rtol=1e-6, atol=1e-8)
+    for param, grad in zip(layer.get_parameters(), layer.get_grad_params()):
+        assert grad.shape == param.shape
+        np.testing.assert_allclose(grad, numeric_gradient(loss, param), rtol=1e-6, atol=1e-8)
+
+
+def test_the_own_layers_use_the_snake_layouts():
+    scope = own_linear()
+    linear, scaling = scope["Linear"](4, 3), scope["Scaling"](3)
+    assert linear.W.shape == (4, 3)
+    x = np.arange(8.0).reshape(2, 4)
+    np.testing.assert_allclose(linear.forward(x), x @ linear.W + linear.b)
+    assert scaling.gamma.shape == scaling.beta.shape == (1, 3)
+
+
+def test_the_linear_derivation_states_the_snake_formulas():
+    text = cell(nbformat.read(SOURCE / "modules.ipynb", 4), "derivation_Linear").source
+    for formula in (r"\frac{\partial L}{\partial X} = G\,W^\top", r"\frac{\partial L}{\partial W} = X^\top G",
+                    "grad_input = grad_output @ W.T", "gradW += input.T @ grad_output"):
+        assert formula in text
+
+
+# -- the Russian -------------------------------------------------------------------------------
+
+def formulas(text):
+    return sorted(a or b for a, b in MATH.findall(text))
+
+
+def catalog_pairs():
+    for plan in PROFILE.notebooks:
+        if plan.cells:
+            continue
+        main = {profiles.key_of(c): c for c in nbformat.read(MAIN / (plan.source or plan.name), 4).cells}
+        for key, path in profiles.load_catalog(PROFILE, plan.name).items():
+            if path.suffix == ".md":
+                yield f"{plan.name}:{key}", main[key].source, path.read_text()
+
+
+@pytest.mark.parametrize("key, english, russian", list(catalog_pairs()), ids=lambda v: v if ":" in str(v) else "")
+def test_each_russian_cell_keeps_the_formulas_of_its_english_one(key, english, russian):
+    assert formulas(russian) == formulas(english)
+
+
+LATIN_WORD = re.compile(r"\b[A-Za-z][a-z]{2,}\b")
+# Words a Russian DL text writes in Latin letters: names of libraries, methods and a few terms.
+LATIN_ALLOWED = {"NumPy", "PyTorch", "Torch", "SciPy", "LaTeX", "Markdown", "Validate", "Kernel", "Restart", "Run",
+                 "All", "Cells", "nbgrader", "bias", "momentum", "underflow", "inverted", "dropout", "one", "hot",
+                 "logsumexp", "seed", "traceback", "broadcasting", "clip", "product", "vector", "Jacobian", "Adam",
+                 "Rectified", "linear", "unit", "Exponential", "Fashion", "learn", "scikit", "with", "softmax",
+                 "Softmax", "Python"}
+
+
+def prose(text):
+    """``text`` without its code (fenced, inline), math, HTML comments, tables' code and identifiers."""
+    text = re.sub(r"```.*?```", " ", text, flags=re.DOTALL)
+    text = re.sub(r"<!--.*?-->", " ", text)
+    text = MATH.sub(" ", text)
+    text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"\*[A-Za-z][^*]*→[^*]*\*", " ", text)  # menu paths: *Kernel → Restart ...*
+    return text
+
+
+def test_no_english_prose_is_left_in_the_russian_release():
+    found = {}
+    for path in sorted(RELEASE.glob("*.ipynb")):
+        for c in nbformat.read(path, 4).cells:
+            if c.cell_type != "markdown":
+                continue
+            words = {w for w in LATIN_WORD.findall(prose(c.source)) if w not in LATIN_ALLOWED
+                     and not any(ch.isupper() for ch in w[1:]) and w not in COURSE_NAMES}
+            if words:
+                found[f"{path.name}:{profiles.key_of(c)}"] = sorted(words)
+    assert found == {}
+
+
+COURSE_NAMES = {"Sequential", "Linear", "SoftMax", "LogSoftMax", "Dropout", "BatchNormalization", "Scaling", "ReLU",
+                "LeakyReLU", "ELU", "SoftPlus", "MSECriterion", "NLLCriterion", "NLLCriterionUnstable", "SGD",
+                "Bernoulli", "Module", "Criterion", "Square", "Scale", "BatchNorm", "MNIST", "IDX"}
+
+
+def test_the_english_prose_check_can_fail():
+    assert LATIN_WORD.findall(prose("Вывод: the gradient is `g @ W` and $x$")) == ["the", "gradient", "and"]
+
+
+def test_the_self_checks_speak_russian(monkeypatch):
+    sys.path.insert(0, str(SOURCE))
+    try:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("selfcheck_ru", SOURCE / "selfcheck.py")
+        selfcheck = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(selfcheck)
+    finally:
+        sys.path.remove(str(SOURCE))
+    assert set(selfcheck.MESSAGES["ru"]) == set(selfcheck.MESSAGES["en"])
+    table = selfcheck.property_table("Свойства", lambda: [("первое", True), ("второе", False)])
+    assert table.rows and not table.passed
+    stub = selfcheck.CheckTable("t")
+    stub.add("forward", None)
+    assert selfcheck.missing_work("Linear", {}) .startswith("Linear не определён")
+    assert selfcheck._results() == {True: "ok", False: "ОШИБКА", None: "ещё не написано"}
+
+
+# -- the release -------------------------------------------------------------------------------
+
+def test_the_sources_agree_with_the_manifest():
+    report = Report()
+    check_sources(COURSE, SOURCE, report)
+    assert report.ok, [c for c in report.checks if not c.ok]
+
+
+def test_the_release_leaks_nothing_and_its_stubs_score_zero():
+    report = Report()
+    check_release(COURSE, RELEASE, report)
+    assert report.ok, [c for c in report.checks if not c.ok]
+
+
+def test_the_release_has_the_three_notebooks_and_the_given_modules():
+    assert sorted(p.name for p in RELEASE.glob("*.ipynb")) == ["modules.ipynb", "tests.ipynb", "training.ipynb"]
+    modules = nbformat.read(RELEASE / "modules.ipynb", 4)
+    given = cell(modules, "given_LogSoftMax").source
+    assert "def update_grad_input" in given and "NotImplementedError" not in given
+    assert "NotImplementedError" in cell(modules, "solution_Linear").source
+
+
+def test_a_snake_submission_is_graded_at_the_autograded_part_of_twenty(tmp_path):
+    """Through ``autograder grade modules-ru``: the release with its solutions filled in gets the
+    13 autograded points (20 minus the 7 of the derivations), the untouched release none."""
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    filled_notebook(RELEASE / "modules.ipynb", SOURCE / "modules.ipynb", submissions / "solved.ipynb")
+    shutil.copy(RELEASE / "modules.ipynb", submissions / "untouched.ipynb")
+    out = tmp_path / "graded"
+    command = [sys.executable, "-m", "autograder", "grade", NAME, str(submissions), "--out", str(out), "--quiet",
+               "-j", "1"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    solved = json.loads((out / "solved" / "results.json").read_text())
+    untouched = json.loads((out / "untouched" / "results.json").read_text())
+    for results in (solved, untouched):
+        assert set(results["extra_data"]["items"]) == ITEMS
+        assert results["max_score"] == 13
+    assert solved["extra_data"]["dialect"] == "snake"
+    assert solved["score"] == 13, [t["name"] for t in solved["tests"] if t["status"] != "passed"]
+    assert untouched["score"] == 0
