@@ -5,6 +5,11 @@ results folders ``autograder grade`` writes or from nbgrader's gradebook (which 
 hand-graded cells; one that nobody has graded yet is left empty, not 0). The CSV is UTF-8 with
 a byte-order mark, so that Excel reads accented names right (LibreOffice, Google Sheets and
 Python's ``utf-8-sig`` skip it), and has exactly one header row.
+
+Totals follow the manifest's scoring rule. Under ``all_or_nothing`` an item's points, its
+hand-graded derivation's included, count only when its code passed every test: the item (and
+derivation) columns then hold what counts, and a last column, ``note``, says what did not count
+and why.
 """
 import csv
 import io
@@ -13,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .manifest import ADDITIVE, ALL_OR_NOTHING
 from .results import GRADING_METADATA, Diagnosis, SubmissionResult
 
 
@@ -30,6 +36,8 @@ class Record:
     restarts: int = 0
     folder: Path | None = None
     pending: list = field(default_factory=list)  # hand-graded columns nobody has graded yet (not 0)
+    not_counted: list = field(default_factory=list)  # columns whose points the scoring rule does not count
+    notes: list = field(default_factory=list)  # why, one sentence each
 
 
 @dataclass
@@ -40,6 +48,7 @@ class Grades:
     records: list
     source: str = ""
     warnings: list = field(default_factory=list)
+    scoring: str = ADDITIVE  # the manifest's scoring rule, by which the totals are counted
 
     @property
     def max_total(self):
@@ -53,7 +62,7 @@ def load_results(folder, assignment):
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder of graded submissions")
     columns = list(assignment.items)
-    by_student, warnings = {}, []
+    by_student, warnings, recounted = {}, [], 0
     for path in sorted(folder.glob("*/results.json")):
         try:
             result = SubmissionResult.from_json(json.loads(path.read_text(encoding="utf-8")))
@@ -62,6 +71,9 @@ def load_results(folder, assignment):
             continue
         if result.assignment != assignment.name:
             continue
+        if result.scoring != assignment.scoring:
+            recounted += 1
+            result = result.rescored(assignment.scoring)
         stamp = result.stamp
         submission = (stamp.submission if stamp else "") or path.parent.name
         student = str((stamp.student if stamp else None) or submission)
@@ -76,6 +88,10 @@ def load_results(folder, assignment):
             failed_cells=len(result.failed_cells),
             restarts=result.worker_restarts,
             folder=path.parent,
+            not_counted=[item for item in result.items if result.withheld(item)],
+            notes=[f"{item}: {result.withheld(item):g} points of passed tests not counted, "
+                   f"{sum(not t.passed for t in result.tests_of(item))} test(s) failed"
+                   for item in result.items if result.withheld(item)],
         )
         previous = by_student.get(student)
         if previous is not None:
@@ -90,8 +106,11 @@ def load_results(folder, assignment):
     for record in by_student.values():
         record.scores = {c: record.scores[c] for c in columns}
     max_scores = {name: assignment.items[name].max_score for name in columns}
+    if recounted:
+        warnings.append(f"{recounted} result(s) were graded under another scoring rule; their points are counted "
+                        f"by the manifest's rule, {assignment.scoring}")
     return Grades(assignment.name, columns, max_scores, sorted(by_student.values(), key=lambda r: r.student),
-                  str(folder), warnings)
+                  str(folder), warnings, assignment.scoring)
 
 
 def load_gradebook(path, assignment, nbgrader_assignment=None):
@@ -131,12 +150,55 @@ def load_gradebook(path, assignment, nbgrader_assignment=None):
                 records.append(Record(student.id, {c: None for c in columns}, None, sum(max_scores.values())))
                 continue
             records.append(submission_record(submission, column_of, columns, sum(max_scores.values()), name))
+    warnings = []
+    if assignment.all_or_nothing:
+        for record in records:
+            if record.total is not None:
+                count_whole_items(record, assignment, max_scores)
+        warnings = derivations_without_code(assignment, columns)
     autograded = path.parent / "autograded"
     for record in records:
         if record.total is not None:
             add_grading_findings(record, autograded / record.student / name)
     return Grades(assignment.name, columns, max_scores, sorted(records, key=lambda r: r.student), str(path),
-                  pending_warnings(records))
+                  pending_warnings(records) + warnings, assignment.scoring)
+
+
+def count_whole_items(record, assignment, max_scores):
+    """The all-or-nothing rule on one student's gradebook row: an item whose code did not get its
+    full points (a test failed) counts 0, and so does its derivation, graded or not yet (its
+    hand score can no longer change the total, so it is not waiting for anyone). A derivation
+    counts only when its item's code is in the gradebook with full points."""
+    passed = {}
+    for item in assignment.items:
+        score = record.scores.get(item)
+        if item not in record.scores or score is None:
+            continue
+        passed[item] = score >= max_scores[item]
+        if not passed[item]:
+            record.scores[item] = 0.0
+            if score > 0:
+                record.not_counted.append(item)
+                record.notes.append(f"{item}: {score:g} of {max_scores[item]:g} points not counted, a test failed")
+    for grade_id, item in assignment.derivations.items():
+        if grade_id not in record.scores or passed.get(item):
+            continue
+        score = record.scores[grade_id]
+        record.scores[grade_id] = 0.0
+        record.not_counted.append(grade_id)
+        if grade_id in record.pending:
+            record.pending.remove(grade_id)
+        graded = "not graded yet" if score is None else f"{score:g} by hand"
+        why = "did not pass every test" if item in passed else "has no score in the gradebook"
+        record.notes.append(f"{grade_id} ({graded}) not counted: {item}'s code {why}")
+    record.total = sum(v for v in record.scores.values() if v is not None)
+
+
+def derivations_without_code(assignment, columns):
+    """A warning per derivation in the gradebook whose item's code is not: it never counts."""
+    return [f"{grade_id} is in the gradebook but {item}'s code is not: under the {ALL_OR_NOTHING} rule it never "
+            "counts" for grade_id, item in assignment.derivations.items()
+            if grade_id in columns and item not in columns]
 
 
 def not_graded_yet(grade):
@@ -182,6 +244,11 @@ def add_grading_findings(record, folder):
                                      for d in summary.get("diagnoses", [])
                                      if isinstance(d, dict) and isinstance(d.get("diagnosis"), str)]
                 failed.update(str(c) for c in summary.get("failed_cells", []))
+                withheld = summary.get("withheld")
+                if isinstance(withheld, (int, float)) and withheld > 0 and summary.get("item") in record.scores:
+                    record.not_counted.append(summary["item"])
+                    record.notes.append(f"{summary['item']}: {withheld:g} points of passed tests not counted, "
+                                        "a test failed")
                 record.restarts = max(record.restarts, int(summary.get("worker_restarts") or 0))
                 record.error = record.error or summary.get("error")
     record.failed_cells = len(failed)
@@ -211,13 +278,16 @@ def _text(value):
 
 
 def to_csv(grades):
-    """The CSV text: a header row ``student, <items...>, total``, then one row per student."""
+    """The CSV text: a header row ``student, <items...>, total``, then one row per student. Under
+    the all-or-nothing rule a last column, ``note``, says which points did not count and why."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["student", *grades.columns, "total"])
+    noted = grades.scoring == ALL_OR_NOTHING
+    writer.writerow(["student", *grades.columns, "total", *(["note"] if noted else [])])
     for record in grades.records:
+        note = [_text("; ".join(record.notes))] if noted else []
         writer.writerow([_text(record.student), *[_number(record.scores.get(c)) for c in grades.columns],
-                         _number(record.total)])
+                         _number(record.total), *note])
     return buffer.getvalue()
 
 

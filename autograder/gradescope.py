@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from . import manifest
+from .manifest import ALL_OR_NOTHING
 from .markdown import block, sanitize
+from .results import ALL_OR_NOTHING_RULE
 from .submissions import SUFFIXES
 
 # -- inside Gradescope's container ---------------------------------------------------------------
@@ -249,6 +251,63 @@ def gradescope_test(assignment, test):
     }
 
 
+# Under the all-or-nothing rule (see ``results.count_points``) a passed test of an item that failed
+# another test has 0 points: it keeps its status and output, with a note that says why. An item
+# with visible and hidden tests would show, in its visible tests' points, whether a hidden test
+# failed: there its visible tests are shown with no points, and one test visible only after
+# publication, "<item>: points of the visible tests", carries them (the tests' points still sum
+# to the total).
+
+def not_counted_note(item):
+    return sanitize(f"_Passed, but its points do not count: {ALL_OR_NOTHING_RULE}, and a test of {item} failed._")
+
+
+def carried_note(item):
+    return sanitize(f"_Its points are counted with {item}'s hidden tests once grades are published: "
+                    f"{ALL_OR_NOTHING_RULE}._")
+
+
+def carried_later(assignment, result, test):
+    """True when a visible test's points are shown only after publication (see above)."""
+    item = assignment.items[test.item]
+    return result.scoring == ALL_OR_NOTHING and bool(item.hidden) and test.test not in item.hidden
+
+
+def with_note(entry, note):
+    entry["output"] = f"{entry['output']}\n\n{note}" if entry["output"] else note
+    return entry
+
+
+def points_entry(item, tests):
+    """The test, visible after publication, that carries the points of ``item``'s visible tests."""
+    score, possible = sum(t.score for t in tests), sum(t.max_score for t in tests)
+    return {
+        "name": f"{item}: points of the visible tests",
+        "score": round(score, 4),
+        "max_score": round(possible, 4),
+        "status": "passed" if score == possible else "failed",
+        "output": sanitize(f"The points of {item}'s visible tests: {ALL_OR_NOTHING_RULE}, hidden ones included."),
+        "output_format": "md",
+        "tags": [item],
+        "visibility": "after_published",
+    }
+
+
+def gradescope_tests(assignment, result):
+    """Our tests in Gradescope's form, their points counted by the result's scoring rule."""
+    tests, carried = [], {}
+    for test in result.tests:
+        entry = gradescope_test(assignment, test)
+        if carried_later(assignment, result, test):
+            entry.update(score=0.0, max_score=0.0)
+            with_note(entry, carried_note(test.item))
+            carried.setdefault(test.item, []).append(test)
+        elif test.passed and result.not_counted(test.item):
+            with_note(entry, not_counted_note(test.item))
+        tests.append(entry)
+    return tests + [points_entry(item, carried[item]) for item in assignment.items if item in carried]
+
+
 def notebook_notes(result):
     """Markdown lines about the notebook itself, not its tests: the cells that failed when run top
     to bottom (before any test), and reduced isolation."""
@@ -284,7 +343,7 @@ def gradescope_results(assignment, result, seconds=None):
     points, its Markdown feedback as output and its visibility from the manifest (hidden tests
     ``after_published``). With every test visible, the total, its text and the run time are shown
     as well. With hidden tests, see :func:`results_with_hidden_tests`."""
-    tests = [gradescope_test(assignment, test) for test in result.tests]
+    tests = gradescope_tests(assignment, result)
     if any(t["visibility"] != "visible" for t in tests):
         return results_with_hidden_tests(result, tests)
     return {

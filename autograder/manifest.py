@@ -11,6 +11,16 @@ SOURCE_NOTEBOOKS = ASSIGNMENTS.parent / "source_notebooks"
 # never in the sandbox, git-ignored. One folder per assignment.
 PRIVATE = ASSIGNMENTS.parent / "private"
 
+# How an item's points are counted (the manifest's ``[scoring] rule``):
+# - "additive": each test that passes earns its points, whatever the item's other tests do;
+# - "all_or_nothing": an item's points, its hand-graded derivation's included, count only when
+#   its code passes every one of its tests (a test that passes still says so, with no points).
+ADDITIVE = "additive"
+ALL_OR_NOTHING = "all_or_nothing"
+SCORING_RULES = (ADDITIVE, ALL_OR_NOTHING)
+# A hand-graded cell ``derivation_<Item>`` (the manifest's ``[manual]``) is the derivation of that item.
+DERIVATION_PREFIX = "derivation_"
+
 
 @dataclass(frozen=True)
 class Item:
@@ -45,6 +55,22 @@ class Assignment:
     notebook_limits: dict = field(default_factory=dict)  # notebook name -> Limits that differ from `limits`
     course_dir: Path | None = None  # where the course files are; None: source_notebooks/<name>
     private_dir: Path | None = None  # where the private files are; None: private/<name>
+    scoring: str = ADDITIVE  # the [scoring] rule: ADDITIVE or ALL_OR_NOTHING
+
+    @property
+    def all_or_nothing(self):
+        """True when an item's points, derivation included, count only if its code passes every test."""
+        return self.scoring == ALL_OR_NOTHING
+
+    @property
+    def derivations(self):
+        """``{grade_id: item name}`` of the hand-graded derivation cells: ``derivation_<Item>``
+        is the derivation of ``<Item>`` (checked when the manifest is loaded)."""
+        return {grade_id: derivation_item(grade_id) for grade_id in self.manual if derivation_item(grade_id)}
+
+    def derivation_of(self, item):
+        """The grade_id of ``item``'s hand-graded derivation cell, or None."""
+        return next((grade_id for grade_id, name in self.derivations.items() if name == item), None)
 
     @property
     def course_files(self):
@@ -97,6 +123,28 @@ class ManifestError(Exception):
     pass
 
 
+def derivation_item(grade_id):
+    """The item a hand-graded cell is the derivation of (``derivation_Linear`` -> ``Linear``), or None."""
+    return grade_id.removeprefix(DERIVATION_PREFIX) if grade_id.startswith(DERIVATION_PREFIX) else None
+
+
+def scoring_rule(data, items, manual, where):
+    """The ``[scoring]`` table's rule, checked with the derivations it ties to items: a rule we do
+    not know, or a ``derivation_<Item>`` cell of an item the manifest does not have, is an error
+    (its points would otherwise never depend on the code they derive)."""
+    table = data.get("scoring", {})
+    if not isinstance(table, dict) or set(table) - {"rule"}:
+        raise ManifestError(f"{where}: [scoring] is a table with one key, rule")
+    rule = table.get("rule", ADDITIVE)
+    if rule not in SCORING_RULES:
+        raise ManifestError(f"{where}: [scoring] rule must be one of {', '.join(SCORING_RULES)}, not {rule!r}")
+    orphans = sorted(g for g in manual if derivation_item(g) is not None and derivation_item(g) not in items)
+    if orphans:
+        raise ManifestError(f"{where}: [manual] {', '.join(orphans)}: a derivation_<Item> cell must name an item "
+                            f"of the manifest (items: {', '.join(items)})")
+    return rule
+
+
 def load(name_or_path):
     path = Path(name_or_path)
     if not path.suffix:
@@ -133,6 +181,7 @@ def load(name_or_path):
         if unknown:
             raise ManifestError(f"{path.name}: unknown limits {sorted(unknown)} for {notebook}")
         notebook_limits[notebook] = Limits(**{**limits_data, **overrides})
+    manual = dict(data.get("manual", {}))
     return Assignment(
         name=header.get("name", path.stem),
         title=header.get("title", path.stem),
@@ -140,6 +189,7 @@ def load(name_or_path):
         main_notebook=header.get("main_notebook", notebooks[0] if notebooks else ""),
         items=items,
         limits=Limits(**limits_data),
-        manual=dict(data.get("manual", {})),
+        manual=manual,
         notebook_limits=notebook_limits,
+        scoring=scoring_rule(data, items, manual, path.name),
     )

@@ -4,7 +4,9 @@
 ``Autograde.autograde_preprocessors``. It never starts a Jupyter kernel: it grades the
 notebook's items through the sandbox and writes into each grade cell the feedback (as
 Markdown) and the points earned (as the cell's numeric result, which nbgrader reads as
-partial credit). So the gradebook, formgrader and ``generate_feedback`` work unchanged.
+partial credit). So the gradebook, formgrader and ``generate_feedback`` work unchanged. The
+points are the item's under the manifest's scoring rule (under ``all_or_nothing``, 0 unless every
+test passed), and the feedback says why they did not count.
 """
 import dataclasses
 import shutil
@@ -99,9 +101,10 @@ class SandboxedGrading(NbGraderPreprocessor):
 
 
 def grading_summary(results, item, notebook_name):
-    """What the class report needs beside the gradebook's points: the item's diagnoses, and the
-    notebook's cells that failed when run top to bottom (named with the notebook), its worker
-    restarts and any error that kept it from being graded."""
+    """What the class report needs beside the gradebook's points: the item's diagnoses, the points
+    of its passed tests that the scoring rule did not count, and the notebook's cells that failed
+    when run top to bottom (named with the notebook), its worker restarts and any error that kept
+    it from being graded."""
     return {
         "item": item,
         "diagnoses": [{"item": d.item, "test": d.test, "diagnosis": d.diagnosis}
@@ -109,4 +112,5 @@ def grading_summary(results, item, notebook_name):
         "failed_cells": [c.name for c in results.failed_cells],  # "modules.ipynb, cell 31"
         "worker_restarts": results.worker_restarts,
         "error": results.error,
+        "withheld": results.withheld(item),  # points of passed tests the scoring rule did not count
     }

@@ -16,10 +16,16 @@ from pathlib import Path
 
 from .diagnoses import DIAGNOSES
 from .export import gradebook_in, load_grades, readable
+from .manifest import ALL_OR_NOTHING
 
 # Not a mistake: no answer to judge (a missing class, a stub, an untouched final model)
 NOT_ATTEMPTED = {"missing", "not_implemented", "unreadable", "model_missing"}
 GRADING_TROUBLE = {"grader_error", "crashed", "timeout", "sandbox"}
+WHOLE_ITEMS_HINT = (
+    '<p class="hint">This course counts an item’s points, its hand-graded derivation’s included, only when its code '
+    "passes every test: the totals, the means and the full marks below count only such items. “Not counted” is the "
+    "number of students who lost points that way (tests passed, or a derivation graded, while another test of the "
+    "item failed).</p>")
 COLOURS = {"low": "#d1495b", "mid": "#edae49", "high": "#00798c", "neutral": "#30638e", "grey": "#8d99ae"}
 
 
@@ -72,6 +78,7 @@ def item_statistics(grades):
             "not_attempted": not_attempted,
             "mistakes": mistakes,
             "pending": sum(item in r.pending for r in graded),
+            "not_counted": sum(item in r.not_counted for r in graded),
         }
     return stats
 
@@ -257,8 +264,10 @@ def render(grades, title=None, threshold=0.5, out_folder=None):
     if not graded:
         parts += ["<p>No graded submissions were found.</p></main></body></html>"]
         return "\n".join(parts)
+    whole_items = grades.scoring == ALL_OR_NOTHING
     parts += [
         "<h2>Scores</h2>",
+        *([WHOLE_ITEMS_HINT] if whole_items else []),
         f'<img class="wide" alt="Distribution of total scores" src="data:image/png;base64,{figure_totals(grades)}">',
         "<h2>Items</h2>",
         '<p class="hint">Mean score per item as a share of its points: red under 50%, amber under 80%. '
@@ -267,6 +276,7 @@ def render(grades, title=None, threshold=0.5, out_folder=None):
         f'<img class="wide" alt="Mean score per item" src="data:image/png;base64,{figure_items(grades, stats)}">',
         "<table><thead><tr><th>item</th><th class='num'>mean</th><th class='num'>full marks</th>"
         "<th class='num'>not attempted</th>" + ("<th class='num'>not graded yet</th>" if pending else "")
+        + ("<th class='num'>not counted</th>" if whole_items else "")
         + "<th>most frequent mistake</th></tr></thead><tbody>",
     ]
     for item in grades.columns:
@@ -276,7 +286,8 @@ def render(grades, title=None, threshold=0.5, out_folder=None):
         parts.append(
             f"<tr><td>{e(item)}</td><td class='num {_css_level(s['fraction'])}'>{s['mean']:.1f} / {s['max']:g}</td>"
             f"<td class='num'>{s['full']} / {s['n']}</td><td class='num'>{s['not_attempted'] or ''}</td>"
-            + (f"<td class='num'>{s['pending'] or ''}</td>" if pending else "") + f"<td>{mistake}</td></tr>")
+            + (f"<td class='num'>{s['pending'] or ''}</td>" if pending else "")
+            + (f"<td class='num'>{s['not_counted'] or ''}</td>" if whole_items else "") + f"<td>{mistake}</td></tr>")
     parts += ["</tbody></table>"]
     nobody = unattempted_by_all(grades)
     if nobody:

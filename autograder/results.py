@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnoses import DIAGNOSES
+from .manifest import ADDITIVE, ALL_OR_NOTHING, SCORING_RULES
 from .markdown import block, sanitize
 
 # The key, in a grade cell's feedback output (nbgrader autograde), of what the grading found for
@@ -86,6 +87,7 @@ class ItemScore:
     score: float
     max_score: float
     track: str | None = None
+    derivation: str | None = None  # the grade_id of its hand-graded derivation cell, if it has one
 
     @property
     def full(self):
@@ -140,32 +142,43 @@ class SubmissionResult:
     error: str | None = None  # why the submission could not be graded, if it could not
     seconds: float = 0.0
     stamp: BatchStamp | None = None
+    scoring: str = ADDITIVE  # the manifest's [scoring] rule the points were counted by
 
     @classmethod
     def build(cls, assignment, outcomes, info):
-        """The result of ``runner.grade``'s ``outcomes`` (and its ``info``) for ``assignment``."""
+        """The result of ``runner.grade``'s ``outcomes`` (and its ``info``) for ``assignment``,
+        its points counted by the assignment's scoring rule (:func:`count_points`)."""
         tests, items, diagnoses = [], {}, []
         for item in assignment.items.values():
-            items[item.name] = ItemScore(0.0, _number(item.max_score), item.track)
+            items[item.name] = ItemScore(0.0, _number(item.max_score), item.track, assignment.derivation_of(item.name))
         for outcome in outcomes:
             points = assignment.items[outcome.item].tests[outcome.test]
-            score = points if outcome.passed else 0.0
-            items[outcome.item].score = _number(items[outcome.item].score + score)
-            tests.append(TestResult(outcome.item, outcome.test, outcome.title, _number(score), _number(points),
+            tests.append(TestResult(outcome.item, outcome.test, outcome.title, 0.0, _number(points),
                                     bool(outcome.passed), sanitize(outcome.message), outcome.diagnosis))
             if outcome.diagnosis:
                 diagnoses.append(Diagnosis(outcome.item, outcome.test, outcome.diagnosis))
         cells = [CellRun(c.name, c.ok, None if c.ok else str(c.error), _number(c.seconds))
                  for c in info.get("cells", [])]
-        score = _number(sum(t.score for t in tests))
+        score = count_points(tests, items, assignment.scoring)
         return cls(
             assignment=assignment.name, score=score, max_score=_number(assignment.max_score),
             output=summary_line(score, assignment.max_score, info.get("error")), tests=tests, items=items,
             diagnoses=diagnoses, cells=cells, dialect=info.get("dialect"), isolation=info.get("isolation"),
             process_limit=info.get("process_limit"), worker_user=info.get("worker_user"),
             worker_restarts=info.get("restarts", 0), error=info.get("error"),
-            seconds=_number(info.get("seconds", 0.0)),
+            seconds=_number(info.get("seconds", 0.0)), scoring=assignment.scoring,
         )
+
+    def rescored(self, rule):
+        """A copy of this result with its points counted by ``rule`` (the manifest's, when the
+        results were written under another): each test keeps whether it passed."""
+        import copy
+
+        result = copy.deepcopy(self)
+        result.scoring = rule
+        result.score = count_points(result.tests, result.items, rule)
+        result.output = summary_line(result.score, result.max_score, result.error)
+        return result
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -181,6 +194,17 @@ class SubmissionResult:
     def tests_of(self, item):
         return [test for test in self.tests if test.item == item]
 
+    def not_counted(self, item):
+        """True when ``item``'s points do not count although tests of it may have passed: under
+        the all-or-nothing rule, one of its tests failed."""
+        return self.scoring == ALL_OR_NOTHING and any(not t.passed for t in self.tests_of(item))
+
+    def withheld(self, item):
+        """The points the passed tests of ``item`` would have earned, had they counted."""
+        if not self.not_counted(item):
+            return 0.0
+        return _number(sum(t.max_score for t in self.tests_of(item) if t.passed))
+
     @property
     def grader_errors(self):
         """The names of the tests the graders could not complete (a grader's bug, never the student's)."""
@@ -195,8 +219,9 @@ class SubmissionResult:
             "isolation": self.isolation,
             "process_limit": self.process_limit,
             "worker_user": self.worker_user,
-            "items": {name: {"score": s.score, "max_score": s.max_score, "track": s.track}
-                      for name, s in self.items.items()},
+            "scoring": self.scoring,
+            "items": {name: {"score": s.score, "max_score": s.max_score, "track": s.track,
+                             "derivation": s.derivation} for name, s in self.items.items()},
             "diagnoses": [{"item": d.item, "test": d.test, "diagnosis": d.diagnosis} for d in self.diagnoses],
             "cells": [{"name": c.name, "ok": c.ok, "error": c.error, "seconds": c.seconds} for c in self.cells],
             "worker_restarts": self.worker_restarts,
@@ -246,6 +271,7 @@ class SubmissionResult:
                                               and (c.get("error") is None or isinstance(c["error"], str))
                                               for c in cells), "malformed cells")
         _need(extra.get("error") is None or isinstance(extra["error"], str), "a malformed error")
+        _need(extra.get("scoring", ADDITIVE) in SCORING_RULES, "an unknown scoring rule")
         text = {key: extra.get(key) if isinstance(extra.get(key), str) else None
                 for key in ("dialect", "isolation", "process_limit", "worker_user")}
         stamp = None
@@ -258,13 +284,14 @@ class SubmissionResult:
         return cls(
             assignment=extra["assignment"], score=data["score"], max_score=data["max_score"], output=data["output"],
             tests=tests,
-            items={name: ItemScore(v["score"], v["max_score"], v.get("track") if isinstance(v.get("track"), str)
-                                   else None) for name, v in items.items()},
+            items={name: ItemScore(v["score"], v["max_score"], _text(v.get("track")), _text(v.get("derivation")))
+                   for name, v in items.items()},
             diagnoses=[Diagnosis(d["item"], d["test"], d["diagnosis"]) for d in diagnoses],
             cells=[CellRun(c["name"], c["ok"], c.get("error"), c["seconds"] if _is_number(c.get("seconds")) else 0.0)
                    for c in cells],
             worker_restarts=restarts if type(restarts) is int else 0, error=extra.get("error"),
-            seconds=seconds if _is_number(seconds) else 0.0, stamp=stamp, **text,
+            seconds=seconds if _is_number(seconds) else 0.0, stamp=stamp, scoring=extra.get("scoring", ADDITIVE),
+            **text,
         )
 
     # -- Markdown and Gradescope -------------------------------------------------------------------
@@ -278,6 +305,26 @@ class SubmissionResult:
         from .gradescope import gradescope_results
 
         return gradescope_results(assignment, self, seconds)
+
+
+def _text(value):
+    return value if isinstance(value, str) else None
+
+
+def count_points(tests, items, rule):
+    """Set each test's and each item's points by ``rule`` and return the total. A test that
+    passed earns its points; under the all-or-nothing rule only when every test of its item
+    passed (a passed test of a failed item keeps ``passed`` and has 0 points). The total is the
+    sum of the tests, as Gradescope and :meth:`SubmissionResult.from_json` require."""
+    failed = {test.item for test in tests if not test.passed}
+    for totals in items.values():
+        totals.score = 0.0
+    for test in tests:
+        counts = test.passed and not (rule == ALL_OR_NOTHING and test.item in failed)
+        test.score = test.max_score if counts else 0.0
+        if test.item in items:
+            items[test.item].score = _number(items[test.item].score + test.score)
+    return _number(sum(test.score for test in tests))
 
 
 def build_results(assignment, outcomes, info):
@@ -315,12 +362,38 @@ def feedback_markdown(result):
     return sanitize("\n".join(lines).rstrip() + "\n")
 
 
+# Why a passed test, or a derivation, earned nothing under the all-or-nothing rule (its
+# derivation's points included: the note names the derivation when the item has one).
+ALL_OR_NOTHING_RULE = "this course counts an item's points only when all its tests pass"
+
+
+def not_counted_note(result, item):
+    """Markdown saying why ``item``'s points (its passed tests', its derivation's) do not count,
+    or None when nothing that would have counted was lost."""
+    withheld, derivation = result.withheld(item), result.items[item].derivation
+    if not result.not_counted(item) or not (withheld or derivation):
+        return None
+    tests = result.tests_of(item)
+    failed = sum(not t.passed for t in tests)
+    lost = []
+    if withheld:
+        lost.append(f"the {withheld:g} points of the tests that passed")
+    if derivation:
+        lost.append(f"the points of its hand-graded derivation (`{derivation}`)")
+    return (f"**Points not counted**: {ALL_OR_NOTHING_RULE}; {failed} of {len(tests)} tests failed, "
+            f"so {' and '.join(lost)} do not count.")
+
+
 def item_feedback(result, item):
-    """The lines of ``feedback.md`` about one item: its score, then what went wrong."""
+    """The lines of ``feedback.md`` about one item: its score, why its points do not count (if
+    they do not, under the all-or-nothing rule), then what went wrong."""
     tests = result.tests_of(item)
     totals = result.items[item]
     mark = "✓" if totals.full else "✗"
     lines = [f"## {mark} {item}: {totals.score:g} / {totals.max_score:g}", ""]
+    note = not_counted_note(result, item)
+    if note:
+        lines.append(f"- {note}")
     failed = [t for t in tests if not t.passed]
     if failed and all(t.diagnosis == "not_implemented" for t in failed):
         methods = list(dict.fromkeys(name for t in failed
@@ -334,7 +407,7 @@ def item_feedback(result, item):
             continue
         shown.add(test.output)
         lines.append(f"- **{test.title}**: {test.output}")
-    return sanitize("\n".join(lines + ([""] if shown else []))).split("\n")
+    return sanitize("\n".join(lines + ([""] if shown or note else []))).split("\n")
 
 
 def write_atomic(path, text):
@@ -359,4 +432,4 @@ def write_submission_results(folder, result, sign=None):
 
 
 __all__ = ["SubmissionResult", "TestResult", "ItemScore", "Diagnosis", "CellRun", "BatchStamp", "MalformedResults",
-           "build_results", "feedback_markdown", "write_submission_results", "DIAGNOSES"]
+           "build_results", "count_points", "feedback_markdown", "write_submission_results", "DIAGNOSES"]
