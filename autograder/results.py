@@ -327,11 +327,6 @@ def count_points(tests, items, rule):
     return _number(sum(test.score for test in tests))
 
 
-def build_results(assignment, outcomes, info):
-    """:meth:`SubmissionResult.build`."""
-    return SubmissionResult.build(assignment, outcomes, info)
-
-
 def summary_line(score, max_score, error=None):
     line = f"{score:g} / {max_score:g} points."
     if error:
@@ -432,4 +427,4 @@ def write_submission_results(folder, result, sign=None):
 
 
 __all__ = ["SubmissionResult", "TestResult", "ItemScore", "Diagnosis", "CellRun", "BatchStamp", "MalformedResults",
-           "build_results", "count_points", "feedback_markdown", "write_submission_results", "DIAGNOSES"]
+           "count_points", "feedback_markdown", "write_submission_results", "DIAGNOSES"]

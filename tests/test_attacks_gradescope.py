@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 import reference_impl
 from autograder import gradescope, manifest, runner
-from autograder.results import build_results
+from autograder.results import SubmissionResult
 from tests.test_gradescope import hidden_manifest
 
 ASSIGNMENT = manifest.load("modules")
@@ -43,7 +43,7 @@ def outcomes(assignment, failing=()):
 
 def results_for(assignment, failing, **info):
     """Gradescope's results.json for synthetic outcomes."""
-    return gradescope.gradescope_results(assignment, build_results(assignment, outcomes(assignment, failing),
+    return gradescope.gradescope_results(assignment, SubmissionResult.build(assignment, outcomes(assignment, failing),
                                                                     {**INFO, **info}))
 
 
@@ -122,7 +122,7 @@ def test_the_visible_tests_are_summed_up_and_the_whole_is_shown_after_publicatio
 
 
 def test_without_hidden_tests_the_total_and_run_time_are_shown():
-    results = gradescope.gradescope_results(ASSIGNMENT, build_results(ASSIGNMENT, outcomes(ASSIGNMENT), INFO),
+    results = gradescope.gradescope_results(ASSIGNMENT, SubmissionResult.build(ASSIGNMENT, outcomes(ASSIGNMENT), INFO),
                                             seconds=12.34)
     seen = seen_before_publication(results)
     assert seen["total"] == seen["score"] == ASSIGNMENT.max_score and seen["execution_time"] == 12.3

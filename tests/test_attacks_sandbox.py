@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder import manifest
-from autograder.results import build_results
+from autograder.results import SubmissionResult
 from autograder.runner import grade
 from autograder.selftest.reference_submission import reference_source
 from tests.helpers import notebook_from_source, reference_notebook
@@ -36,7 +36,7 @@ def test_run_cannot_include_a_classmates_notebook(tmp_path):
     notebook_from_source(folder / "mallory.ipynb", "import numpy as np\n\n\n%run alice.ipynb\n\n\n%run ./alice.ipynb")
     assignment = small_assignment()
     outcomes, info = grade(assignment, folder / "mallory.ipynb")
-    results = build_results(assignment, outcomes, info)
+    results = SubmissionResult.build(assignment, outcomes, info)
     assert results.score == 0, results.to_markdown()
     assert {o.diagnosis for o in outcomes} == {"missing"}
     alice, _ = grade(assignment, folder / "alice.ipynb")

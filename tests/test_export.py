@@ -11,7 +11,7 @@ import pytest
 
 from autograder import manifest
 from autograder.export import load_results, to_csv
-from autograder.results import BatchStamp, build_results, write_submission_results
+from autograder.results import BatchStamp, SubmissionResult, write_submission_results
 from autograder.runner import TestOutcome
 
 ASSIGNMENT = manifest.load("modules")
@@ -39,7 +39,7 @@ def synthetic_results(assignment, student, failures=None, error=None, failed_cel
 
     info = {"cells": [Cell(i) for i in range(3)], "dialect": "torch-legacy", "isolation": "full", "error": error,
             "restarts": 0, "seconds": 1.0}
-    results = build_results(assignment, outcomes, info)
+    results = SubmissionResult.build(assignment, outcomes, info)
     results.stamp = BatchStamp(submission or student, student, f"{student}.ipynb", "")
     return results
 

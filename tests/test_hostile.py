@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from autograder import manifest
-from autograder.results import build_results
+from autograder.results import SubmissionResult
 from autograder.runner import grade
 from autograder.sandbox.client import PIDS_ROOT, Limits, PidsGroup, bubblewrap_works, unprivileged_python_works
 from autograder.selftest.reference_submission import reference_source
@@ -186,7 +186,7 @@ def assignment_for(case):
 
 def grade_file(path, assignment=ASSIGNMENT):
     outcomes, info = grade(assignment, path)
-    results = build_results(assignment, outcomes, info)
+    results = SubmissionResult.build(assignment, outcomes, info)
     return results.to_json(), results.to_markdown()
 
 

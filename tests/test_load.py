@@ -30,7 +30,7 @@ def scores(assignment):
     graded = {}
     for name, source in submissions():
         results = grade_source(assignment, source, name)
-        graded[name] = {t["name"]: t["score"] for t in results["tests"]}
+        graded[name] = {t.name: t.score for t in results.tests}
     return graded
 
 

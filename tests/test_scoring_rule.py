@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from autograder import export, manifest, nbgrader_plugin, report
-from autograder.results import SubmissionResult, build_results, write_submission_results
+from autograder.results import SubmissionResult, write_submission_results
 from tests.test_attacks_gradescope import outcomes, results_for, seen_before_publication, total_after_publication
 from tests.test_export import synthetic_results
 from tests.test_gradescope import hidden_manifest
@@ -283,7 +283,7 @@ def test_autograde_writes_the_items_points_under_the_rule(tmp_path, monkeypatch)
     """The grade cell's numeric result (nbgrader's partial credit) is the item's points under the
     rule, and its feedback says why the points and the derivation's do not count."""
     def grade_submission(part, files):  # what the sandbox would find: two of Linear's tests fail
-        return build_results(part, outcomes(part, set(LINEAR_FAILS)), {})
+        return SubmissionResult.build(part, outcomes(part, set(LINEAR_FAILS)), {})
 
     monkeypatch.setattr(nbgrader_plugin, "grade_submission", grade_submission)
     cell = nbformat.v4.new_code_cell("# tests")
