@@ -10,7 +10,8 @@ Twenty submissions (the reference and mutants of it, each a notebook) are graded
 
 (a) and (b) alternate submission by submission, so that a change of load on the machine
 affects both alike; each pair gives a ratio (a) / (b), in wall time and in CPU time (this
-process and its children: the sandbox worker, the kernel), and the medians of those ratios
+process and the children it reaped: the kernel, but not the sandbox worker, which the init
+process of bubblewrap's PID namespace reaps), and the medians of those ratios
 are the figures to read. Then it times ``autograder grade -j 1`` and ``-j 2`` on the same
 twenty (``--force``), alternated, and gives the throughput ratio of each pair.
 """
@@ -152,7 +153,7 @@ def main():
     print()
     print(f"{'Per submission (seconds; ratios per pair)':58s}  median      min     max")
     print(row("(a) ours: sandbox + cells + all grader tests + results", [w for w, _ in ours]))
-    print(row("    CPU time (this process and the sandbox worker)", [c for _, c in ours]))
+    print(row("    CPU time (this process; not the worker, see above)", [c for _, c in ours]))
     print(row("    of which running the cells in the sandbox (wall)", cells))
     print(row("(b) nbclient: execute the notebook in a fresh kernel", [w for w, _ in kernel]))
     print(row("    CPU time (this process and the kernel)", [c for _, c in kernel]))

@@ -8,8 +8,9 @@ nothing is warm. Each pair runs, one after the other,
 (b) ``jupyter nbconvert --to notebook --execute SUBMISSION.ipynb``: a fresh interpreter starts a
     kernel and runs the cells, the least an in-kernel autograder does,
 
-and gives the ratio (a) / (b) of the pair, in wall time and in CPU time (the command and every
-process it started). The medians of the ratios over the pairs are the figures to read.
+and gives the ratio (a) / (b) of the pair, in wall time and in CPU time (the command and the
+processes it reaped; under bubblewrap the sandbox worker is reaped inside its PID namespace and
+is not counted, so read the wall time). The medians of the ratios over the pairs are the figures to read.
 """
 import argparse
 import json
