@@ -15,6 +15,7 @@ import pytest
 from autograder import manifest, profiles
 from autograder.release import ROOT, Report, check_release, check_sources
 from tests.helpers import filled_notebook
+from tests.test_course import execute, kernel  # noqa: F401 - kernel is a fixture
 
 NAME = "modules-ru"
 COURSE = manifest.load(NAME)
@@ -249,3 +250,15 @@ def test_a_snake_submission_is_graded_at_the_autograded_part_of_twenty(tmp_path)
     assert solved["extra_data"]["dialect"] == "snake"
     assert solved["score"] == 13, [t["name"] for t in solved["tests"] if t["status"] != "passed"]
     assert untouched["score"] == 0
+
+
+def test_the_russian_notebooks_pass_their_own_self_checks_in_a_kernel(kernel, tmp_path):  # noqa: F811 - fixture
+    """The instructor's Russian notebooks run top to bottom in a kernel: every self-check of the
+    lesson passes, in Russian, and tests.ipynb's summary says so too."""
+    shutil.copytree(SOURCE, tmp_path / NAME)
+    for notebook in ("modules.ipynb", "tests.ipynb"):
+        errors, text = execute(tmp_path / NAME / notebook)
+        assert errors == [], (notebook, errors)
+        assert "ОШИБКА" not in text and "ещё не" not in text, (notebook, text[-2000:])
+        assert text.count("все проверки пройдены") >= 4, (notebook, text[-2000:])
+        assert "all checks passed" not in text and "FAIL" not in text, notebook
