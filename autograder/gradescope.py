@@ -239,16 +239,10 @@ def visibility(assignment, test):
 
 
 def gradescope_test(assignment, test):
-    return {
-        "name": test.name,
-        "score": test.score,
-        "max_score": test.max_score,
-        "status": "passed" if test.passed else "failed",
-        "output": test.output,
-        "output_format": "md",
-        "tags": [test.item],
-        "visibility": visibility(assignment, test),
-    }
+    """One of our tests as Gradescope shows it: its JSON (``TestResult.to_json``) less our
+    ``extra_data``, with its visibility."""
+    shown = {key: value for key, value in test.to_json().items() if key != "extra_data"}
+    return {**shown, "visibility": visibility(assignment, test)}
 
 
 # Under the all-or-nothing rule (see ``results.count_points``) a passed test of an item that failed
