@@ -1,5 +1,6 @@
 """The sandbox: isolation, limits, restarts, and a protocol that trusts nothing from the worker."""
 import socket
+import struct
 import threading
 from pathlib import Path
 
@@ -128,6 +129,7 @@ def test_the_worker_cannot_send_pickles_or_objects():
         plain[:-8],  # fewer elements than the shape says
         plain + b"\0" * 8,  # more
         plain[:3],
+        b"<f8 " + struct.pack(">BQQ", 2, 0, (1 << 64) - 1),  # no elements, but a dimension NumPy cannot hold
     ]:
         with pytest.raises(protocol.ProtocolError):
             protocol.parse_array(payload)

@@ -86,7 +86,10 @@ def parse_array(payload):
     shape = struct.unpack(f">{ndim}Q", payload[5:start])
     if math.prod(shape) * dtype.itemsize != len(payload) - start:
         raise ProtocolError("reply array frame's size does not match its shape")
-    return np.frombuffer(payload, dtype, offset=start).reshape(shape).copy()
+    try:
+        return np.frombuffer(payload, dtype, offset=start).reshape(shape).copy()
+    except ValueError:  # an empty array with a dimension NumPy cannot hold
+        raise ProtocolError(f"reply array frame has an impossible shape {shape}") from None
 
 
 class Unsendable:
