@@ -3,7 +3,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .sandbox.client import Limits
+from .sandbox.limits import Limits
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
 SOURCE_NOTEBOOKS = ASSIGNMENTS.parent / "source_notebooks"

@@ -175,3 +175,33 @@ def test_a_submission_has_a_total_time_budget():
                                  ("cell 3", "x = 1")])
         assert reports[0].ok and not reports[2].ok
         assert "grading time" in str(reports[2].error)
+
+
+@pytest.fixture
+def unprobed(monkeypatch):
+    """A process that has neither probed bubblewrap nor started a worker under it yet."""
+    from autograder.sandbox import client
+
+    monkeypatch.setattr(client, "_BWRAP_STARTED", [])
+    client.bubblewrap_works.cache_clear()
+    yield client
+    client.bubblewrap_works.cache_clear()
+
+
+@needs_bwrap
+def test_the_first_worker_under_bubblewrap_is_its_own_probe(unprobed):
+    with Sandbox(FAST) as box:
+        assert box.isolation == "full"
+        assert call(box, "__import__('os').getuid() != 0")
+    assert unprobed.bubblewrap_works.cache_info().misses == 0  # no separate probe was started
+    assert unprobed.bubblewrap_works()
+
+
+def test_a_bubblewrap_that_cannot_start_a_worker_leaves_reduced_isolation(unprobed, monkeypatch):
+    # as bubblewrap does without user namespaces: it says why and exits
+    monkeypatch.setattr(unprobed.shutil, "which", lambda name: "/usr/bin/bwrap")
+    monkeypatch.setattr(unprobed, "_bwrap_prefix", lambda *a, **k: ["sh", "-c", "echo no namespaces >&2; exit 1", "--"])
+    with Sandbox(FAST) as box:
+        assert box.isolation == "reduced"
+        assert call(box, "6 * 7") == 42
+    assert unprobed.bubblewrap_works() is False

@@ -37,25 +37,13 @@ from pathlib import Path
 import numpy as np
 
 from . import protocol
+from .limits import Limits  # noqa: F401 - the sandbox's limits, imported from here by the graders' side
 
 WORKER_SOURCES = (Path(__file__).with_name("worker.py"), Path(__file__).with_name("reader.py"))
 PROJECT_PACKAGES = ("autograder", "reference_impl")
 ARENA_BYTES = 64 << 20  # shared memory for the arrays of requests (a whole grading uses about 2 MB)
 # Far above any account and any range of subordinate uids: a uid that owns nothing on the machine.
 UNPRIVILEGED_UID_BASE = 3_000_000_000
-
-
-@dataclass(frozen=True)
-class Limits:
-    cell_seconds: float = 30.0
-    call_seconds: float = 5.0
-    cpu_seconds: int = 300  # the worker's whole life
-    submission_seconds: float = 600.0  # wall clock for everything one submission gets, restarts included
-    memory_mb: int = 3072  # address space
-    processes: int = 256  # processes and threads together where a cgroup counts them
-    file_size_mb: int = 64
-    start_seconds: float = 30.0
-    disk_mb: int = 256  # under bubblewrap: the size of /tmp and of the submission folder, each
 
 
 class SandboxError(Exception):
@@ -333,10 +321,20 @@ PR_SET_PDEATHSIG = 1
 
 # -- bubblewrap --------------------------------------------------------------------------------
 
+_BWRAP_STARTED = []  # a worker of this process has started under bubblewrap: it works here
+
+
+def _bubblewrap_untried():
+    """bubblewrap is installed, and neither probed nor used yet by this process."""
+    return not _BWRAP_STARTED and bubblewrap_works.cache_info().currsize == 0 and shutil.which("bwrap") is not None
+
+
 @lru_cache(maxsize=1)
 def bubblewrap_works():
     """True when ``bwrap`` is installed and can start a worker here as it would for grading
     (it needs user namespaces, or root), with the worker's drop to an unprivileged uid."""
+    if _BWRAP_STARTED:
+        return True
     if shutil.which("bwrap") is None:
         return False
     with tempfile.TemporaryDirectory(prefix="autograder-probe-") as empty:
@@ -448,11 +446,11 @@ class Sandbox:
         # AUTOGRADER_ISOLATION=reduced grades without bubblewrap even where it works (to see
         # what a machine without it does); nothing can ask for more than the machine has
         forced = os.environ.get("AUTOGRADER_ISOLATION") == "reduced"
-        self.isolation = isolation or ("full" if not forced and bubblewrap_works() else "reduced")
-        self.uid = worker_uid()
-        if self.uid is not None and self.isolation == "reduced" and not unprivileged_python_works():
-            self.uid = None
-        self.user = "root" if os.geteuid() == 0 and self.uid is None else "unprivileged"
+        # The first worker of a process where bubblewrap is installed but not yet probed is
+        # started under it at once: its start is the probe (see _start_first).
+        untried = isolation is None and not forced and _bubblewrap_untried()
+        self.isolation = isolation or ("full" if not forced and (untried or bubblewrap_works()) else "reduced")
+        self._choose_user()
         # ignore_cleanup_errors: in reduced isolation the student's code could make files undeletable
         self._tmp = tempfile.TemporaryDirectory(prefix="autograder-", ignore_cleanup_errors=True)
         self.workdir = Path(self._tmp.name) / "submission"
@@ -467,12 +465,7 @@ class Sandbox:
             shutil.copyfile(source, self.code_dir / source.name)
             os.chmod(self.code_dir / source.name, 0o644)
         os.chmod(self.code_dir, 0o755)
-        if self.uid is not None and self.isolation == "reduced":
-            # the worker's own uid owns its private copy (and nothing else); others may not enter
-            os.chmod(self._tmp.name, 0o711)
-            os.chown(self.workdir, self.uid, self.uid)
-            for file in self.workdir.iterdir():
-                os.chown(file, self.uid, self.uid)
+        self._give_workdir_to_worker()
         self.arena = None
         self.handles = itertools.count(1)
         self.output_budget = OUTPUT_BUDGET
@@ -486,10 +479,43 @@ class Sandbox:
         self.deadline = time.monotonic() + limits.submission_seconds
         self._starting = self._replaying = False
         try:
-            self._start()
+            self._start_first(untried)
         except BaseException:
             self.close()
             raise
+
+    def _choose_user(self):
+        self.uid = worker_uid()
+        if self.uid is not None and self.isolation == "reduced" and not unprivileged_python_works():
+            self.uid = None
+        self.user = "root" if os.geteuid() == 0 and self.uid is None else "unprivileged"
+
+    def _give_workdir_to_worker(self):
+        if self.uid is not None and self.isolation == "reduced":
+            # the worker's own uid owns its private copy (and nothing else); others may not enter
+            os.chmod(self._tmp.name, 0o711)
+            os.chown(self.workdir, self.uid, self.uid)
+            for file in self.workdir.iterdir():
+                os.chown(file, self.uid, self.uid)
+
+    def _start_first(self, untried):
+        """Start the first worker. ``untried``: bubblewrap has not been probed in this process,
+        and this worker is started under it as the probe would be (the same command, dropping to
+        an unprivileged uid, importing NumPy), which saves the probe's own start. Should it fail,
+        the probe (:func:`bubblewrap_works`) decides: bubblewrap does not work here, and the worker
+        starts in reduced isolation as it would have; or it does, and the failure stands."""
+        try:
+            self._start()
+        except (SandboxError, OSError):
+            if not untried or bubblewrap_works():
+                raise
+            self.isolation = "reduced"
+            self._choose_user()
+            self._give_workdir_to_worker()
+            self._start()
+        else:
+            if untried and self.isolation == "full":
+                _BWRAP_STARTED.append(True)
 
     # -- process ------------------------------------------------------------------------------
 
