@@ -3,19 +3,16 @@ import dataclasses
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from . import heldout, markdown
 from .dialects import TORCH_LEGACY, detect
 from .sandbox.client import Limits, Sandbox, SandboxError
 from .sandbox.reader import UnreadableNotebook
-from .student import StudentCode, StudentFailure
+from .student import StudentCode
 
 GRADERS = Path(__file__).resolve().parent / "graders"
-SUBMISSION_KEY = pytest.StashKey()
 
 
 @dataclass
@@ -82,29 +79,6 @@ class TestOutcome:
     seconds: float = 0.0
 
 
-@dataclass
-class Collector:
-    """A pytest plugin that keeps each grader test's outcome and the student-facing message:
-    words only, never the exception (whose traceback would keep every array the test held
-    until the whole submission is graded)."""
-
-    outcomes: dict = field(default_factory=dict)
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item, call):
-        result = yield
-        report = result.get_result()
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            error = call.excinfo.value if call.excinfo else None
-            if isinstance(error, StudentFailure):
-                failure = (str(error), error.diagnosis)
-            else:
-                failure = None if error is None else (None, type(error).__name__)
-            title = (item.function.__doc__ or item.name).strip().splitlines()[0].rstrip(".")
-            self.outcomes[(Path(str(item.path)).stem, item.name)] = (report.passed, failure, title, call.duration)
-            report.longrepr = None  # pytest's own copy of the failure, with the test's frames
-
-
 def test_node(item, key):
     return f"{GRADERS / (item.grader + '.py')}::test_{key}"
 
@@ -119,9 +93,15 @@ def import_graders_meanwhile():
     the thread. A batch's prepared parent imports them before it forks (``batch.warm_up``)."""
     if _IMPORTING or all(f"autograder.graders.{p.stem}" in sys.modules for p in GRADERS.glob("test_*.py")):
         return
-    thread = threading.Thread(target=grader_titles, name="import graders", daemon=True)
+    thread = threading.Thread(target=_import_graders, name="import graders", daemon=True)
     _IMPORTING.append(thread)
     thread.start()
+
+
+def _import_graders():
+    from . import grading_session  # noqa: F401 - pytest, for the session that runs the graders
+
+    grader_titles()
 
 
 def grader_titles():
@@ -141,6 +121,8 @@ def run_graders(assignment, submission):
     """Run the manifest's tests on ``submission``; returns a list of :class:`TestOutcome`."""
     while _IMPORTING:
         _IMPORTING.pop().join()
+    from . import grading_session  # pytest: imported with the graders, not before the sandbox starts
+
     titles = grader_titles()
     nodes, outcomes = {}, []
     # Tests students see before grades are published run first: a hidden test that hangs, or
@@ -154,24 +136,13 @@ def run_graders(assignment, submission):
             name = submission.name_of(item.name)
             outcomes.append(TestOutcome(item.name, key, False, f"`{name}` is not defined in the submission.", "missing",
                                     title))
-    collector = Collector()
-    if nodes:
-        config_args = [
-            # no third-party plugin of the environment takes part in grading (nor costs start-up time)
-            "--disable-plugin-autoload",
-            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:warnings",
-            # these two collect garbage after every test, a third of pytest's time here
-            "-p", "no:unraisableexception", "-p", "no:threadexception",
-            "-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS),
-        ]
-        plugin = _SubmissionPlugin(submission)
-        pytest.main(config_args + list(nodes), plugins=[collector, plugin])
-    if any(failure is not None and failure[1] == "MemoryError" for _, failure, _, _ in collector.outcomes.values()):
+    collected = grading_session.run(list(nodes), submission) if nodes else {}
+    if any(failure is not None and failure[1] == "MemoryError" for _, failure, _, _ in collected.values()):
         # the grading process itself ran out of memory: the batch reports that for this submission
         raise MemoryError("the grading process ran out of memory while grading this submission")
     for node, (item, key) in nodes.items():
         module = Path(node.split("::")[0]).stem
-        passed, failure, title, seconds = collector.outcomes.get(
+        passed, failure, title, seconds = collected.get(
             (module, f"test_{key}"), (False, None, titles.get((module, key), key), 0.0))
         if passed:
             outcomes.append(TestOutcome(item, key, True, "", None, title, seconds))
@@ -186,14 +157,6 @@ def run_graders(assignment, submission):
     order = {(name, key): i
              for i, (name, key) in enumerate((it.name, k) for it in assignment.items.values() for k in it.tests)}
     return sorted(outcomes, key=lambda o: order[(o.item, o.test)])
-
-
-class _SubmissionPlugin:
-    def __init__(self, submission):
-        self.submission = submission
-
-    def pytest_configure(self, config):
-        config.stash[SUBMISSION_KEY] = self.submission
 
 
 def grade_submission(assignment, files):

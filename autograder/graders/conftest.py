@@ -13,7 +13,8 @@ import pytest
 
 import reference_impl
 from autograder import heldout, manifest
-from autograder.runner import SUBMISSION_KEY, open_submission
+from autograder.grading_session import SUBMISSION_KEY
+from autograder.runner import open_submission
 from autograder.selftest.reference_submission import write_reference_submission
 
 # What a student's training notebook ends with: a model trained on the digits, in `model`.
