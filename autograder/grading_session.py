@@ -17,7 +17,7 @@ PYTEST_ARGS = [
     "--disable-plugin-autoload",
     "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:warnings",
     # these two collect garbage after every test, a third of pytest's time here
-    "-p", "no:unraisableexception", "-p", "no:threadexception",
+    "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:logging",
     "-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS),
 ]
 
