@@ -70,9 +70,9 @@ def test_empty_terms(submission, ref, rng):
     for n, d, M, labels, case in EDGE_BATCHES:
         student, reference = criterion(submission, ref, M)
         x, y = batch(rng, n, d, M, labels)
-        what = _("ClassContrastiveCriterion({M}) loss when all labels are equal (no negative pairs)", M=M) \
+        what = _("ClassContrastiveCriterion({M}) loss when all labels equal (no negative pairs)", M=M) \
             if case == "equal" else \
-            _("ClassContrastiveCriterion({M}) loss when all labels are different (no positive pairs)", M=M)
+            _("ClassContrastiveCriterion({M}) loss when all labels different (no positive pairs)", M=M)
         loss_right, grad_right = right_on(student, reference, *batch(rng, n, d, M, REGULAR_LABELS[:n]))
         got = student.loss(x, y)
         expect(np.isfinite(got), "contrastive_empty_term", what, _("It returned {got}.", got=got))
