@@ -13,11 +13,13 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
-from autograder import i18n, manifest, profiles, results
+from autograder import analyser, checks, i18n, manifest, profiles, results
 from autograder.diagnoses import DIAGNOSES
-from autograder.runner import grade_submission, grader_titles
+from autograder.runner import TestOutcome, grade_submission, grader_titles
+from autograder.student import StudentFailure
 from tests.helpers import filled_notebook
 from tests.test_profile_modules_ru import COURSE_NAMES, LATIN_ALLOWED, LATIN_WORD, RELEASE, SOURCE, prose
 
@@ -145,6 +147,57 @@ def test_the_english_words_check_can_fail():
 def test_the_russian_catalogue_has_no_english_prose():
     found = {key: english_words(value) for key, value in RU.items() if english_words(value)}
     assert found == {}
+
+
+# -- the comparisons, in Russian (fast: no sandbox) --------------------------------------------------
+
+X = np.arange(12, dtype=np.float64).reshape(3, 4) / 7 - 0.8
+
+
+def failure(function, *args, **kwargs):
+    with pytest.raises(StudentFailure) as caught:
+        function(*args, **kwargs)
+    return caught.value
+
+
+def test_a_failure_speaks_the_current_language_and_keeps_its_diagnosis():
+    with i18n.language("ru"):
+        error = failure(checks.fail, "grad_overwritten", "Linear(4, 3) gradW", "После двух вызовов.")
+        shape = failure(checks.expect_close, X[:2], X, "SoftMax: выход")
+        factor = failure(checks.expect_close, 5 * X, X, "Linear(4, 3): выход", context=analyser.context_for(X[:, :1]))
+    assert error.diagnosis == "grad_overwritten"
+    assert str(error) == f"Linear(4, 3) gradW: {RU[DIAGNOSES['grad_overwritten']]} После двух вызовов."
+    assert shape.diagnosis == "wrong_shape" and str(shape).endswith("Ожидалась форма (3, 4), получена (2, 4).")
+    assert factor.diagnosis == "factor" and "умноженному на" in str(factor) and "Наибольшее расхождение" in str(factor)
+    assert [english_words(str(e)) for e in (error, shape, factor)] == [[], [], []]
+    assert str(failure(checks.fail, "grad_overwritten", "W", "")) == f"W: {DIAGNOSES['grad_overwritten']}"
+
+
+def test_the_language_is_set_around_a_block_and_restored_after_it():
+    assert i18n.current() == "en"
+    with pytest.raises(StudentFailure):
+        with i18n.language("ru"):
+            assert i18n._("{what}: output", what="SoftMax") == "SoftMax: выход"
+            checks.fail("wrong_values", "x")
+    assert i18n.current() == "en" and i18n._("{what}: output", what="SoftMax") == "SoftMax: output"
+    with pytest.raises(i18n.UnknownLanguage):
+        with i18n.language("xx"):
+            pass
+
+
+def test_gradescope_and_the_nbgrader_feedback_cells_follow_the_results_language():
+    course = manifest.load("modules-ru")
+    outcomes = [TestOutcome("Linear", key, key != "forward", "" if key != "forward" else
+                            i18n.catalogue("ru")["{what}: output"].format(what="Linear(3, 2)"), "wrong_values",
+                            "output matches input @ W.T + b") for key in course.items["Linear"].tests]
+    result = results.SubmissionResult.build(course, outcomes, {"cells": []})
+    lines = results.item_feedback(result, "Linear")
+    assert lines[0] == "## ✗ Linear: 0 / 1" and lines[2].startswith("- **Баллы не засчитаны**")
+    assert "- **выход совпадает с input @ W.T + b**: Linear(3, 2): выход" in lines
+    shown = result.to_gradescope(course)
+    assert shown["output"] == "Баллы: 0 / 13."
+    assert [english_words(f"{t['name']} {t['output']}") for t in shown["tests"]] == [[]] * len(shown["tests"])
+    assert any("_Тест пройден, но его баллы не засчитываются" in t["output"] for t in shown["tests"])
 
 
 # -- the language travels --------------------------------------------------------------------------
