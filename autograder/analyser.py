@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .i18n import _
+
 RTOL, ATOL = 1e-6, 1e-8
 
 
@@ -66,7 +68,7 @@ def number(value):
 def standard_constants(context):
     """The layer's own constants, then the ones every computation may get wrong."""
     found = dict(context.constants)
-    found.setdefault("-1 (the sign is flipped)", -1.0)
+    found.setdefault(_("-1 (the sign is flipped)"), -1.0)
     found.setdefault("2", 2.0)
     found.setdefault("1/2", 0.5)
     return found
@@ -86,10 +88,10 @@ def batch_constants(n, criterion=False):
     if n <= 1:
         return {}
     if criterion:
-        return {"N (the batch size): the division by N is missing": float(n),
-                "1/N (the batch size): it is divided by N once too often": 1.0 / n}
-    return {"1/N (the batch size): a layer must not divide by N, only criterions do": 1.0 / n,
-            "N (the batch size)": float(n)}
+        return {_("N (the batch size): the division by N is missing"): float(n),
+                _("1/N (the batch size): it is divided by N once too often"): 1.0 / n}
+    return {_("1/N (the batch size): a layer must not divide by N, only criterions do"): 1.0 / n,
+            _("N (the batch size)"): float(n)}
 
 
 def fitted_factor(got, expected):
@@ -110,7 +112,7 @@ def context_for(x, criterion=False, constants=None, **options):
     found = batch_constants(x.shape[0] if x.ndim else 1, criterion)
     if criterion and x.ndim == 2 and x.shape[1] not in (1, x.shape[0]):
         n, d = x.shape
-        found[f"N/D = {n}/{d}: divided by the number of columns D where the batch size N belongs"] = n / d
+        found[_("N/D = {n}/{d}: divided by the number of columns D where the batch size N belongs", n=n, d=d)] = n / d
     found.update(constants or {})
     return Context(x=x, constants=found, layout="image" if x.ndim == 4 else "rows", **options)
 
@@ -123,9 +125,9 @@ def constant_result(got, expected, context):
         return None
     value = float(got.flat[0])
     if np.all(got == value) and not np.all(expected == expected.flat[0]):
-        what = "zero" if value == 0 else number(value)
-        return Finding("constant", f"It is {what} everywhere, where the expected result varies: it does not depend on "
-                                   "the input (is the computation missing?).")
+        what = _("zero") if value == 0 else number(value)
+        return Finding("constant", _("It is {value} everywhere, where the expected result varies: it does not depend "
+                                     "on the input (is the computation missing?).", value=what))
     return None
 
 
@@ -133,10 +135,11 @@ def permuted_shape(got, expected, context):
     if got.shape == expected.shape or sorted(got.shape) != sorted(expected.shape):
         return None
     if got.ndim == 2 and near(got.T, expected):
-        return Finding("transposed", f"It is the expected result transposed: shape {got.shape} where "
-                                     f"{expected.shape} is expected.")
-    return Finding("axes_permuted", f"Its shape {got.shape} is the expected {expected.shape} with the axes in "
-                                    "another order: check which axis is which (the batch comes first).")
+        return Finding("transposed", _("It is the expected result transposed: shape {got} where {expected} is "
+                                       "expected.", got=got.shape, expected=expected.shape))
+    return Finding("axes_permuted", _("Its shape {got} is the expected {expected} with the axes in another order: "
+                                      "check which axis is which (the batch comes first).", got=got.shape,
+                                      expected=expected.shape))
 
 
 def reduced_shape(got, expected, context):
@@ -145,19 +148,20 @@ def reduced_shape(got, expected, context):
         return None
     if got.ndim == expected.ndim and got.ndim == 2 and got.shape[0] == got.shape[1] and expected.shape[1] == 1 \
             and expected.shape[0] == got.shape[0]:
-        return Finding("keepdims", f"It has shape {got.shape} where {expected.shape} is expected: a vector of shape "
-                                   f"({expected.shape[0]},) was broadcast across the rows; keep the reduced axis "
-                                   "(keepdims=True) so that it broadcasts across the columns.")
+        return Finding("keepdims", _("It has shape {got} where {expected} is expected: a vector of shape ({n},) was "
+                                     "broadcast across the rows; keep the reduced axis (keepdims=True) so that it "
+                                     "broadcasts across the columns.", got=got.shape, expected=expected.shape,
+                                     n=expected.shape[0]))
     if got.size < expected.size and got.ndim < expected.ndim:
-        return Finding("reduced", f"It has shape {got.shape} where {expected.shape} is expected: an axis was "
-                                  "summed (or averaged) away that must be kept.")
+        return Finding("reduced", _("It has shape {got} where {expected} is expected: an axis was summed (or "
+                                    "averaged) away that must be kept.", got=got.shape, expected=expected.shape))
     return None
 
 
 def transposed(got, expected, context):
     if got.ndim == 2 and got.shape[0] == got.shape[1] and not near(got, expected) and near(got, expected.T):
-        return Finding("transposed", "It is the expected result transposed: a matrix is used (or returned) "
-                                     "transposed.")
+        return Finding("transposed", _("It is the expected result transposed: a matrix is used (or returned) "
+                                       "transposed."))
     return None
 
 
@@ -167,11 +171,12 @@ def factor(got, expected, context):
         return None
     placed = name_factor(found, context)
     if placed is None:
-        return Finding("factor", f"It is {number(found)} times the expected result everywhere: a constant factor "
-                                 "is wrong (none of the layer's own constants has this value).")
+        return Finding("factor", _("It is {factor} times the expected result everywhere: a constant factor is wrong "
+                                   "(none of the layer's own constants has this value).", factor=number(found)))
     if placed.startswith("-1"):
-        return Finding("sign", "It is the expected result with the opposite sign.")
-    return Finding("factor", f"It is {placed} = {number(found)} times the expected result everywhere.")
+        return Finding("sign", _("It is the expected result with the opposite sign."))
+    return Finding("factor", _("It is {placed} = {factor} times the expected result everywhere.", placed=placed,
+                               factor=number(found)))
 
 
 def per_line(got, expected, context):
@@ -181,12 +186,12 @@ def per_line(got, expected, context):
         return None
     scales = np.sum(got * expected, axis=1) / np.maximum(np.sum(expected * expected, axis=1), 1e-300)
     if near(got, scales[:, None] * expected) and not np.allclose(scales, scales[0]):
-        return Finding("row_factor", "Each row is the expected row times a factor of its own: the rows are "
-                                     "normalised (divided) by the wrong quantity.")
+        return Finding("row_factor", _("Each row is the expected row times a factor of its own: the rows are "
+                                       "normalised (divided) by the wrong quantity."))
     shifts = np.mean(got - expected, axis=0)
     if near(got, expected + shifts[None, :]) and not np.allclose(shifts, shifts[0]):
-        return Finding("column_offset", "Each column is off by a constant of its own: a per-feature term (a mean, a "
-                                        "bias) is missing or added.")
+        return Finding("column_offset", _("Each column is off by a constant of its own: a per-feature term (a mean, "
+                                          "a bias) is missing or added."))
     return None
 
 
@@ -196,8 +201,8 @@ def offset(got, expected, context):
         return None
     constant = float(np.mean(difference))
     if constant != 0.0 and near(difference, np.full_like(difference, constant)):
-        return Finding("offset", f"It is the expected result plus {number(constant)} everywhere: a constant is added "
-                                 "(or left out) that should not be.")
+        return Finding("offset", _("It is the expected result plus {constant} everywhere: a constant is added (or "
+                                   "left out) that should not be.", constant=number(constant)))
     return None
 
 
@@ -207,12 +212,12 @@ def named_term(got, expected, context):
         if term.shape != expected.shape or not np.any(term):
             continue
         if near(got, expected - term):
-            return Finding("missing_term", f"It is the expected result without {name}.")
+            return Finding("missing_term", _("It is the expected result without {term}.", term=name))
         if near(got, expected + term):
-            return Finding("extra_term", f"It is the expected result with {name} added once more (or with the "
-                                         "wrong sign).")
+            return Finding("extra_term", _("It is the expected result with {term} added once more (or with the "
+                                           "wrong sign).", term=name))
         if near(got, term):
-            return Finding("only_term", f"It is only {name}: the rest of the formula is missing.")
+            return Finding("only_term", _("It is only {term}: the rest of the formula is missing.", term=name))
     return None
 
 
@@ -224,12 +229,16 @@ def branch(got, expected, context):
     wrong = differs(got, expected)
     for side, mask in (("negative", x < 0), ("positive", x > 0)):
         if mask.any() and wrong.any() and not (wrong & ~mask).any():
-            text = f"It differs only where the input is {side} ({int(wrong.sum())} of {int(mask.sum())} such elements)"
+            counts = dict(wrong=int(wrong.sum()), total=int(mask.sum()))
+            text = _("It differs only where the input is negative ({wrong} of {total} such elements)", **counts) \
+                if side == "negative" else \
+                _("It differs only where the input is positive ({wrong} of {total} such elements)", **counts)
             ratio = fitted_factor(got[wrong], expected[wrong]) if np.any(expected[wrong]) else None
             placed = name_factor(ratio, context) if ratio is not None else None
             if ratio is not None:
-                text += f", where it is {placed + ' = ' if placed else ''}{number(ratio)} times the expected value"
-            return Finding(f"branch_{side}", text + ": check that branch of the formula.")
+                text += _(", where it is {factor} times the expected value",
+                          factor=f"{placed} = {number(ratio)}" if placed else number(ratio))
+            return Finding(f"branch_{side}", text + _(": check that branch of the formula."))
     return None
 
 
@@ -246,8 +255,9 @@ def pooling_positions(got, expected, context):
     at_max = maxima.reshape(x.shape)
     wrong = differs(got, expected)
     if wrong.any() and not (wrong & at_max).any():
-        return Finding("pool_positions", "It differs only at positions of a pooling window that are not its maximum: "
-                                         "the gradient must go to the maximum of each window and nowhere else.")
+        return Finding("pool_positions", _("It differs only at positions of a pooling window that are not its "
+                                           "maximum: the gradient must go to the maximum of each window and nowhere "
+                                           "else."))
     return None
 
 
@@ -264,21 +274,23 @@ def region(got, expected, context):
         inner = np.zeros((h, w), dtype=bool)
         inner[b:h - b, b:w - b] = True
         if inner.any() and not (wrong & inner).any():
-            return Finding("border", f"It differs only within {b} pixel(s) of the image's edges: check the zero "
-                                     "padding (k // 2 on every side).")
+            return Finding("border", _("It differs only within {b} pixel(s) of the image's edges: check the zero "
+                                       "padding (k // 2 on every side).", b=b))
         channels = sorted(set(np.nonzero(wrong)[1].tolist()))
         if len(channels) < got.shape[1]:
-            return Finding("channels", f"It differs only in channel(s) {channels} of {got.shape[1]}: check the loop "
-                                       "or index over channels.")
+            return Finding("channels", _("It differs only in channel(s) {channels} of {count}: check the loop or "
+                                         "index over channels.", channels=channels, count=got.shape[1]))
     if got.ndim == 2:
         rows = sorted(set(np.nonzero(wrong)[0].tolist()))
         columns = sorted(set(np.nonzero(wrong)[1].tolist()))
         if len(rows) < got.shape[0]:
-            where = "the first row" if rows == [0] else "the last row" if rows == [got.shape[0] - 1] else f"rows {rows}"
-            return Finding("rows", f"It differs only in {where} of {got.shape[0]}: check the loop over the batch or "
-                                   "an index that starts or stops one row off.")
+            where = _("the first row") if rows == [0] else _("the last row") if rows == [got.shape[0] - 1] \
+                else _("rows {rows}", rows=rows)
+            return Finding("rows", _("It differs only in {where} of {count}: check the loop over the batch or an index "
+                                     "that starts or stops one row off.", where=where, count=got.shape[0]))
         if len(columns) < got.shape[1]:
-            return Finding("columns", f"It differs only in column(s) {columns} of {got.shape[1]}.")
+            return Finding("columns", _("It differs only in column(s) {columns} of {count}.", columns=columns,
+                                        count=got.shape[1]))
     return None
 
 
@@ -308,10 +320,11 @@ def localise(got, expected):
     if got.shape != expected.shape or got.ndim == 0:
         return ""
     wrong = differs(got, expected)
-    text = f"It differs in {int(wrong.sum())} of {wrong.size} elements"
+    text = _("It differs in {wrong} of {size} elements", wrong=int(wrong.sum()), size=wrong.size)
     if got.ndim == 2 and wrong.any():
         rows, columns = np.nonzero(wrong)
         row_set, column_set = sorted(set(rows.tolist())), sorted(set(columns.tolist()))
-        text += (", in every row" if len(row_set) == got.shape[0] else f", in rows {row_set[:8]}") + (
-            " and every column" if len(column_set) == got.shape[1] else f" and columns {column_set[:8]}")
-    return text + "; no simple relation to the expected values was found."
+        text += (_(", in every row") if len(row_set) == got.shape[0] else _(", in rows {rows}", rows=row_set[:8])) + (
+            _(" and every column") if len(column_set) == got.shape[1] else
+            _(" and columns {columns}", columns=column_set[:8]))
+    return text + _("; no simple relation to the expected values was found.")

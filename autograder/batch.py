@@ -38,7 +38,9 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import i18n
 from .fingerprints import code_version, fingerprint, manifest_digest
+from .i18n import _
 from .progress import Progress
 from .results import BatchStamp, MalformedResults, SubmissionResult, write_submission_results
 
@@ -173,8 +175,10 @@ class _Ungraded:
 
 def failure_results(assignment, job, reason, diagnosis=None, resumable=True):
     """Results for a submission that was not graded: every test 0 with ``reason``. ``resumable``
-    False leaves out the fingerprint, so that a rerun grades it again."""
-    message = f"The submission could not be graded: {reason}"
+    False leaves out the fingerprint, so that a rerun grades it again. In the assignment's language
+    (``reason`` is given in it)."""
+    with i18n.language(assignment.language):
+        message = _("The submission could not be graded: {reason}", reason=reason)
     outcomes = [_Ungraded(item.name, key, message, diagnosis)
                 for item in assignment.items.values() for key in item.tests]
     result = stamp(SubmissionResult.build(assignment, outcomes, {"error": reason}), job)
@@ -479,7 +483,13 @@ def deadline(assignment):
 
 def outcome_from_reply(assignment, job, reply, out, key):
     """The outcome of one grading process: its checked results, or what ended it, written for the
-    submission (a fault of the grading machinery writes nothing: a rerun retries it)."""
+    submission (a fault of the grading machinery writes nothing: a rerun retries it), in the
+    assignment's language."""
+    with i18n.language(assignment.language):
+        return _outcome_from_reply(assignment, job, reply, out, key)
+
+
+def _outcome_from_reply(assignment, job, reply, out, key):
     if reply.status == "done":
         try:
             results = stamp(SubmissionResult.from_json(json.loads(reply.results_text or ""), assignment), job)
@@ -487,14 +497,15 @@ def outcome_from_reply(assignment, job, reply, out, key):
             return JobOutcome(job, "error", None, f"the grading sent back malformed results: {error}",
                            reply.seconds, reply.rss_kb)
     elif reply.status == "memory":
-        results = failure_results(assignment, job, f"grading it needed more memory than a grading process may use "
-                                  f"({reply.memory_mb} MB), so it was stopped. Every other submission was graded "
-                                  "as usual.")
+        results = failure_results(assignment, job, _("grading it needed more memory than a grading process may use "
+                                                     "({memory} MB), so it was stopped. Every other submission was "
+                                                     "graded as usual.", memory=reply.memory_mb))
     elif reply.status in ("died", "timeout"):
-        what = ("did not finish within its time" if reply.status == "timeout"
-                else f"died ({reply.error}: killed, or out of memory)")
-        results = failure_results(assignment, job, f"the process grading it {what}; it was not retried. Every other "
-                                  "submission was graded as usual.", resumable=False)
+        what = (_("did not finish within its time") if reply.status == "timeout"
+                else _("died ({error}: killed, or out of memory)", error=reply.error))
+        results = failure_results(assignment, job, _("the process grading it {what}; it was not retried. Every "
+                                                     "other submission was graded as usual.", what=what),
+                                  resumable=False)
     else:
         return JobOutcome(job, "error", None, reply.error or "the grading broke", reply.seconds, reply.rss_kb)
     results = write_results(Path(out) / job.name, results, key)

@@ -7,6 +7,7 @@ import numpy as np
 from . import analyser
 from .diagnoses import DIAGNOSES
 from .gradcheck import directional_derivative, numerical_gradient
+from .i18n import _, translate
 from .student import StudentFailure
 
 RTOL, ATOL = 1e-6, 1e-8
@@ -18,7 +19,9 @@ def close(got, expected, rtol=RTOL, atol=ATOL):
 
 
 def fail(key, what, detail=""):
-    message = f"{what}: {DIAGNOSES[key]}"
+    """Fail the test with the diagnosis ``key``: ``what`` was compared, the diagnosis's words (in
+    the feedback's language), then ``detail``."""
+    message = f"{what}: {translate(DIAGNOSES[key])}"
     if detail:
         message += f" {detail}"
     raise StudentFailure(message, key)
@@ -29,9 +32,11 @@ def where_it_differs(got, expected):
     diff = np.abs(got - expected)
     diff = np.where(np.isnan(diff), np.inf, diff)
     index = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
-    at = f" at index {tuple(int(i) for i in index)}" if index else ""
-    return (f"Largest difference {float(diff[index]):.3g}{at}: got {float(got[index]):.6g}, "
-            f"expected {float(expected[index]):.6g}.")
+    values = dict(difference=float(diff[index]), got=float(got[index]), expected=float(expected[index]))
+    if index:
+        return _("Largest difference {difference:.3g} at index {index}: got {got:.6g}, expected {expected:.6g}.",
+                 index=tuple(int(i) for i in index), **values)
+    return _("Largest difference {difference:.3g}: got {got:.6g}, expected {expected:.6g}.", **values)
 
 
 def check_mistakes(got, what, mistakes, rtol=RTOL, atol=ATOL, expected=None):
@@ -64,7 +69,7 @@ def expect_close(got, expected, what, mistakes=(), rtol=RTOL, atol=ATOL, nonfini
     if got.shape != expected.shape:
         check_mistakes(got, what, mistakes, rtol, atol)
         explain_relation(got, expected, what, context)
-        fail("wrong_shape", what, f"Expected shape {expected.shape}, got {got.shape}.")
+        fail("wrong_shape", what, _("Expected shape {expected}, got {got}.", expected=expected.shape, got=got.shape))
     if close(got, expected, rtol, atol):
         return
     check_mistakes(got, what, mistakes, rtol, atol, expected)
@@ -87,13 +92,13 @@ def where_nonfinite(got, context=None):
     """Where a result holds NaN or infinity, and how large the input is there."""
     bad = ~np.isfinite(got)
     first = tuple(int(i) for i in np.argwhere(bad)[0])
-    text = f"{int(bad.sum())} of {bad.size} elements, the first at index {first}."
+    text = _("{bad} of {size} elements, the first at index {first}.", bad=int(bad.sum()), size=bad.size, first=first)
     x = getattr(context, "x", None)
     if x is not None and np.shape(x) == got.shape:
         magnitude = np.abs(np.asarray(x, dtype=np.float64))
-        text += (f" The input there is up to {float(magnitude[bad].max()):.4g} in magnitude, where the finite "
-                 f"results have inputs up to {float(magnitude[~bad].max()) if (~bad).any() else 0.0:.4g}: "
-                 "something overflows for large inputs.")
+        text += " " + _("The input there is up to {there:.4g} in magnitude, where the finite results have inputs up "
+                        "to {elsewhere:.4g}: something overflows for large inputs.", there=float(magnitude[bad].max()),
+                        elsewhere=float(magnitude[~bad].max()) if (~bad).any() else 0.0)
     return text
 
 
@@ -169,22 +174,22 @@ def expect_computes(what, results, inputs, identity_ok=False, rows=False):
     not charged again; this makes sure that code which computes nothing earns none of them."""
     arrays = [np.asarray(r, dtype=np.float64) for r in results]
     if not any(np.any(np.isfinite(a)) for a in arrays):
-        fail("degenerate", what, "It returned only NaN or infinity.")
+        fail("degenerate", what, _("It returned only NaN or infinity."))
     if not any(np.any(a) for a in arrays):
-        fail("degenerate", what, "It returned only zeros.")
+        fail("degenerate", what, _("It returned only zeros."))
     if len(arrays) > 1 and all(a.shape == arrays[0].shape and np.array_equal(a, arrays[0], equal_nan=True)
                                for a in arrays[1:]):
-        fail("degenerate", what, "It returned the same result for different inputs.")
+        fail("degenerate", what, _("It returned the same result for different inputs."))
     if rows:
         for a, x in zip(arrays, inputs):
             x = np.asarray(x)
             if a.ndim and len(a) > 1 and all(np.array_equal(a[0], r) for r in a[1:]) and not all(
                     np.array_equal(x[0], r) for r in x[1:]):
                 fail("degenerate", what,
-                     "It returned the same result for every sample of a batch of different samples.")
+                     _("It returned the same result for every sample of a batch of different samples."))
     if not identity_ok and all(a.shape == np.shape(x) and np.array_equal(a, np.asarray(x, dtype=np.float64))
                                for a, x in zip(arrays, inputs)):
-        fail("degenerate", what, "It returned its input unchanged.")
+        fail("degenerate", what, _("It returned its input unchanged."))
 
 
 def expect(condition, key, what, detail=""):

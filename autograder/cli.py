@@ -4,6 +4,8 @@ import os
 import sys
 from pathlib import Path
 
+from . import i18n
+
 
 def _demo(args):
     """Release, hand in, grade with nbgrader autograde, write feedback: the whole course in one command."""
@@ -37,7 +39,7 @@ def _grade(args):
     from .batch import ResultsKeyError, grade_batch
     from .submissions import discover
 
-    assignment = manifest.load(args.assignment)
+    assignment = with_language(manifest.load(args.assignment), getattr(args, "lang", None))
     problem = path_problem(args.paths, args.out)
     if problem:
         print(f"autograder grade: {problem}", file=sys.stderr)
@@ -92,6 +94,15 @@ def _grade(args):
               f"{counts['failed']} could not be graded (see their feedback), {counts['error']} failed to grade"
               + (f", {counts['refused']} refused (they would share an output folder)" if counts["refused"] else ""))
     return 1 if errors or refused else 0
+
+
+def with_language(assignment, language):
+    """``assignment`` with its feedback in ``language`` (``--lang``), when one is given: the
+    language travels with the assignment to the grading processes, and is part of the manifest's
+    fingerprint, so results in another language are graded again."""
+    import dataclasses
+
+    return dataclasses.replace(assignment, language=language) if language else assignment
 
 
 def _profile(args):
@@ -315,6 +326,8 @@ def build_parser():
                        help="grade on a Dask cluster (e.g. tcp://host:8786) instead of this machine "
                             "(needs the dask extra)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar and no line per submission")
+    grade.add_argument("--lang", choices=i18n.LANGUAGES,
+                       help="the language of the feedback (default: the assignment's [profile] language, else en)")
     grade.set_defaults(run=_grade)
 
     gradescope = commands.add_parser("gradescope", help="build Gradescope's autograder.zip for an assignment")

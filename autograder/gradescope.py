@@ -17,10 +17,11 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from . import manifest
+from . import i18n, manifest
+from .i18n import _
 from .manifest import ALL_OR_NOTHING
 from .markdown import block, sanitize
-from .results import ALL_OR_NOTHING_RULE
+from .results import all_or_nothing_rule
 from .submissions import SUFFIXES
 
 # -- inside Gradescope's container ---------------------------------------------------------------
@@ -78,7 +79,7 @@ def shown(relative):
 
 def listed(paths, limit=5):
     names = ", ".join(shown(p) for p in paths[:limit])
-    return names + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+    return names + (_(" and {count} more", count=len(paths) - limit) if len(paths) > limit else "")
 
 
 def scan(folder):
@@ -93,15 +94,15 @@ def scan(folder):
     while pending:
         relative = pending.pop()
         if len(relative.parts) > MAX_DEPTH:
-            raise SubmissionRefused(f"Your submission has folders nested more than {MAX_DEPTH} deep. "
-                                    "Upload the notebook itself.")
+            raise SubmissionRefused(_("Your submission has folders nested more than {depth} deep. "
+                                      "Upload the notebook itself.", depth=MAX_DEPTH))
         try:
             with os.scandir(folder / relative) as entries:
                 for entry in entries:
                     looked_at += 1
                     if looked_at > MAX_ENTRIES:
-                        raise SubmissionRefused(f"Your submission has more than {MAX_ENTRIES} files and folders. "
-                                                "Upload the notebook itself.")
+                        raise SubmissionRefused(_("Your submission has more than {count} files and folders. "
+                                                  "Upload the notebook itself.", count=MAX_ENTRIES))
                     if entry.name.startswith(".") or entry.name in SKIPPED_FOLDERS:
                         continue
                     path = relative / entry.name
@@ -113,11 +114,11 @@ def scan(folder):
                     elif stat.S_ISREG(info.st_mode):
                         files.append(Found(path, info.st_size, (info.st_dev, info.st_ino)))
         except OSError:
-            raise SubmissionRefused(f"The folder {shown(relative) if relative.parts else 'you uploaded'} could "
-                                    "not be read. Upload it again.") from None
+            raise SubmissionRefused(_("The folder {folder} could not be read. Upload it again.",
+                                      folder=shown(relative) if relative.parts else _("you uploaded"))) from None
     if links:
-        raise SubmissionRefused(f"Your submission contains symbolic links, which are never graded: {listed(links)}. "
-                                "Upload the files themselves.")
+        raise SubmissionRefused(_("Your submission contains symbolic links, which are never graded: {links}. "
+                                  "Upload the files themselves.", links=listed(links)))
     return sorted(files, key=lambda f: (len(f.relative.parts), str(f.relative)))
 
 
@@ -135,9 +136,9 @@ def main_candidate(gradable, assignment):
         pool = ([f for f in pool if f.relative.suffix == ".ipynb"]
                 or [f for f in pool if f.relative.name == f"{stem}.py"] or pool)
     if len(pool) > 1:
-        raise SubmissionRefused(f"Your submission has several notebooks that could be the one to grade: "
-                                f"{listed([f.relative for f in pool])}. Upload only one, named "
-                                f"{assignment.main_notebook}.")
+        raise SubmissionRefused(_("Your submission has several notebooks that could be the one to grade: "
+                                  "{notebooks}. Upload only one, named {name}.",
+                                  notebooks=listed([f.relative for f in pool]), name=assignment.main_notebook))
     return pool[0] if pool else None
 
 
@@ -150,9 +151,9 @@ def choose(files, assignment):
     if main is None:
         others = [f for f in gradable if f.relative.name in assignment.notebooks]
         if not others:
-            names = " or ".join(assignment.notebooks) or "a notebook"
-            raise SubmissionRefused(f"No notebook was found in your submission: upload {names} "
-                                    "(the .ipynb file, not a PDF or a screenshot).")
+            names = _(" or ").join(assignment.notebooks) or _("a notebook")
+            raise SubmissionRefused(_("No notebook was found in your submission: upload {names} "
+                                      "(the .ipynb file, not a PDF or a screenshot).", names=names))
         place = others[0].relative.parent
     else:
         place = main.relative.parent
@@ -179,9 +180,9 @@ def copy_names(files, chosen, place, assignment):
     names = {}
     for notebook, found in chosen.items():
         if found.size > MAX_FILE_MB * MB:
-            raise SubmissionRefused(f"{shown(found.relative)} is {found.size / MB:.0f} MB, more than the "
-                                    f"{MAX_FILE_MB} MB a notebook may have. Clear its outputs (Kernel > Restart "
-                                    "& Clear Output), save it and upload it again.")
+            raise SubmissionRefused(_("{file} is {size:.0f} MB, more than the {limit} MB a notebook may have. "
+                                      "Clear its outputs (Kernel > Restart & Clear Output), save it and upload it "
+                                      "again.", file=shown(found.relative), size=found.size / MB, limit=MAX_FILE_MB))
         stem = PurePosixPath(notebook).stem
         names[found] = stem + found.relative.suffix if notebook == assignment.main_notebook else notebook
     budget = MAX_COPY_MB * MB - sum(f.size for f in names)
@@ -197,7 +198,8 @@ def copy_names(files, chosen, place, assignment):
 def copy_bytes(source, found, target):
     """Copy one file's bytes, refusing anything but the regular file the scan found: not a link
     put in its place since, nor another file, nor one that changed size."""
-    changed = SubmissionRefused(f"{shown(found.relative)} changed while it was being read. Upload it again.")
+    changed = SubmissionRefused(_("{file} changed while it was being read. Upload it again.",
+                                  file=shown(found.relative)))
     try:
         descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -253,12 +255,13 @@ def gradescope_test(assignment, test):
 # to the total).
 
 def not_counted_note(item):
-    return sanitize(f"_Passed, but its points do not count: {ALL_OR_NOTHING_RULE}, and a test of {item} failed._")
+    return sanitize(_("_Passed, but its points do not count: {rule}, and a test of {item} failed._",
+                      rule=all_or_nothing_rule(), item=item))
 
 
 def carried_note(item):
-    return sanitize(f"_Its points are counted with {item}'s hidden tests once grades are published: "
-                    f"{ALL_OR_NOTHING_RULE}._")
+    return sanitize(_("_Its points are counted with {item}'s hidden tests once grades are published: {rule}._",
+                      item=item, rule=all_or_nothing_rule()))
 
 
 def carried_later(assignment, result, test):
@@ -276,11 +279,12 @@ def points_entry(item, tests):
     """The test, visible after publication, that carries the points of ``item``'s visible tests."""
     score, possible = sum(t.score for t in tests), sum(t.max_score for t in tests)
     return {
-        "name": f"{item}: points of the visible tests",
+        "name": _("{item}: points of the visible tests", item=item),
         "score": round(score, 4),
         "max_score": round(possible, 4),
         "status": "passed" if score == possible else "failed",
-        "output": sanitize(f"The points of {item}'s visible tests: {ALL_OR_NOTHING_RULE}, hidden ones included."),
+        "output": sanitize(_("The points of {item}'s visible tests: {rule}, hidden ones included.", item=item,
+                             rule=all_or_nothing_rule())),
         "output_format": "md",
         "tags": [item],
         "visibility": "after_published",
@@ -310,7 +314,7 @@ def notebook_notes(result):
     failed = failed_cells_markdown(result.cells)
     lines = [""] + failed if failed else []
     if result.isolation == "reduced":
-        lines += ["", "_Graded with reduced isolation._"]
+        lines += ["", _("_Graded with reduced isolation._")]
     return lines
 
 
@@ -325,10 +329,11 @@ def visible_summary(result, visible):
     score = sum(t["score"] for t in visible)
     possible = sum(t["max_score"] for t in visible)
     passed = sum(t["status"] == "passed" for t in visible)
-    lines = [f"{score:g} / {possible:g} points on the visible tests ({passed} of {len(visible)} passed)."
-             if visible else "No test is shown before grades are published."]
+    lines = [_("{score:g} / {possible:g} points on the visible tests ({passed} of {count} passed).", score=score,
+               possible=possible, passed=passed, count=len(visible))
+             if visible else _("No test is shown before grades are published.")]
     if result.error:
-        lines += ["", "The submission could not be graded:", "", block(str(result.error))]
+        lines += ["", _("The submission could not be graded:"), "", block(str(result.error))]
     return sanitize("\n".join(lines + notebook_notes(result)))
 
 
@@ -336,7 +341,12 @@ def gradescope_results(assignment, result, seconds=None):
     """Our result (a ``results.SubmissionResult``) in Gradescope's form: each test with its
     points, its Markdown feedback as output and its visibility from the manifest (hidden tests
     ``after_published``). With every test visible, the total, its text and the run time are shown
-    as well. With hidden tests, see :func:`results_with_hidden_tests`."""
+    as well. With hidden tests, see :func:`results_with_hidden_tests`. In the result's language."""
+    with i18n.language(result.language):
+        return _gradescope_results(assignment, result, seconds)
+
+
+def _gradescope_results(assignment, result, seconds):
     tests = gradescope_tests(assignment, result)
     if any(t["visibility"] != "visible" for t in tests):
         return results_with_hidden_tests(result, tests)
@@ -369,15 +379,16 @@ def results_with_hidden_tests(result, tests):
     visible = [t for t in tests if t["visibility"] == "visible"]
     hidden_points = sum(t["max_score"] for t in tests) - sum(t["max_score"] for t in visible)
     summary = {
-        "name": "Summary of the visible tests",
+        "name": _("Summary of the visible tests"),
         "status": "passed" if all(t["status"] == "passed" for t in visible) else "failed",
         "output": visible_summary(result, visible),
         "output_format": "md",
         "visibility": "visible",
     }
     return {
-        "output": (f"Tests worth {hidden_points:g} of the {result.max_score:g} points are shown, with your "
-                   "total, once grades are published. The first test below sums up the visible tests."),
+        "output": _("Tests worth {hidden:g} of the {total:g} points are shown, with your total, once grades are "
+                    "published. The first test below sums up the visible tests.", hidden=hidden_points,
+                    total=result.max_score),
         "output_format": "md",
         "test_output_format": "md",
         "visibility": "after_published",
@@ -392,7 +403,7 @@ def refused_results(message):
     """A submission that was not graded, with what the student should change."""
     return {
         "score": 0,
-        "output": sanitize(f"This submission was not graded. {message}"),
+        "output": sanitize(_("This submission was not graded. {message}", message=message)),
         "output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -405,8 +416,8 @@ def failure_results():
     only instructors see (it may name the grader's files or depend on hidden tests)."""
     return {
         "score": 0,
-        "output": "The autograder could not grade this submission (a fault of the grader, not of your work). "
-                  "Please tell your instructor.",
+        "output": _("The autograder could not grade this submission (a fault of the grader, not of your work). "
+                    "Please tell your instructor."),
         "output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -438,6 +449,7 @@ def run(root="/autograder"):
     started = time.monotonic()
     try:
         assignment = load_assignment(root)
+        i18n.set_language(assignment.language)  # refusals too are in the course's language
         with tempfile.TemporaryDirectory(prefix="submission-", ignore_cleanup_errors=True) as private:
             files = copy_submission(root / "submission", assignment, private)
             ours = grade_submission(assignment, files)

@@ -3,6 +3,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import i18n
 from .sandbox.limits import Limits
 
 ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
@@ -56,6 +57,7 @@ class Assignment:
     course_dir: Path | None = None  # where the course files are; None: source_notebooks/<name>
     private_dir: Path | None = None  # where the private files are; None: private/<name>
     scoring: str = ADDITIVE  # the [scoring] rule: ADDITIVE or ALL_OR_NOTHING
+    language: str = i18n.SOURCE  # the language of the feedback: the [profile] table's language, by default English
 
     @property
     def all_or_nothing(self):
@@ -192,4 +194,15 @@ def load(name_or_path):
         manual=manual,
         notebook_limits=notebook_limits,
         scoring=scoring_rule(data, items, manual, path.name),
+        language=feedback_language(data, path.name),
     )
+
+
+def feedback_language(data, where):
+    """The language of the assignment's feedback: its ``[profile] language`` (the course's own
+    language), English without one; a language the feedback cannot be given in is an error."""
+    code = data.get("profile", {}).get("language", i18n.SOURCE)
+    try:
+        return i18n.check(code)
+    except i18n.UnknownLanguage as error:
+        raise ManifestError(f"{where}: [profile] language: {error}") from None

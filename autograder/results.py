@@ -7,7 +7,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import i18n
 from .diagnoses import DIAGNOSES
+from .i18n import _
 from .manifest import ADDITIVE, ALL_OR_NOTHING, SCORING_RULES
 from .markdown import block, sanitize
 
@@ -143,17 +145,26 @@ class SubmissionResult:
     seconds: float = 0.0
     stamp: BatchStamp | None = None
     scoring: str = ADDITIVE  # the manifest's [scoring] rule the points were counted by
+    language: str = i18n.SOURCE  # the language of the messages and of the feedback's headings
 
     @classmethod
-    def build(cls, assignment, outcomes, info):
+    def build(cls, assignment, outcomes, info, language=None):
         """The result of ``runner.grade``'s ``outcomes`` (and its ``info``) for ``assignment``,
-        its points counted by the assignment's scoring rule (:func:`count_points`)."""
+        its points counted by the assignment's scoring rule (:func:`count_points`), its words in
+        ``language`` (by default the assignment's): the tests' titles are translated here, their
+        messages were written in it by the graders."""
+        language = i18n.check(language or assignment.language)
+        with i18n.language(language):
+            return cls._build(assignment, outcomes, info, language)
+
+    @classmethod
+    def _build(cls, assignment, outcomes, info, language):
         tests, items, diagnoses = [], {}, []
         for item in assignment.items.values():
             items[item.name] = ItemScore(0.0, _number(item.max_score), item.track, assignment.derivation_of(item.name))
         for outcome in outcomes:
             points = assignment.items[outcome.item].tests[outcome.test]
-            tests.append(TestResult(outcome.item, outcome.test, outcome.title, 0.0, _number(points),
+            tests.append(TestResult(outcome.item, outcome.test, i18n.translate(outcome.title), 0.0, _number(points),
                                     bool(outcome.passed), sanitize(outcome.message), outcome.diagnosis))
             if outcome.diagnosis:
                 diagnoses.append(Diagnosis(outcome.item, outcome.test, outcome.diagnosis))
@@ -166,7 +177,7 @@ class SubmissionResult:
             diagnoses=diagnoses, cells=cells, dialect=info.get("dialect"), isolation=info.get("isolation"),
             process_limit=info.get("process_limit"), worker_user=info.get("worker_user"),
             worker_restarts=info.get("restarts", 0), error=info.get("error"),
-            seconds=_number(info.get("seconds", 0.0)), scoring=assignment.scoring,
+            seconds=_number(info.get("seconds", 0.0)), scoring=assignment.scoring, language=language,
         )
 
     def rescored(self, rule):
@@ -177,7 +188,8 @@ class SubmissionResult:
         result = copy.deepcopy(self)
         result.scoring = rule
         result.score = count_points(result.tests, result.items, rule)
-        result.output = summary_line(result.score, result.max_score, result.error)
+        with i18n.language(result.language):
+            result.output = summary_line(result.score, result.max_score, result.error)
         return result
 
     # -- reading -------------------------------------------------------------------------------
@@ -220,6 +232,7 @@ class SubmissionResult:
             "process_limit": self.process_limit,
             "worker_user": self.worker_user,
             "scoring": self.scoring,
+            "language": self.language,
             "items": {name: {"score": s.score, "max_score": s.max_score, "track": s.track,
                              "derivation": s.derivation} for name, s in self.items.items()},
             "diagnoses": [{"item": d.item, "test": d.test, "diagnosis": d.diagnosis} for d in self.diagnoses],
@@ -272,6 +285,7 @@ class SubmissionResult:
                                               for c in cells), "malformed cells")
         _need(extra.get("error") is None or isinstance(extra["error"], str), "a malformed error")
         _need(extra.get("scoring", ADDITIVE) in SCORING_RULES, "an unknown scoring rule")
+        _need(extra.get("language", i18n.SOURCE) in i18n.LANGUAGES, "an unknown language")
         text = {key: extra.get(key) if isinstance(extra.get(key), str) else None
                 for key in ("dialect", "isolation", "process_limit", "worker_user")}
         stamp = None
@@ -291,6 +305,7 @@ class SubmissionResult:
                    for c in cells],
             worker_restarts=restarts if type(restarts) is int else 0, error=extra.get("error"),
             seconds=seconds if _is_number(seconds) else 0.0, stamp=stamp, scoring=extra.get("scoring", ADDITIVE),
+            language=extra.get("language", i18n.SOURCE),
             **text,
         )
 
@@ -328,9 +343,9 @@ def count_points(tests, items, rule):
 
 
 def summary_line(score, max_score, error=None):
-    line = f"{score:g} / {max_score:g} points."
+    line = _("{score:g} / {max_score:g} points.", score=score, max_score=max_score)
     if error:
-        line += f" The submission could not be graded:\n\n{block(str(error))}"
+        line += " " + _("The submission could not be graded:\n\n{error}", error=block(str(error)))
     return sanitize(line)
 
 
@@ -339,27 +354,34 @@ def failed_cells_markdown(cells):
     failed = [c for c in cells if not c.ok]
     if not failed:
         return []
-    text = "\n".join(f"{c.name}: {c.error.splitlines()[0] if c.error else 'error'}" for c in failed)
-    return ["Cells that raised an error when run top to bottom:", "", block(text), ""]
+    text = "\n".join(f"{c.name}: {c.error.splitlines()[0] if c.error else _('error')}" for c in failed)
+    return [_("Cells that raised an error when run top to bottom:"), "", block(text), ""]
 
 
 def feedback_markdown(result):
     """Per item: the score, then each failed check and what went wrong. Identical messages of
-    one item (for instance a stub that fails every check) are shown once."""
-    lines = [f"# Feedback: {result.assignment}", "", f"**Total: {result.score:g} / {result.max_score:g}**", ""]
+    one item (for instance a stub that fails every check) are shown once. In the result's language."""
+    with i18n.language(result.language):
+        return _feedback_markdown(result)
+
+
+def _feedback_markdown(result):
+    lines = [_("# Feedback: {assignment}", assignment=result.assignment), "",
+             _("**Total: {score:g} / {max_score:g}**", score=result.score, max_score=result.max_score), ""]
     if result.error:
-        lines += ["The submission could not be graded:", "", block(str(result.error)), ""]
+        lines += [_("The submission could not be graded:"), "", block(str(result.error)), ""]
     lines += failed_cells_markdown(result.cells)
     for item in result.items:
         lines += item_feedback(result, item)
     if result.isolation == "reduced":
-        lines += ["", "_Graded with reduced isolation (bubblewrap is not available on the grading machine)._"]
+        lines += ["", _("_Graded with reduced isolation (bubblewrap is not available on the grading machine)._")]
     return sanitize("\n".join(lines).rstrip() + "\n")
 
 
-# Why a passed test, or a derivation, earned nothing under the all-or-nothing rule (its
-# derivation's points included: the note names the derivation when the item has one).
-ALL_OR_NOTHING_RULE = "this course counts an item's points only when all its tests pass"
+def all_or_nothing_rule():
+    """Why a passed test, or a derivation, earned nothing under the all-or-nothing rule (its
+    derivation's points included: the note names the derivation when the item has one)."""
+    return _("this course counts an item's points only when all its tests pass")
 
 
 def not_counted_note(result, item):
@@ -370,18 +392,29 @@ def not_counted_note(result, item):
         return None
     tests = result.tests_of(item)
     failed = sum(not t.passed for t in tests)
-    lost = []
-    if withheld:
-        lost.append(f"the {withheld:g} points of the tests that passed")
-    if derivation:
-        lost.append(f"the points of its hand-graded derivation (`{derivation}`)")
-    return (f"**Points not counted**: {ALL_OR_NOTHING_RULE}; {failed} of {len(tests)} tests failed, "
-            f"so {' and '.join(lost)} do not count.")
+    if withheld and derivation:
+        lost = _("the {points:g} points of the tests that passed and the points of its hand-graded derivation "
+                 "(`{derivation}`)", points=withheld, derivation=derivation)
+    elif withheld:
+        lost = _("the {points:g} points of the tests that passed", points=withheld)
+    else:
+        lost = _("the points of its hand-graded derivation (`{derivation}`)", derivation=derivation)
+    return _("**Points not counted**: {rule}; {failed} of {total} tests failed, so {lost} do not count.",
+             rule=all_or_nothing_rule(), failed=failed, total=len(tests), lost=lost)
+
+
+# Where the names end in a "not implemented" message (``student.not_implemented``), in any language.
+NOT_IMPLEMENTED = re.compile(r" (?:is|are) not implemented| ещё не написаны?\b")
 
 
 def item_feedback(result, item):
     """The lines of ``feedback.md`` about one item: its score, why its points do not count (if
-    they do not, under the all-or-nothing rule), then what went wrong."""
+    they do not, under the all-or-nothing rule), then what went wrong; in the result's language."""
+    with i18n.language(result.language):
+        return _item_feedback(result, item)
+
+
+def _item_feedback(result, item):
     tests = result.tests_of(item)
     totals = result.items[item]
     mark = "✓" if totals.full else "✗"
@@ -392,10 +425,11 @@ def item_feedback(result, item):
     failed = [t for t in tests if not t.passed]
     if failed and all(t.diagnosis == "not_implemented" for t in failed):
         methods = list(dict.fromkeys(name for t in failed
-                                     for name in re.split(r" (?:is|are) not implemented", t.output)[0].split(", ")))
-        verb = "still raises" if len(methods) == 1 else "still raise"
-        return sanitize("\n".join(lines + [f"- **Not implemented yet**: {', '.join(methods)} {verb} "
-                                            "NotImplementedError.", ""])).split("\n")
+                                     for name in NOT_IMPLEMENTED.split(t.output)[0].split(", ")))
+        text = _("- **Not implemented yet**: {methods} still raises NotImplementedError.", methods=methods[0]) \
+            if len(methods) == 1 else \
+            _("- **Not implemented yet**: {methods} still raise NotImplementedError.", methods=", ".join(methods))
+        return sanitize("\n".join(lines + [text, ""])).split("\n")
     shown = set()
     for test in failed:
         if test.output in shown:

@@ -6,8 +6,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import heldout, markdown
+from . import heldout, i18n, markdown
 from .dialects import TORCH_LEGACY, detect
+from .i18n import _
 from .sandbox.client import Limits, Sandbox, SandboxError
 from .sandbox.reader import UnreadableNotebook
 from .student import StudentCode
@@ -134,8 +135,8 @@ def run_graders(assignment, submission):
             nodes[test_node(item, key)] = (item.name, key)
         else:
             name = submission.name_of(item.name)
-            outcomes.append(TestOutcome(item.name, key, False, f"`{name}` is not defined in the submission.", "missing",
-                                    title))
+            outcomes.append(TestOutcome(item.name, key, False,
+                                        _("`{name}` is not defined in the submission.", name=name), "missing", title))
     collected = grading_session.run(list(nodes), submission) if nodes else {}
     if any(failure is not None and failure[1] == "MemoryError" for _, failure, _, _ in collected.values()):
         # the grading process itself ran out of memory: the batch reports that for this submission
@@ -152,21 +153,25 @@ def run_graders(assignment, submission):
             # A failure that is not the student's (a grader bug, or the test did not run): no
             # grader source or trace is shown; the instructor sees the type in the summary.
             kind = failure[1] if failure is not None else "not run"
-            outcomes.append(TestOutcome(item, key, False, f"The grader could not complete this test ({kind}); "
-                                    "please tell your instructor.", "grader_error", title, seconds))
+            outcomes.append(TestOutcome(item, key, False, _("The grader could not complete this test ({kind}); "
+                                                            "please tell your instructor.", kind=kind),
+                                        "grader_error", title, seconds))
     order = {(name, key): i
              for i, (name, key) in enumerate((it.name, k) for it in assignment.items.values() for k in it.tests)}
     return sorted(outcomes, key=lambda o: order[(o.item, o.test)])
 
 
-def grade_submission(assignment, files):
+def grade_submission(assignment, files, language=None):
     """Grade one submission (see :func:`grade`); returns its :class:`~autograder.results.SubmissionResult`.
     The one way to grade: the batch, the release, Gradescope, the nbgrader step and the selftest
-    all come here."""
+    all come here. The messages are in ``language`` (by default the assignment's, ``i18n``): the
+    graders build them in this process, inside pytest."""
     from .results import SubmissionResult
 
-    outcomes, info = grade(assignment, files)
-    return SubmissionResult.build(assignment, outcomes, info)
+    language = i18n.check(language or assignment.language)
+    with i18n.language(language):  # the feedback's language, for every message of this grading
+        outcomes, info = grade(assignment, files)
+        return SubmissionResult.build(assignment, outcomes, info, language)
 
 
 def grade(assignment, files):
@@ -194,14 +199,14 @@ def _grade_notebook(assignment, notebook, items, files, info):
     part = dataclasses.replace(assignment, items={item.name: item for item in items})
     path = files.get(notebook)
     if path is None:
-        return [TestOutcome(item.name, key, False, f"{notebook} was not submitted.", "missing", key)
-                for item in items for key in item.tests]
+        missing = _("{notebook} was not submitted.", notebook=notebook)
+        return [TestOutcome(item.name, key, False, missing, "missing", key) for item in items for key in item.tests]
     own = {sandbox_name(name, file): file for name, file in files.items()}
     try:
         running = open_submission(path, assignment.limits_for(notebook), assignment.course_files, own)
     except (UnreadableNotebook, SandboxError, OSError) as error:
         info["error"] = str(error)
-        message = f"The submission could not be graded:\n\n{markdown.block(str(error))}"
+        message = _("The submission could not be graded:\n\n{error}", error=markdown.block(str(error)))
         return [TestOutcome(item.name, key, False, message, "unreadable", key) for item in items for key in item.tests]
     try:
         if notebook == assignment.main_notebook or info["dialect"] is None:

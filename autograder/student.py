@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import markdown
+from .i18n import _
 from .sandbox.client import SandboxError, StudentError, WorkerDied, WorkerTimeout
 from .sandbox.protocol import Unsendable, decode
 
@@ -50,13 +51,16 @@ def explain(error, where, unfinished=lambda class_name: ()):
             plain = where.replace("(...)", "")
             method = plain.split(".")[0] + "." + error.function if error.function and "." in plain else plain
             return not_implemented(method, unfinished(method.split(".")[0]) if "." in method else ())
-        detail = f"{where} raised {markdown.name(error.type)}:\n\n{markdown.block(error.traceback_text())}"
+        detail = _("{where} raised {error}:\n\n{traceback}", where=where, error=markdown.name(error.type),
+                   traceback=markdown.block(error.traceback_text()))
         functions = [match.group(1) for frame in error.frames for match in [FRAME_FUNCTION.search(frame)] if match]
         return StudentFailure(detail, "raised", functions)
     if isinstance(error, WorkerTimeout):
-        return StudentFailure(f"{where} {error}: look for an endless loop or very slow code.", "timeout")
+        return StudentFailure(_("{where} {error}: look for an endless loop or very slow code.", where=where,
+                                error=error), "timeout")
     if isinstance(error, WorkerDied):
-        return StudentFailure(f"While running {where}, {error}. The grader restarted it and went on.", "crashed")
+        return StudentFailure(_("While running {where}, {error}. The grader restarted it and went on.", where=where,
+                                error=error), "crashed")
     return StudentFailure(f"{where}: {error}", "sandbox")
 
 
@@ -70,10 +74,10 @@ def not_implemented(method, others=()):
     class_name = method.split(".")[0]
     names = list(dict.fromkeys([method] + [f"{class_name}.{m}" for m in others if m.isidentifier()]))
     if len(names) == 1:
-        return StudentFailure(f"{markdown.name(method)} is not implemented yet: it still raises NotImplementedError.",
-                              "not_implemented")
-    return StudentFailure(f"{', '.join(map(markdown.name, names))} are not implemented yet: they still raise "
-                          "NotImplementedError.", "not_implemented")
+        return StudentFailure(_("{method} is not implemented yet: it still raises NotImplementedError.",
+                                method=markdown.name(method)), "not_implemented")
+    return StudentFailure(_("{methods} are not implemented yet: they still raise NotImplementedError.",
+                            methods=", ".join(map(markdown.name, names))), "not_implemented")
 
 
 def flatten(items):
@@ -85,20 +89,22 @@ def flatten(items):
 def as_array(value, where, allow_scalar=False):
     """A student's return value as a float64 array, or a clear failure."""
     if value is None:
-        raise StudentFailure(f"{where} returned None: it must return the result (e.g. `return self.output`).",
-                             "returns_none")
+        raise StudentFailure(_("{where} returned None: it must return the result (e.g. `return self.output`).",
+                               where=where), "returns_none")
     if isinstance(value, Unsendable):
-        raise StudentFailure(f"{where} returned {value.description}, not a NumPy array.", "not_an_array")
+        raise StudentFailure(_("{where} returned {value}, not a NumPy array.", where=where, value=value.description),
+                             "not_an_array")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if allow_scalar:
             return np.float64(value)
-        raise StudentFailure(f"{where} returned a number, not an array.", "not_an_array")
+        raise StudentFailure(_("{where} returned a number, not an array.", where=where), "not_an_array")
     if isinstance(value, list):
-        raise StudentFailure(f"{where} returned a list, not a NumPy array.", "not_an_array")
+        raise StudentFailure(_("{where} returned a list, not a NumPy array.", where=where), "not_an_array")
     if not isinstance(value, np.ndarray):
-        raise StudentFailure(f"{where} returned {type(value).__name__}, not a NumPy array.", "not_an_array")
+        raise StudentFailure(_("{where} returned {value}, not a NumPy array.", where=where,
+                               value=type(value).__name__), "not_an_array")
     if value.dtype.kind == "c":
-        raise StudentFailure(f"{where} returned complex numbers.", "wrong_dtype")
+        raise StudentFailure(_("{where} returned complex numbers.", where=where), "wrong_dtype")
     return value.astype(np.float64)
 
 
@@ -153,7 +159,8 @@ class StudentCode:
 
     def require(self, canonical):
         if not self.defines(canonical):
-            raise StudentFailure(f"`{self.name_of(canonical)}` is not defined in the submission.", "missing")
+            raise StudentFailure(_("`{name}` is not defined in the submission.", name=self.name_of(canonical)),
+                                 "missing")
 
     def _request(self, where, op, shared=None, **fields):
         try:
@@ -200,11 +207,11 @@ class StudentCode:
     def give_up_if_hung(self, where):
         """A method or constructor that hung or crashed too often is not called again."""
         if self.timeouts.get(where, 0) >= TIMEOUTS_BEFORE_GIVING_UP:
-            raise StudentFailure(f"{where} was not run again: it did not finish within the time limit "
-                                 f"{TIMEOUTS_BEFORE_GIVING_UP} times already.", "timeout")
+            raise StudentFailure(_("{where} was not run again: it did not finish within the time limit {count} times "
+                                   "already.", where=where, count=TIMEOUTS_BEFORE_GIVING_UP), "timeout")
         if self.crashes.get(where, 0) >= TIMEOUTS_BEFORE_GIVING_UP:
-            raise StudentFailure(f"{where} was not run again: it made the worker process restart "
-                                 f"{TIMEOUTS_BEFORE_GIVING_UP} times already.", "crashed")
+            raise StudentFailure(_("{where} was not run again: it made the worker process restart {count} times "
+                                   "already.", where=where, count=TIMEOUTS_BEFORE_GIVING_UP), "crashed")
 
     def new(self, canonical, *args, **kwargs):
         """Construct the student's class; ``args`` are numbers (and handles)."""
@@ -216,11 +223,12 @@ class StudentCode:
 
     def variable(self, name, canonical="Sequential"):
         """The object the student's notebook left in the variable ``name``, driven as ``canonical``."""
-        return StudentModule(self, canonical, self._keep(f"the variable `{name}`", "lookup", [], name=name))
+        return StudentModule(self, canonical, self._keep(_("the variable `{name}`", name=name), "lookup", [],
+                                                         name=name))
 
     def probe(self, kind, *args):
         """A module of known behaviour built on the student's base class (see the worker)."""
-        handle = self._keep("the Module base class", "probe", args, base="Module", kind=kind,
+        handle = self._keep(_("the Module base class"), "probe", args, base="Module", kind=kind,
                             hooks=self.dialect.probe_hooks())
         return StudentModule(self, "Probe", handle)
 
@@ -263,8 +271,8 @@ class StudentModule:
 
     def _check_alive(self, where):
         if self.handle.generation != self.submission.sandbox.generation:
-            raise StudentFailure(f"{where} could not run: the worker was restarted after an earlier failure.",
-                                 "crashed")
+            raise StudentFailure(_("{where} could not run: the worker was restarted after an earlier failure.",
+                                   where=where), "crashed")
 
     def call(self, method, *args, seed=0, check_inputs=True):
         """Call a method; returns its (decoded) result. Records any argument changed in place."""
@@ -294,7 +302,8 @@ class StudentModule:
                 raise GradingError("an argument did not go through shared memory")
             descriptor, original = read[id(arg)]
             if not np.array_equal(arena.read(descriptor), original, equal_nan=True):
-                self.submission.mutations.append(f"{where} changed its argument {position + 1} in place")
+                self.submission.mutations.append(_("{where} changed its argument {position} in place", where=where,
+                                                   position=position + 1))
 
     def call_kept(self, method, *args, seed=0):
         """Call a method whose result stays in the worker (e.g. ``seq[i]``); returns it as a module."""
@@ -367,10 +376,8 @@ class StudentModule:
             result = self.stored(self.dialect.output_attr)
         value = as_array(result, f"{self.name}.forward", allow_scalar=True)
         if value.size != 1:
-            raise StudentFailure(
-                f"{self.name}.forward must return one number (the loss), got an array of shape {value.shape}.",
-                "not_scalar",
-            )
+            raise StudentFailure(_("{name}.forward must return one number (the loss), got an array of shape {shape}.",
+                                   name=self.name, shape=value.shape), "not_scalar")
         return float(value.reshape(-1)[0])
 
     def train(self):
@@ -403,7 +410,8 @@ class StudentModule:
         where = f"{self.name}.{method}"
         value = self.call(method, check_inputs=False)
         if value is None:
-            raise StudentFailure(f"{where} returned None: it must return a list of arrays.", "returns_none")
+            raise StudentFailure(_("{where} returned None: it must return a list of arrays.", where=where),
+                                 "returns_none")
         leaves = flatten(value) if isinstance(value, list) else [value]
         return [as_array(leaf, where) for leaf in leaves]
 
@@ -425,7 +433,8 @@ class StudentModule:
         self._write(arrays, self.dialect.get_grad_parameters, 1, "parameter gradients")
 
     def _write(self, arrays, getter, kind, words):
-        where = f"setting the {words} of {self.name}"
+        where = _("setting the parameters of {name}", name=self.name) if words == "parameters" else \
+            _("setting the parameter gradients of {name}", name=self.name)
         self._check_alive(where)
         names = PARAMETER_ATTRIBUTES.get(self.canonical, ([], []))[kind]
         self.submission._request(where, "write_arrays", target=self.handle, values=self._from_canonical(arrays),
@@ -439,4 +448,5 @@ class StudentModule:
         return reply["count"]
 
     def set_attribute(self, name, value):
-        self.submission._request(f"setting {self.name}.{name}", "setattr", target=self.handle, name=name, value=value)
+        self.submission._request(_("setting {name}", name=f"{self.name}.{name}"), "setattr", target=self.handle,
+                                 name=name, value=value)

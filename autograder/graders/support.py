@@ -13,6 +13,7 @@ from autograder.checks import (
     expect_unchanged,
     fail,
 )
+from autograder.i18n import _
 from autograder.student import PARAMETER_ATTRIBUTES, StudentFailure
 
 
@@ -41,8 +42,8 @@ def check_forward(student, reference, x, what, mistakes=(), **tol):
     context = context_for(x)
     bias = getattr(reference, "b", None)
     if bias is not None:
-        context.terms["the bias b"] = np.broadcast_to(bias.reshape((1, -1) + (1,) * (expected.ndim - 2)),
-                                                      expected.shape)
+        context.terms[_("the bias b")] = np.broadcast_to(bias.reshape((1, -1) + (1,) * (expected.ndim - 2)),
+                                                         expected.shape)
     expect_close(student.forward(x, strict=True), expected, what, mistakes, context=context, **tol)
 
 
@@ -72,7 +73,8 @@ def check_param_grads(student, reference, x, g, names, what, mistakes=()):
     expected = reference.getGradParameters()
     if len(got) != len(expected):
         fail("parameters_not_returned", what,
-             f"The gradient getter returned {len(got)} arrays; expected {len(expected)} ({', '.join(names)}).")
+             _("The gradient getter returned {count} arrays; expected {expected} ({names}).",
+               count=len(got), expected=len(expected), names=", ".join(names)))
     params = [p.copy() for p in reference.getParameters()]
     output = own_output(student, x)
     matches = output is not None and close(output, reference.forward(x))
@@ -97,7 +99,8 @@ def parameter_context(x):
     constants = batch_constants(np.shape(x)[0])
     if np.ndim(x) == 4:
         pixels = np.shape(x)[2] * np.shape(x)[3]
-        constants[f"1/(H*W) = 1/{pixels}: averaged over the pixels where it must be summed"] = 1.0 / pixels
+        constants[_("1/(H*W) = 1/{pixels}: averaged over the pixels where it must be summed",
+                    pixels=pixels)] = 1.0 / pixels
     return Context(constants=constants, layout=None)
 
 
@@ -107,23 +110,25 @@ def check_accumulation(submission, ref, canonical, args, inputs, names, what):
     formula is charged here)."""
     alone = []
     for x, g in inputs:
-        student, _ = pair(submission, ref, canonical, *args)
+        student, _reference = pair(submission, ref, canonical, *args)
         student.prepare(x)
         student.accumulate(x, g)
         alone.append(student.grad_parameters())
     for index, name in enumerate(names):
-        expect_computes(f"{what}: {name} after one backward call",
+        expect_computes(_("{what}: {name} after one backward call", what=what, name=name),
                         [grads[index] for grads in alone if len(grads) > index], [x for x, _ in inputs])
-    student, _ = pair(submission, ref, canonical, *args)
+    student, _reference = pair(submission, ref, canonical, *args)
     for x, g in inputs:
         student.prepare(x)
         student.accumulate(x, g)
     together = student.grad_parameters()
     expect(len(together) == len(names), "parameters_not_returned", what,
-           f"The gradient getter returned {len(together)} arrays; expected {len(names)} ({', '.join(names)}).")
+           _("The gradient getter returned {count} arrays; expected {expected} ({names}).",
+             count=len(together), expected=len(names), names=", ".join(names)))
     for index, name in enumerate(names):
         total = sum(grads[index] for grads in alone)
-        expect_close(together[index], total, f"{what}: {name} after {len(inputs)} backward calls",
+        expect_close(together[index], total, _("{what}: {name} after {count} backward calls",
+                                               what=what, name=name, count=len(inputs)),
                      [("grad_overwritten", alone[-1][index])])
 
 
@@ -135,9 +140,11 @@ def check_zeroing(student, shapes, names, what):
     student.zero_grad()
     grads = student.grad_parameters()
     expect(len(grads) == len(names), "parameters_not_returned", what,
-           f"The gradient getter returned {len(grads)} arrays; expected {len(names)} ({', '.join(names)}).")
+           _("The gradient getter returned {count} arrays; expected {expected} ({names}).",
+             count=len(grads), expected=len(names), names=", ".join(names)))
     for name, grad in zip(names, grads):
-        expect(not np.any(grad), "grad_not_zeroed", f"{what}: {name} after zeroGradParameters()")
+        expect(not np.any(grad), "grad_not_zeroed", _("{what}: {name} after zeroGradParameters()",
+                                                      what=what, name=name))
 
 
 def check_parameters_by_reference(submission, student, reference, x, what, constructor):
@@ -155,20 +162,23 @@ def check_parameters_by_reference(submission, student, reference, x, what, const
             now = attributes_of(student, [name])
             expect(now is not None and now[0].shape == old.shape and bool(np.allclose(now[0], old - 0.25)),
                    "parameters_not_returned", f"{what}.{name}",
-                   f"Subtracting 0.25 from the arrays that the parameter getter returned did not change `{name}` "
-                   "(the getter returned " + (f"{count} arrays; expected {expected_count})." if count != expected_count
-                                              else "copies)."))
+                   _("Subtracting 0.25 from the arrays that the parameter getter returned did not change `{name}` "
+                     "(the getter returned {count} arrays; expected {expected_count}).", name=name, count=count,
+                     expected_count=expected_count) if count != expected_count else
+                   _("Subtracting 0.25 from the arrays that the parameter getter returned did not change `{name}` "
+                     "(the getter returned copies).", name=name))
         return
     after = student.forward(x)
     student.nudge_parameters(-0.25)  # and back, to see whether the step changed the output
     before = student.forward(x)
     expect(count == expected_count, "parameters_not_returned", what,
-           f"The parameter getter returned {count} arrays; expected {expected_count}.")
+           _("The parameter getter returned {count} arrays; expected {expected_count}.",
+             count=count, expected_count=expected_count))
     expect(not np.allclose(after, before), "parameters_not_returned", what,
-           "Subtracting 0.25 from the arrays it returned did not change the output.")
+           _("Subtracting 0.25 from the arrays it returned did not change the output."))
     twin = submission.new(*constructor)
     twin.set_parameters([p - 0.25 for p in reference.getParameters()])
-    expect_close(after, twin.forward(x), f"{what}: output after an in-place optimizer step")
+    expect_close(after, twin.forward(x), _("{what}: output after an in-place optimizer step", what=what))
 
 
 def attributes_of(student, names):

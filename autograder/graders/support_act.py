@@ -22,6 +22,7 @@ from autograder.checks import (
     where_nonfinite,
 )
 from autograder.graders.support import own_output
+from autograder.i18n import _
 from autograder.student import StudentFailure
 
 
@@ -62,25 +63,26 @@ def check_stable(student, reference, x, g, what, key, forward_mistakes=(), grad_
     rows moved to moderate values; otherwise against the reference, where the student's code
     is right on the ``moderate`` input ``(x, g)``."""
     out, grad = student.forward(x), student.backward(x, g)
-    for name, got, mistakes in (("output", out, forward_mistakes), ("gradInput", grad, grad_mistakes)):
+    for name, got, mistakes in ((_("output"), out, forward_mistakes), ("gradInput", grad, grad_mistakes)):
         if not np.all(np.isfinite(got)):
             check_mistakes(got, f"{what}: {name}", mistakes)
             fail(key, f"{what}: {name}", where_nonfinite(got, context_for(x)))
     smaller = x * 1e-3  # the same input, scaled down: a result that ignores its input gives the same
-    expect_computes(f"{what}: output", [out, student.forward(smaller)], [x, smaller], rows=True)
+    expect_computes(_("{what}: output", what=what), [out, student.forward(smaller)], [x, smaller], rows=True)
     if shifted is not None:
         # right on the rows shifted to moderate values, the student's own result there is the
         # expected one for the large rows too (shifting a row does not change a softmax)
         if close(student.forward(shifted), reference.forward(shifted)):
-            expect_close(out, student.forward(shifted), f"{what}: output (against your own output for the same rows "
-                         "shifted to moderate values, which must not change it)")
+            expect_close(out, student.forward(shifted), _("{what}: output (against your own output for the same rows "
+                                                          "shifted to moderate values, which must not change it)",
+                                                          what=what))
         if close(student.backward(shifted, g), reference.backward(shifted, g)):
-            expect_close(grad, student.backward(shifted, g), f"{what}: gradInput (against your own for the same "
-                         "rows shifted to moderate values)")
+            expect_close(grad, student.backward(shifted, g), _("{what}: gradInput (against your own for the same "
+                                                               "rows shifted to moderate values)", what=what))
         return
     small_x, small_g = moderate
     if close(student.forward(small_x), reference.forward(small_x)):
-        expect_close(out, reference.forward(x), f"{what}: output", forward_mistakes, nonfinite_key=key,
+        expect_close(out, reference.forward(x), _("{what}: output", what=what), forward_mistakes, nonfinite_key=key,
                      context=context_for(x))
     if close(student.backward(small_x, small_g), reference.backward(small_x, small_g)):
         expect_close(grad, reference.backward(x, g), f"{what}: gradInput", grad_mistakes, nonfinite_key=key,
@@ -147,7 +149,7 @@ def expect_criterion_computes(student, x, y, what):
     """The loss and gradient of ``x`` and of ``x`` halved (same target) must differ: an edge test
     judges finiteness on the student's own results, and code that computes nothing earns nothing."""
     half = x * 0.5
-    expect_computes(f"{what}: loss", [student.loss(x, y), student.loss(half, y)], [x, half])
+    expect_computes(_("{what}: loss", what=what), [student.loss(x, y), student.loss(half, y)], [x, half])
     expect_computes(f"{what}: gradInput", [criterion_gradient(student, x, y), criterion_gradient(student, half, y)],
                     [x, half])
 
@@ -158,28 +160,29 @@ def check_batch_division(student, x, y, repeats, what):
     Judged on the student's own loss and gradient, which must compute from their input."""
     n = x.shape[0]
     (x2, y2), = other_inputs(x, y)
-    expect_computes(f"{what}: the loss of {n} rows", [student.loss(x, y), student.loss(x2, y)], [x, x2])
-    expect_computes(f"{what}: gradInput for {n} rows", [criterion_gradient(student, x, y),
+    expect_computes(_("{what}: the loss of {n} rows", what=what, n=n), [student.loss(x, y), student.loss(x2, y)],
+                    [x, x2])
+    expect_computes(_("{what}: gradInput for {n} rows", what=what, n=n), [criterion_gradient(student, x, y),
                                                          criterion_gradient(student, x2, y2)], [x, x2])
     big_x, big_y = np.tile(x, (repeats, 1)), np.tile(y, (repeats, 1))
     small_loss, big_loss = student.loss(x, y), student.loss(big_x, big_y)
     if not np.isfinite(small_loss):
-        fail("nonfinite", f"{what}: loss of {n} rows", f"The loss was {small_loss}.")
-    expect_close(big_loss, small_loss, f"{what}: loss of a batch of {n} rows repeated {repeats} times "
-                 f"(it must equal the loss of the {n} rows)",
+        fail("nonfinite", _("{what}: loss of {n} rows", what=what, n=n), _("The loss was {loss}.", loss=small_loss))
+    expect_close(big_loss, small_loss, _("{what}: loss of a batch of {n} rows repeated {repeats} times (it must "
+                                         "equal the loss of the {n} rows)", what=what, n=n, repeats=repeats),
                  [("not_divided_by_batch", repeats * small_loss,
-                   f"Your loss was {big_loss:.6g} for the {n * repeats} rows and {small_loss:.6g} for the {n} rows: "
-                   f"it grows with the batch size.")])
+                   _("Your loss was {big_loss:.6g} for the {rows} rows and {small_loss:.6g} for the {n} rows: it "
+                     "grows with the batch size.", big_loss=big_loss, rows=n * repeats, small_loss=small_loss, n=n))])
     small_grad = criterion_gradient(student, x, y)
     big_grad = criterion_gradient(student, big_x, big_y)
     if big_grad.shape != big_x.shape:
-        fail("wrong_shape", f"{what}: gradInput for {n * repeats} rows",
-             f"Expected shape {big_x.shape}, got {big_grad.shape}.")
+        fail("wrong_shape", _("{what}: gradInput for {n} rows", what=what, n=n * repeats),
+             _("Expected shape {expected}, got {got}.", expected=big_x.shape, got=big_grad.shape))
     if not np.all(np.isfinite(small_grad)):
-        fail("nonfinite", f"{what}: gradInput for {n} rows")
+        fail("nonfinite", _("{what}: gradInput for {n} rows", what=what, n=n))
     expect_close(big_grad[:n], small_grad / repeats,
-                 f"{what}: gradInput of the first {n} rows of a batch of {n} rows repeated {repeats} times "
-                 f"(it must be 1/{repeats} of the gradient for the {n} rows alone)",
+                 _("{what}: gradInput of the first {n} rows of a batch of {n} rows repeated {repeats} times (it must "
+                   "be 1/{repeats} of the gradient for the {n} rows alone)", what=what, n=n, repeats=repeats),
                  [("not_divided_by_batch", small_grad)])
 
 

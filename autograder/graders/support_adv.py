@@ -9,6 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from autograder.analyser import Context
 from autograder.checks import expect, expect_close, expect_computes, fail
+from autograder.i18n import _
 from autograder.student import StudentFailure
 
 # -- Conv2d --------------------------------------------------------------------------------------
@@ -71,8 +72,8 @@ def expect_fast_enough(submission, student_run, reference_run, what, factor, flo
             fail(key, what, str(failure))
         raise
     expect(seconds <= limit, key, what,
-           f"It used {seconds:.2f} s of CPU time; the reference needs {baseline:.3f} s, and up to {limit:.2f} s "
-           "is allowed.")
+           _("It used {seconds:.2f} s of CPU time; the reference needs {baseline:.3f} s, and up to {limit:.2f} s is "
+             "allowed.", seconds=seconds, baseline=baseline, limit=limit))
     return result
 
 
@@ -82,8 +83,8 @@ def expect_per_sample(reversed_output, output, what):
     false of one that ignores its input."""
     if np.shape(reversed_output) != np.shape(output) or not np.allclose(reversed_output, output[::-1], rtol=1e-6,
                                                                           atol=1e-8):
-        fail("degenerate", what, "The outputs for the batch in reverse order are not the outputs in reverse "
-             "order: each sample's output must be computed from that sample.")
+        fail("degenerate", what, _("The outputs for the batch in reverse order are not the outputs in reverse order: "
+                                   "each sample's output must be computed from that sample."))
 
 
 def cpu_time(action):
@@ -189,7 +190,7 @@ def contrastive_mistakes(x, y, M, which):
 
 def contrastive_inputs(rng, n, d, M, labels, margin=0.1):
     """Embeddings whose pairwise distances stay away from 0 and from the hinge at M."""
-    for _ in range(1000):
+    for _attempt in range(1000):
         x = rng.standard_normal((n, d)) * (M / np.sqrt(2 * d)) * 1.2
         dist = np.sqrt(np.sum((x[:, None] - x[None]) ** 2, axis=-1))
         off = dist[~np.eye(n, dtype=bool)]
@@ -264,8 +265,8 @@ def optimizer_step(submission, canonical, variables, gradients, config, state, w
     call = submission.call_function(canonical, copy_nested(variables), copy_nested(gradients), dict(config), state)
     values = nested_arrays(call.args_after[0], variables, what)
     in_memory = nested_arrays(call.in_place[0], variables, what)
-    gradients_after = nested_arrays(call.in_place[1], gradients, what.replace("variables", "gradients"))
-    state_after = submission.value(state, f"{submission.name_of(canonical)}: the `state` dictionary")
+    gradients_after = nested_arrays(call.in_place[1], gradients, what.replace(_("variables"), _("gradients")))
+    state_after = submission.value(state, _("{name}: the `state` dictionary", name=submission.name_of(canonical)))
     return Step(copy_nested(variables), values, in_memory, gradients_after,
                 state_after if isinstance(state_after, dict) else {})
 
@@ -285,7 +286,7 @@ def run_optimizer(submission, canonical, variables, gradient_steps, config):
     state = submission.new_dict()
     steps, current = [], copy_nested(variables)
     for number, gradients in enumerate(gradient_steps, start=1):
-        what = f"{submission.name_of(canonical)}: the variables after step {number}"
+        what = _("{name}: the variables after step {number}", name=submission.name_of(canonical), number=number)
         step = optimizer_step(submission, canonical, current, gradients, config, state, what)
         steps.append(step)
         current = step.after
@@ -295,16 +296,17 @@ def run_optimizer(submission, canonical, variables, gradient_steps, config):
 def nested_arrays(value, like, what):
     """``value`` (as sent back by the worker) as per-layer lists of float arrays shaped like ``like``."""
     if not isinstance(value, list) or len(value) != len(like):
-        fail("wrong_shape", what, "The list of per-layer lists of arrays lost its structure.")
+        fail("wrong_shape", what, _("The list of per-layer lists of arrays lost its structure."))
     result = []
     for layer, like_layer in zip(value, like):
         if not isinstance(layer, list) or len(layer) != len(like_layer):
-            fail("wrong_shape", what, "The list of per-layer lists of arrays lost its structure.")
+            fail("wrong_shape", what, _("The list of per-layer lists of arrays lost its structure."))
         arrays = []
         for array, like_array in zip(layer, like_layer):
             if not isinstance(array, np.ndarray) or array.shape != like_array.shape:
                 shape = getattr(array, "shape", type(array).__name__)
-                fail("wrong_shape", what, f"An array of shape {like_array.shape} became {shape}.")
+                fail("wrong_shape", what, _("An array of shape {expected} became {shape}.", expected=like_array.shape,
+                                            shape=shape))
             arrays.append(array.astype(np.float64))
         result.append(arrays)
     return result
@@ -315,9 +317,9 @@ def expect_updated(step, what):
     unchanged = [i for i, (b, a) in enumerate(zip(flat(step.before), flat(step.after))) if np.array_equal(a, b)]
     if unchanged:
         count = len(flat(step.before))
-        detail = ("None of the variables changed." if len(unchanged) == count else
-                  f"{len(unchanged)} of the {count} variables did not change "
-                  f"(variable number {unchanged[0] + 1} first).")
+        detail = (_("None of the variables changed.") if len(unchanged) == count else
+                  _("{unchanged} of the {count} variables did not change (variable number {first} first).",
+                    unchanged=len(unchanged), count=count, first=unchanged[0] + 1))
         fail("optimizer_not_in_place", what, detail)
 
 
@@ -330,9 +332,9 @@ def expect_in_place(step, what):
              if not np.array_equal(a, m, equal_nan=True)]
     if stale:
         fail("optimizer_not_in_place", what,
-             "It put new arrays into the lists (variables[i][j] = ...) instead of changing the arrays themselves "
-             f"(variables[i][j] -= ...): {len(stale)} of the {len(flat(step.after))} arrays it was given kept their "
-             "old values.")
+             _("It put new arrays into the lists (variables[i][j] = ...) instead of changing the arrays themselves "
+               "(variables[i][j] -= ...): {stale} of the {count} arrays it was given kept their old values.",
+               stale=len(stale), count=len(flat(step.after))))
 
 
 def expect_update(step, expected_after, what, mistakes=(), config=None, **tolerance):
@@ -344,17 +346,24 @@ def expect_update(step, expected_after, what, mistakes=(), config=None, **tolera
     constants = {}
     for name, value in (config or {}).items():
         if isinstance(value, float) and value not in (0.0, 1.0):
-            constants[f"the {name.replace('_', ' ')} ({value:g})"] = value
-            constants[f"1 / the {name.replace('_', ' ')} ({value:g})"] = 1 / value
+            constants[_("the {name} ({value:g})", name=config_words(name), value=value)] = value
+            constants[_("1 / the {name} ({value:g})", name=config_words(name), value=value)] = 1 / value
     expect_close(concat(step.after) - before, np.asarray(expected_after) - before, what,
                  [(key, np.asarray(after) - before, *rest) for key, after, *rest in mistakes],
                  context=Context(constants=constants, layout=None), **tolerance)
 
 
+def config_words(name):
+    """A hyperparameter of an optimizer's ``config`` in the feedback's words (``learning_rate``:
+    "learning rate"); the others by their names."""
+    words = {"learning_rate": _("learning rate"), "momentum": _("momentum")}
+    return words.get(name, name.replace("_", " "))
+
+
 def expect_gradients_unchanged(step, gradients, what):
     for i, (b, a) in enumerate(zip(flat(gradients), flat(step.gradients_after))):
         if not np.array_equal(a, b):
-            fail("input_mutated", what, f"(gradient array number {i + 1} was changed in place)")
+            fail("input_mutated", what, _("(gradient array number {number} was changed in place)", number=i + 1))
 
 
 def state_values(entry):
@@ -376,7 +385,7 @@ def optimizer_problem(rng, steps):
     shapes = [[(3, 2), (3,)], [], [(4,)]]
     variables = [[rng.standard_normal(s) for s in layer] for layer in shapes]
     gradient_steps = []
-    for _ in range(steps):
+    for _step in range(steps):
         layers = []
         for layer in shapes:
             grads = []
@@ -393,14 +402,15 @@ def expect_uses_gradients(submission, canonical, config, rng, what):
     the tests of how an optimizer keeps its state and updates its variables are judged on its
     own updates, and an optimizer that ignores its gradients computes none worth judging."""
     variables, (first,) = optimizer_problem(rng, 1)
-    _, (second,) = optimizer_problem(rng, 1)
+    _variables, (second,) = optimizer_problem(rng, 1)
     updates = []
     for gradients in (first, second):
         (step,) = run_optimizer(submission, canonical, variables, [gradients], config)
         updates.append(concat(step.after) - concat(step.before))
     if not all(np.all(np.isfinite(update)) for update in updates):
         return  # a step that overflows computes something wrong: the tests of the values charge it
-    expect_computes(f"{what}: the update of one step", updates, [concat(first), concat(second)], identity_ok=True)
+    expect_computes(_("{what}: the update of one step", what=what), updates, [concat(first), concat(second)],
+                    identity_ok=True)
 
 
 def expect_state_kept(submission, canonical, config, rng):
@@ -415,18 +425,20 @@ def expect_state_kept(submission, canonical, config, rng):
     for which, run in enumerate(alone):
         for number, step in enumerate(run, start=1):
             if not step.state:
-                fail("optimizer_state_not_kept", f"{name}: the `state` dictionary after step {number}",
-                     "It was still empty after the call.")
+                fail("optimizer_state_not_kept", _("{name}: the `state` dictionary after step {number}",
+                                                   name=name, number=number),
+                     _("It was still empty after the call."))
     states = [submission.new_dict() for _ in problems]
     current = [copy_nested(variables) for variables, _ in problems]
     for number in range(2):
-        for which, (_, steps) in enumerate(problems):
-            what = (f"{name}: two optimizers with their own `state` dictionaries taking turns, "
-                    f"optimizer {which + 1}, step {number + 1}")
+        for which, (_variables, steps) in enumerate(problems):
+            what = _("{name}: two optimizers with their own `state` dictionaries taking turns, optimizer {which}, "
+                     "step {number}", name=name, which=which + 1, number=number + 1)
             after = optimizer_step(submission, canonical, current[which], steps[number], config, states[which],
                                    what).after
             own = alone[which][number].after
             if not np.allclose(concat(after), concat(own), rtol=1e-10, atol=1e-12, equal_nan=True):
-                fail("optimizer_state_not_kept", what, "The result differs from the same optimizer run on its own: "
-                     "the state must live in the `state` dictionary passed in, not in a global variable.")
+                fail("optimizer_state_not_kept", what, _("The result differs from the same optimizer run on its own: "
+                                                         "the state must live in the `state` dictionary passed in, "
+                                                         "not in a global variable."))
             current[which] = after

@@ -7,6 +7,7 @@ trusting any of the student's other layers.
 import numpy as np
 
 from autograder.checks import fail
+from autograder.i18n import _
 from autograder.student import StudentFailure
 
 BN_EPS = 1e-3
@@ -126,8 +127,8 @@ def require_moving_stats(module, d, what):
     stats = moving_stats(module, d)
     if stats is None:
         fail("batchnorm_moving_not_updated", what,
-             f"After training forward passes, `moving_mean` and `moving_variance` should hold one value per "
-             f"feature ({d} features here); they are missing, None, or of another size.")
+             _("After training forward passes, `moving_mean` and `moving_variance` should hold one value per feature "
+               "({d} features here); they are missing, None, or of another size.", d=d))
     return stats
 
 

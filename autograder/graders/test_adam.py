@@ -16,6 +16,7 @@ from autograder.graders.support_adv import (
     run_optimizer,
     state_values,
 )
+from autograder.i18n import _
 
 CONFIG = {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
 NAME = "adam_optimizer"
@@ -43,7 +44,7 @@ def test_first_step(submission, rng):
     """one step matches Adam with bias correction, epsilon added to the root of v"""
     variables, gradient_steps = optimizer_problem(rng, 1)
     (step,) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
-    what = f"{NAME}: the variables after one step"
+    what = _("{name}: the variables after one step", name=NAME)
     expect_updated(step, what)
     mistakes = [(key, concat(history[0])) for key, history in variants(variables, gradient_steps)
                 if key != "optimizer_state_not_kept"]  # the state shows from the second step on
@@ -52,7 +53,7 @@ def test_first_step(submission, rng):
     # standard form (epsilon added to sqrt(v) or to sqrt(v_hat)) is right; inside the root is not.
     tiny = [[g * 1e-5 for g in layer] for layer in gradient_steps[0]]
     (step,) = run_optimizer(submission, NAME, variables, [tiny], CONFIG)
-    what = f"{NAME}: the variables after one step with gradients of about 1e-5"
+    what = _("{name}: the variables after one step with gradients of about 1e-5", name=NAME)
     forms = [concat(adam_run(variables, [tiny], CONFIG, epsilon=form)[0][0]) for form in ("sqrt_v", "sqrt_v_hat")]
     if not any(close(concat(step.after), form, **TOL) for form in forms):
         expect_update(step, forms[0], what,
@@ -65,15 +66,15 @@ def test_several_steps(submission, rng):
     """several steps match Adam: moving averages m and v, step count t, bias correction"""
     variables, gradient_steps = optimizer_problem(rng, 4)
     steps = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
-    expected, _ = adam_run(variables, gradient_steps, CONFIG)
+    expected, _state = adam_run(variables, gradient_steps, CONFIG)
     wrong = variants(variables, gradient_steps)
     for number, step in enumerate(steps, start=1):
-        what = f"{NAME}: the variables after step {number} of {len(steps)}"
+        what = _("{name}: the variables after step {number} of {count}", name=NAME, number=number, count=len(steps))
         expect_updated(step, what)
         right = concat(expected[number - 1])
         if not np.allclose(concat(step.after), right, **TOL):
             expect(bool(step.state), "optimizer_state_not_kept", what,
-                   "The `state` dictionary was still empty after the call.")
+                   _("The `state` dictionary was still empty after the call."))
         expect_update(step, right, what, [(key, concat(history[number - 1])) for key, history in wrong], CONFIG,
                       **TOL)
 
@@ -82,30 +83,33 @@ def test_state(submission, rng):
     """the state dictionary holds t and the moving averages m and v, one set per optimizer"""
     variables, gradient_steps = optimizer_problem(rng, 2)
     steps = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
-    _, (m, v, t) = adam_run(variables, gradient_steps, CONFIG)
+    _history, (m, v, t) = adam_run(variables, gradient_steps, CONFIG)
     state = steps[-1].state
-    what = f"{NAME}: the `state` dictionary after 2 steps"
-    expect(bool(state), "optimizer_state_not_kept", what, "It is empty.")
+    what = _("{name}: the `state` dictionary after 2 steps", name=NAME)
+    expect(bool(state), "optimizer_state_not_kept", what, _("It is empty."))
     missing = [key for key in ("t", "m", "v") if key not in state]
     expect(not missing, "optimizer_state_not_kept", what,
-           f"It has no {', '.join(repr(k) for k in missing)} "
-           f"(it has {', '.join(repr(k) for k in state) or 'nothing'}).")
+           _("It has no {missing} (it has {present}).", missing=", ".join(repr(k) for k in missing),
+             present=", ".join(repr(k) for k in state) or _("nothing")))
     got_t = state["t"]
     if isinstance(got_t, np.ndarray) and got_t.size == 1:
         got_t = got_t.item()
     is_number = isinstance(got_t, (int, float)) and not isinstance(got_t, bool)
     expect(is_number and got_t == t, "optimizer_state_not_kept", f"{what}: state['t']",
-           f"Expected {t} (one per call), got {got_t!r}.")
+           _("Expected {t} (one per call), got {got_t!r}.", t=t, got_t=got_t))
     for key, expected in (("m", m), ("v", v)):
         got = state_values(state[key])
         expect(got is not None and len(got) == len(expected), "optimizer_state_not_kept", f"{what}: state[{key!r}]",
-               f"Expected a dictionary with one array per variable ({len(expected)}), keyed by the variable's index.")
+               _("Expected a dictionary with one array per variable ({count}), keyed by the variable's index.",
+                 count=len(expected)))
         for index, (got_array, expected_array) in enumerate(zip(got, expected.values())):
             if got_array.shape != expected_array.shape or not np.allclose(got_array, expected_array):
-                fail("optimizer_state_not_kept", f"{what}: state[{key!r}], variable {index}",
-                     "It does not hold the moving average "
-                     f"{'m of the gradients' if key == 'm' else 'v of their squares'}"
-                     " after 2 steps (it must be updated in the dictionary, not in a local copy).")
+                fail("optimizer_state_not_kept", _("{what}: state[{key!r}], variable {index}",
+                                                   what=what, key=key, index=index),
+                     _("It does not hold the moving average m of the gradients after 2 steps (it must be updated "
+                       "in the dictionary, not in a local copy).") if key == "m" else
+                     _("It does not hold the moving average v of their squares after 2 steps (it must be updated "
+                       "in the dictionary, not in a local copy)."))
     expect_state_kept(submission, NAME, CONFIG, rng)
 
 
@@ -113,7 +117,7 @@ def test_in_place(submission, rng):
     """the variables are updated in place, so the model sees the change"""
     variables, gradient_steps = optimizer_problem(rng, 1)
     (step,) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
-    expect_in_place(step, f"{NAME}: the variable arrays after one step")
+    expect_in_place(step, _("{name}: the variable arrays after one step", name=NAME))
     expect_uses_gradients(submission, NAME, CONFIG, rng, NAME)
 
 

@@ -19,6 +19,7 @@ from autograder.checks import (
 )
 from autograder.graders.support import check_grad_input
 from autograder.graders.support_state import BN_EPS, moving_stats, normalized, require_moving_stats
+from autograder.i18n import _
 from autograder.student import StudentFailure
 
 D = 4
@@ -52,7 +53,8 @@ def test_forward_train(submission, ref, rng):
                         ("batchnorm_epsilon_outside_root", (x - mean) / (np.sqrt(var) + BN_EPS))]
             mistakes += [("batchnorm_moving_in_train", normalized(x, *stats)) for stats in (after, before) if stats]
             expect_close(got, normalized(x, mean, var),
-                         f"BatchNormalization({alpha}) in training mode, output for batch {call} (shape {x.shape})",
+                         _("BatchNormalization({alpha}) in training mode, output for batch {call} (shape {shape})",
+                           alpha=alpha, call=call, shape=x.shape),
                          mistakes)
 
 
@@ -66,13 +68,13 @@ def test_grad_input_train(submission, ref, rng):
         constant_stats = g * inv_std
         normal = (x - x.mean(axis=0)) * inv_std
         # the two sums of the formula, with the signs they have in it
-        terms = {"the term of the batch mean, -mean(gradOutput) / sqrt(var + EPS)":
+        terms = {_("the term of the batch mean, -mean(gradOutput) / sqrt(var + EPS)"):
                  np.broadcast_to(-inv_std * g.mean(axis=0), g.shape),
-                 "the term of the batch variance, -x_hat * mean(gradOutput * x_hat) / sqrt(var + EPS)":
+                 _("the term of the batch variance, -x_hat * mean(gradOutput * x_hat) / sqrt(var + EPS)"):
                  -inv_std * normal * (g * normal).mean(axis=0)}
-        check_grad_input(student, reference, x, g, f"BatchNormalization(0.9) in training mode, gradInput for a "
-                         f"batch of shape {x.shape}", mistakes=[("batchnorm_backward_constant_stats", constant_stats)],
-                         terms=terms)
+        check_grad_input(student, reference, x, g, _("BatchNormalization(0.9) in training mode, gradInput for a "
+                                                     "batch of shape {shape}", shape=x.shape),
+                         mistakes=[("batchnorm_backward_constant_stats", constant_stats)], terms=terms)
 
 
 def check_moving(bn, alpha, x, previous, call, what):
@@ -80,19 +82,20 @@ def check_moving(bn, alpha, x, previous, call, what):
     bn.forward(x)
     now = require_moving_stats(bn, x.shape[1], what)
     mean, biased, unbiased = x.mean(axis=0), x.var(axis=0), x.var(axis=0, ddof=1)
-    label = f"{what} after training batch {call} (shape {x.shape})"
+    label = _("{what} after training batch {call} (shape {shape})", what=what, call=call, shape=x.shape)
     if previous is None:
         # the first batch: the statistics start from it, or the rule runs from mean 0 and variance 1 (or 0)
         means = [mean, alpha * 0.0 + (1 - alpha) * mean]
         variances = [v0 * alpha + (1 - alpha) * v for v0 in (0.0, 1.0) for v in (biased, unbiased)] + [biased, unbiased]
         hint = ""
         if close(now[0], alpha * mean):
-            hint = " It equals alpha * (batch mean): alpha and 1 - alpha look swapped."
+            hint = _(" It equals alpha * (batch mean): alpha and 1 - alpha look swapped.")
         expect(any(close(now[0], m) for m in means), "batchnorm_moving_not_updated", f"{label}: moving_mean",
-               "After the first batch it should be that batch's mean, or alpha * 0 + (1 - alpha) * that mean." + hint)
-        expect(any(close(now[1], v) for v in variances), "batchnorm_moving_not_updated",
-               f"{label}: moving_variance", "After the first batch it should be that batch's variance, or "
-               "alpha * 1 + (1 - alpha) * that variance.")
+               _("After the first batch it should be that batch's mean, or alpha * 0 + (1 - alpha) * that mean.")
+               + hint)
+        expect(any(close(now[1], v) for v in variances), "batchnorm_moving_not_updated", f"{label}: moving_variance",
+               _("After the first batch it should be that batch's variance, or alpha * 1 + (1 - alpha) * that "
+                 "variance."))
         return now
     old_mean, old_var = previous
     not_updated = "batchnorm_moving_not_updated"
@@ -133,12 +136,12 @@ def trained_pair(submission, ref, rng, alpha, sizes):
 def test_forward_eval(submission, ref, rng):
     """evaluation output normalizes with the moving statistics"""
     for alpha in (0.6, 0.0):
-        student, _, (mean, var) = trained_pair(submission, ref, rng, alpha, (8, 8, 8))
+        student, _reference, (mean, var) = trained_pair(submission, ref, rng, alpha, (8, 8, 8))
         for k in range(2):
             x = batch(rng, 8, shift=-1.5 + 3 * k)
             expect_close(student.forward(x), normalized(x, mean, var),
-                         f"BatchNormalization({alpha}) in evaluation mode after 3 training batches, output for a "
-                         f"batch of shape {x.shape}",
+                         _("BatchNormalization({alpha}) in evaluation mode after 3 training batches, output for a "
+                           "batch of shape {shape}", alpha=alpha, shape=x.shape),
                          mistakes=[("batchnorm_epsilon_outside_root", (x - mean) / (np.sqrt(var) + BN_EPS)),
                                    ("batchnorm_eval_uses_batch", normalized(x, x.mean(axis=0), x.var(axis=0))),
                                    ("batchnorm_eval_uses_batch",
@@ -157,14 +160,15 @@ def test_grad_input_eval(submission, ref, rng):
     # differ from the reference's), and so does the second oracle's condition
     own = OwnForward(student.forward, x, g, close(output, normalized(x, mean, var)))
     expect_gradient(got, g / np.sqrt(var + BN_EPS),
-                    f"BatchNormalization(0.6) in evaluation mode, gradInput for a batch of shape {x.shape}", own,
+                    _("BatchNormalization(0.6) in evaluation mode, gradInput for a batch of shape {shape}",
+                      shape=x.shape), own,
                     [("batchnorm_eval_uses_batch", train_mode.backward(x, g))])
 
 
 def test_eval_batch_size(submission, ref, rng):
     """evaluation works with a batch size other than the training batch size"""
-    student, _, (mean, var) = trained_pair(submission, ref, rng, 0.6, (8, 8))
-    what = "BatchNormalization(0.6) trained on batches of 8, in evaluation mode"
+    student, _reference, (mean, var) = trained_pair(submission, ref, rng, 0.6, (8, 8))
+    what = _("BatchNormalization(0.6) trained on batches of 8, in evaluation mode")
     control, control_g = batch(rng, 8), rng.standard_normal((8, D))
     # the values are judged where they are right for the training batch size (else forward_eval's
     # and grad_input_eval's to judge): this test owns the other batch sizes
@@ -178,19 +182,23 @@ def test_eval_batch_size(submission, ref, rng):
             grad = student.backward(x, g)
         except StudentFailure as failure:
             if failure.diagnosis == "raised":
-                fail("batchnorm_eval_batch_size", f"{what}, a batch of shape {x.shape}", str(failure))
+                fail("batchnorm_eval_batch_size", _("{what}, a batch of shape {shape}",
+                                                    what=what, shape=x.shape), str(failure))
             raise
         expect(out.shape == x.shape and grad.shape == x.shape, "batchnorm_eval_batch_size",
-               f"{what}, a batch of shape {x.shape}",
-               f"forward returned shape {out.shape} and backward {grad.shape}; expected {x.shape} for both.")
+               _("{what}, a batch of shape {shape}", what=what, shape=x.shape),
+               _("forward returned shape {output} and backward {grad}; expected {expected} for both.",
+                 output=out.shape, grad=grad.shape, expected=x.shape))
         if values_checked:
-            expect_close(out, normalized(x, mean, var), f"{what}: output for a batch of shape {x.shape}")
+            expect_close(out, normalized(x, mean, var), _("{what}: output for a batch of shape {shape}",
+                                                          what=what, shape=x.shape))
         if grads_checked:
-            expect_close(grad, g / np.sqrt(var + BN_EPS), f"{what}: gradInput for a batch of shape {x.shape}")
+            expect_close(grad, g / np.sqrt(var + BN_EPS), _("{what}: gradInput for a batch of shape {shape}",
+                                                            what=what, shape=x.shape))
         outputs.append(out)
         inputs.append(x)
-    expect_computes(f"{what}: the outputs for two batches of 3", [outputs[0], outputs[3]], [inputs[0], inputs[3]],
-                    rows=True)
+    expect_computes(_("{what}: the outputs for two batches of 3", what=what), [outputs[0], outputs[3]],
+                    [inputs[0], inputs[3]], rows=True)
 
 
 def test_input_unchanged(submission, ref, rng):
@@ -203,5 +211,5 @@ def test_input_unchanged(submission, ref, rng):
         outputs.append(bn.forward(x))
         bn.backward(x, g)
         inputs.append(x)
-    expect_computes("BatchNormalization(0.5).forward in training mode", outputs[:2], inputs[:2], rows=True)
+    expect_computes(_("BatchNormalization(0.5).forward in training mode"), outputs[:2], inputs[:2], rows=True)
     expect_unchanged(submission, "BatchNormalization(0.5)")

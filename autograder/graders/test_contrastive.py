@@ -13,6 +13,7 @@ from autograder.checks import (
 )
 from autograder.graders.support_act import expect_criterion_computes, right_on
 from autograder.graders.support_adv import contrastive_inputs, contrastive_mistakes, expect_fast_enough
+from autograder.i18n import _
 from autograder.student import StudentFailure
 
 # (N, d, M, labels)
@@ -23,8 +24,8 @@ BATCHES = [
 ]
 # batches where one of the two terms has no pairs
 EDGE_BATCHES = [
-    (6, 3, 1.5, [2, 2, 2, 2, 2, 2], "all labels equal (no negative pairs)"),
-    (5, 3, 1.5, [0, 1, 2, 3, 4], "all labels different (no positive pairs)"),
+    (6, 3, 1.5, [2, 2, 2, 2, 2, 2], "equal"),
+    (5, 3, 1.5, [0, 1, 2, 3, 4], "different"),
 ]
 # forward + backward at N = 500, d = 16: the reference (vectorised NumPy) needs a few hundredths
 # of a second of CPU, a Python loop over the 250 000 pairs seconds. Allowed: 20 times the
@@ -50,7 +51,8 @@ def test_forward(submission, ref, rng):
         student, reference = criterion(submission, ref, M)
         x, y = batch(rng, n, d, M, labels)
         expect_close(student.loss(x, y, strict=True), reference.forward(x, y),
-                     f"ClassContrastiveCriterion({M}) loss for {n} embeddings of size {d}, labels {labels}",
+                     _("ClassContrastiveCriterion({M}) loss for {n} embeddings of size {d}, labels {labels}",
+                       M=M, n=n, d=d, labels=labels),
                      contrastive_mistakes(x, y, M, 0))
 
 
@@ -68,14 +70,17 @@ def test_empty_terms(submission, ref, rng):
     for n, d, M, labels, case in EDGE_BATCHES:
         student, reference = criterion(submission, ref, M)
         x, y = batch(rng, n, d, M, labels)
-        what = f"ClassContrastiveCriterion({M}) loss when {case}"
+        what = _("ClassContrastiveCriterion({M}) loss when all labels equal (no negative pairs)", M=M) \
+            if case == "equal" else \
+            _("ClassContrastiveCriterion({M}) loss when all labels different (no positive pairs)", M=M)
         loss_right, grad_right = right_on(student, reference, *batch(rng, n, d, M, REGULAR_LABELS[:n]))
         got = student.loss(x, y)
-        expect(np.isfinite(got), "contrastive_empty_term", what, f"It returned {got}.")
+        expect(np.isfinite(got), "contrastive_empty_term", what, _("It returned {got}.", got=got))
         if loss_right:  # else the formula's mistake is the forward test's to charge
             expect_loss(got, reference.forward(x, y), x, y, M, what)
         got = student.backward(x, y)
-        expect(np.all(np.isfinite(got)), "contrastive_empty_term", f"{what}: gradInput", "It contains NaN or infinity.")
+        expect(np.all(np.isfinite(got)), "contrastive_empty_term", f"{what}: gradInput",
+               _("It contains NaN or infinity."))
         if grad_right:
             expect_gradient(got, reference.backward(x, y), f"{what}: gradInput", own_loss(student, reference, x, y),
                             contrastive_mistakes(x, y, M, 1))
@@ -98,7 +103,8 @@ def test_grad_input(submission, ref, rng):
         x, y = batch(rng, n, d, M, labels)
         own = own_loss(student, reference, x, y)
         expect_gradient(student.backward(x, y), reference.backward(x, y),
-                        f"ClassContrastiveCriterion({M}) gradInput for {n} embeddings of size {d}", own,
+                        _("ClassContrastiveCriterion({M}) gradInput for {n} embeddings of size {d}",
+                          M=M, n=n, d=d), own,
                         contrastive_mistakes(x, y, M, 1))
 
 
@@ -108,12 +114,12 @@ def test_zero_distance(submission, ref, rng):
     student, reference = criterion(submission, ref, M)
     x, y = batch(rng, 5, 3, M, [0, 1, 0, 1, 2])
     x[1] = x[0]  # a negative pair at distance 0: its term contributes 0 to the gradient
-    what = f"ClassContrastiveCriterion({M}) with two identical embeddings of different labels"
+    what = _("ClassContrastiveCriterion({M}) with two identical embeddings of different labels", M=M)
     loss_right, grad_right = right_on(student, reference, *batch(rng, 5, 3, M, [0, 1, 0, 1, 2]))
     loss = student.loss(x, y)
-    expect(np.isfinite(loss), "nonfinite", f"{what}: loss", f"It returned {loss}.")
+    expect(np.isfinite(loss), "nonfinite", _("{what}: loss", what=what), _("It returned {got}.", got=loss))
     if loss_right:  # else the formula's mistake is the forward test's to charge
-        expect_loss(loss, reference.forward(x, y), x, y, M, f"{what}: loss")
+        expect_loss(loss, reference.forward(x, y), x, y, M, _("{what}: loss", what=what))
     got = student.backward(x, y)
     expect(np.all(np.isfinite(got)), "contrastive_zero_distance", f"{what}: gradInput")
     # central differences of the student's own loss give 0 for the coincident pair too (the
@@ -130,7 +136,7 @@ def test_vectorised(submission, ref, rng):
     student, reference = criterion(submission, ref, M)
     x = rng.standard_normal((n, 16)) * 0.2
     y = rng.integers(0, 10, n)
-    what = f"ClassContrastiveCriterion({M}) on {n} embeddings of size 16"
+    what = _("ClassContrastiveCriterion({M}) on {n} embeddings of size 16", M=M, n=n)
 
     def run(module, loss):
         return loss(x, y), module.backward(x, y)
@@ -144,8 +150,8 @@ def test_vectorised(submission, ref, rng):
     again = student.loss(x[::-1], y[::-1]), student.backward(x[::-1], y[::-1])
     expect(bool(np.isclose(again[0], loss, rtol=1e-6, atol=1e-10)) and again[1].shape == grad.shape
            and bool(np.allclose(again[1], grad[::-1], rtol=1e-6, atol=1e-10)), "degenerate", what,
-           "The same embeddings and labels in reverse order give another loss or gradient: the loss must be "
-           "computed from the embeddings it is given.")
+           _("The same embeddings and labels in reverse order give another loss or gradient: the loss must be "
+             "computed from the embeddings it is given."))
 
 
 def test_input_unchanged(submission, ref, rng):

@@ -20,6 +20,7 @@ from autograder.graders.support_adv import (
     expect_fast_enough,
     expect_per_sample,
 )
+from autograder.i18n import _
 
 NAMES = ["gradW", "gradb"]
 # (batch, in_channels, out_channels, kernel_size, H, W): kernels 1, 3, 5, H != W, in != out
@@ -48,7 +49,8 @@ def test_forward(submission, ref, rng):
     for batch, n_in, n_out, k, h, w in FORWARD_SHAPES:
         student, reference = pair(submission, ref, "Conv2d", n_in, n_out, k)
         x = rng.standard_normal((batch, n_in, h, w))
-        check_forward(student, reference, x, f"{layer(n_in, n_out, k)} output for an input of shape {x.shape}",
+        check_forward(student, reference, x, _("{layer} output for an input of shape {shape}",
+                                               layer=layer(n_in, n_out, k), shape=x.shape),
                       mistakes=forward_mistakes(x, reference.W.copy(), reference.b.copy()))
 
 
@@ -58,7 +60,8 @@ def test_grad_input(submission, ref, rng):
         student, reference = pair(submission, ref, "Conv2d", n_in, n_out, k)
         x, g = rng.standard_normal((batch, n_in, h, w)), rng.standard_normal((batch, n_out, h, w))
         W = reference.W.copy()
-        check_grad_input(student, reference, x, g, f"{layer(n_in, n_out, k)} gradInput for an input of shape {x.shape}",
+        check_grad_input(student, reference, x, g, _("{layer} gradInput for an input of shape {shape}",
+                                                     layer=layer(n_in, n_out, k), shape=x.shape),
                          mistakes=[("conv_grad_input_kernel", lambda: conv_grad_input(g, W, flip=False)),
                                    ("conv_grad_input_kernel", lambda: conv_grad_input(g, W, swap=False)),
                                    ("conv_grad_input_kernel", lambda: conv_grad_input(g, W, flip=False, swap=False))])
@@ -98,16 +101,18 @@ def test_initialisation(submission, ref):
     what = layer(n_in, n_out, k)
     params = submission.new("Conv2d", n_in, n_out, k).parameters()
     expect(len(params) == 2, "parameters_not_returned", f"{what}.getParameters()",
-           f"It returned {len(params)} arrays; expected 2 (W and b).")
+           _("It returned {count} arrays; expected 2 (W and b).", count=len(params)))
     W, b = params
     expect(W.shape == (n_out, n_in, k, k), "wrong_shape", f"{what}.W",
-           f"Expected shape {(n_out, n_in, k, k)} (out_channels, in_channels, k, k), got {W.shape}.")
-    expect(b.shape == (n_out,), "wrong_shape", f"{what}.b", f"Expected shape {(n_out,)}, got {b.shape}.")
+           _("Expected shape {expected} (out_channels, in_channels, k, k), got {shape}.",
+             expected=(n_out, n_in, k, k), shape=W.shape))
+    expect(b.shape == (n_out,), "wrong_shape", f"{what}.b", _("Expected shape {expected}, got {got}.",
+                                                              expected=(n_out,), got=b.shape))
     bound = 1 / np.sqrt(n_in)
     for name, p in (("W", W), ("b", b)):
         expect(np.all(np.abs(p) <= bound + 1e-12) and np.ptp(p) > bound / 2, "wrong_initialisation",
-               f"{what}.{name}", f"Values should be drawn uniformly from [-{bound:.3g}, {bound:.3g}]; "
-               f"got values from {p.min():.3g} to {p.max():.3g}.")
+               f"{what}.{name}", _("Values should be drawn uniformly from [-{bound:.3g}, {bound:.3g}]; got values "
+                                   "from {low:.3g} to {high:.3g}.", bound=bound, low=p.min(), high=p.max()))
 
 
 # A batch of 8 images, 8 -> 8 channels, 16 x 16, kernel 3. Allowed: 25 times the reference's CPU
@@ -132,17 +137,18 @@ def test_larger_input(submission, ref, rng):
         out = module.forward(x)
         return out, module.backward(x, g if np.shape(out) == g.shape else rng.standard_normal(np.shape(out)))
 
-    what = f"{layer(n_in, n_out, k)} forward and backward for an input of shape {x.shape}"
+    what = _("{layer} forward and backward for an input of shape {shape}", layer=layer(n_in, n_out, k),
+             shape=x.shape)
     output, grad = expect_fast_enough(submission, lambda: run(student), lambda: run(reference), what, SPEED_FACTOR,
                                       SPEED_FLOOR)
-    expect_computes(f"{what}: output", [output], [x], rows=True)
+    expect_computes(_("{what}: output", what=what), [output], [x], rows=True)
     expect_computes(f"{what}: gradInput", [grad], [g], rows=True)
     # each image is its own computation: the batch in reverse order gives the outputs in reverse order
-    expect_per_sample(student.forward(x[::-1]), output, f"{what}: output")
+    expect_per_sample(student.forward(x[::-1]), output, _("{what}: output", what=what))
 
 
 def test_input_unchanged(submission, ref, rng):
     """forward and backward leave their input arrays unchanged"""
-    student, _ = pair(submission, ref, "Conv2d", 2, 3, 3)
+    student, _reference = pair(submission, ref, "Conv2d", 2, 3, 3)
     check_inputs_unchanged(submission, student, rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((2, 3, 5, 4)),
                            "Conv2d(2, 3, 3)")

@@ -5,6 +5,7 @@ from autograder.analyser import context_for
 from autograder.checks import expect_close
 from autograder.graders.support import away_from_kinks, check_inputs_unchanged
 from autograder.graders.support_act import check_module_grad, check_stable, quiet
+from autograder.i18n import _
 
 ALPHA = 0.5
 # exp overflows above about 709.78; the large positive entries are where an unguarded exp fails
@@ -33,8 +34,8 @@ def forward_mistakes(x, alpha, constructed_with):
                  np.where(x > 0, x, alpha * np.exp(np.minimum(x, 0)) - 1) if alpha != 1 else None)]
     if constructed_with is not None:
         mistakes.append(("elu_alpha_ignored", np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
-                         f"ELU({constructed_with}) computed exp(x) - 1 for the negative inputs, without the "
-                         f"factor alpha = {constructed_with}."))
+                         _("ELU({constructed_with}) computed exp(x) - 1 for the negative inputs, without the factor "
+                           "alpha = {constructed_with}.", constructed_with=constructed_with)))
     return mistakes
 
 
@@ -43,8 +44,8 @@ def grad_mistakes(x, g, alpha, constructed_with):
     mistakes = [("elu_overflow", masked_sum_grad(x, g, alpha))]
     if constructed_with is not None:
         mistakes.append(("elu_alpha_ignored", g * np.where(x > 0, 1.0, np.exp(np.minimum(x, 0))),
-                         f"ELU({constructed_with}) gradInput leaves out the factor alpha = {constructed_with} "
-                         f"for the negative inputs."))
+                         _("ELU({constructed_with}) gradInput leaves out the factor alpha = {constructed_with} for "
+                           "the negative inputs.", constructed_with=constructed_with)))
     return mistakes
 
 
@@ -53,7 +54,7 @@ def test_forward(submission, ref, rng):
     for shape in [(5, 4), (2, 7)]:
         x = away_from_kinks(rng, shape)
         expect_close(submission.new("ELU").forward(x, strict=True), ref.ELU().forward(x),
-                     f"ELU() output for an input of shape {shape}", forward_mistakes(x, 1.0, None),
+                     _("ELU() output for an input of shape {shape}", shape=shape), forward_mistakes(x, 1.0, None),
                      context=context_for(x))
 
 
@@ -61,7 +62,8 @@ def test_grad_input(submission, ref, rng):
     """gradInput with the default alpha 1.0"""
     for shape in [(5, 4), (2, 7)]:
         x, g = away_from_kinks(rng, shape), rng.standard_normal(shape)
-        check_module_grad(submission.new("ELU"), ref.ELU(), x, g, f"ELU() gradInput for an input of shape {shape}",
+        check_module_grad(submission.new("ELU"), ref.ELU(), x, g, _("ELU() gradInput for an input of shape {shape}",
+                                                                    shape=shape),
                           grad_mistakes(x, g, 1.0, None), elementwise=True)
 
 
@@ -69,8 +71,8 @@ def test_alpha(submission, ref, rng):
     """the alpha given to the constructor is used in forward and backward"""
     x, g = away_from_kinks(rng, (5, 4)), rng.standard_normal((5, 4))
     student, reference = submission.new("ELU", ALPHA), ref.ELU(ALPHA)
-    expect_close(student.forward(x), reference.forward(x), f"ELU({ALPHA}) output", forward_mistakes(x, ALPHA, ALPHA),
-                 context=context_for(x, constants={f"alpha = {ALPHA}": ALPHA}))
+    expect_close(student.forward(x), reference.forward(x), _("ELU({alpha}) output", alpha=ALPHA),
+                 forward_mistakes(x, ALPHA, ALPHA), context=context_for(x, constants={f"alpha = {ALPHA}": ALPHA}))
     check_module_grad(student, reference, x, g, f"ELU({ALPHA}) gradInput", grad_mistakes(x, g, ALPHA, ALPHA),
                       elementwise=True)
 
@@ -79,7 +81,7 @@ def test_stable(submission, ref, rng):
     """forward and backward stay finite and correct for inputs as large as 1e4 in magnitude"""
     x, g = LARGE.copy(), rng.standard_normal(LARGE.shape)
     student, reference = submission.new("ELU"), ref.ELU()
-    what = "ELU() for inputs from -1e4 to 1e4 (including 710, 800, 1000, where exp overflows)"
+    what = _("ELU() for inputs from -1e4 to 1e4 (including 710, 800, 1000, where exp overflows)")
     moderate = away_from_kinks(rng, (5, 4)), rng.standard_normal((5, 4))
     check_stable(student, reference, x, g, what, "elu_overflow", forward_mistakes(x, 1.0, None),
                  grad_mistakes(x, g, 1.0, None), moderate=moderate)

@@ -5,6 +5,7 @@ from autograder.analyser import context_for
 from autograder.checks import expect_close
 from autograder.graders.support import away_from_kinks, check_inputs_unchanged
 from autograder.graders.support_act import check_module_grad, quiet
+from autograder.i18n import _
 
 DEFAULT_SLOPE = 0.03
 CUSTOM_SLOPE = 0.2
@@ -33,13 +34,14 @@ def forward_mistakes(got, x, slope, constructed_with):
     mistakes = [("leakyrelu_positive_side", np.where(x > 0, slope * x, x))]
     if constructed_with is not None:
         mistakes.append(("leakyrelu_slope_ignored", leaky(x, DEFAULT_SLOPE),
-                         f"LeakyReLU({constructed_with}) multiplied the negative inputs by {DEFAULT_SLOPE}, "
-                         f"the default, instead of {constructed_with}."))
+                         _("LeakyReLU({constructed_with}) multiplied the negative inputs by {default}, the "
+                           "default, instead of {constructed_with}.",
+                           constructed_with=constructed_with, default=DEFAULT_SLOPE)))
     found = fitted_slope(got, x)
     if found is not None and not np.isclose(found, slope):
         key = "leakyrelu_slope_ignored" if constructed_with is not None else "leakyrelu_default_slope"
-        mistakes.append((key, leaky(x, found), f"Your layer multiplies the negative inputs by {found + 0.0:.6g}; "
-                                               f"expected {slope}."))
+        mistakes.append((key, leaky(x, found), _("Your layer multiplies the negative inputs by {found:.6g}; expected "
+                                                 "{slope}.", found=found + 0.0, slope=slope)))
     return mistakes
 
 
@@ -53,8 +55,8 @@ def grad_mistakes(x, g, slope, constructed_with):
         if found is not None:
             key = "leakyrelu_slope_ignored" if constructed_with is not None else "leakyrelu_default_slope"
             result.append((key, np.where(x > 0, g, found * g),
-                           f"Your gradInput multiplies gradOutput by {found + 0.0:.6g} where the input is negative; "
-                           f"expected {slope}."))
+                           _("Your gradInput multiplies gradOutput by {found:.6g} where the input is negative; "
+                             "expected {slope}.", found=found + 0.0, slope=slope)))
         return result
     return mistakes
 
@@ -64,7 +66,8 @@ def test_forward(submission, ref, rng):
     for shape in [(5, 4), (2, 7)]:
         x = away_from_kinks(rng, shape)
         got = submission.new("LeakyReLU").forward(x, strict=True)
-        expect_close(got, ref.LeakyReLU().forward(x), f"LeakyReLU() output for an input of shape {shape}",
+        expect_close(got, ref.LeakyReLU().forward(x), _("LeakyReLU() output for an input of shape {shape}",
+                                                        shape=shape),
                      forward_mistakes(got, x, DEFAULT_SLOPE, None), context=context_for(x))
 
 
@@ -73,7 +76,8 @@ def test_grad_input(submission, ref, rng):
     for shape in [(5, 4), (2, 7)]:
         x, g = away_from_kinks(rng, shape), rng.standard_normal(shape)
         check_module_grad(submission.new("LeakyReLU"), ref.LeakyReLU(), x, g,
-                          f"LeakyReLU() gradInput for an input of shape {shape}",
+                          _("LeakyReLU() gradInput for an input of shape {shape}",
+                            shape=shape),
                           grad_mistakes(x, g, DEFAULT_SLOPE, None), elementwise=True)
 
 
@@ -82,7 +86,7 @@ def test_slope(submission, ref, rng):
     x, g = away_from_kinks(rng, (5, 4)), rng.standard_normal((5, 4))
     student, reference = submission.new("LeakyReLU", CUSTOM_SLOPE), ref.LeakyReLU(CUSTOM_SLOPE)
     got = student.forward(x)
-    expect_close(got, reference.forward(x), f"LeakyReLU({CUSTOM_SLOPE}) output",
+    expect_close(got, reference.forward(x), _("LeakyReLU({slope}) output", slope=CUSTOM_SLOPE),
                  forward_mistakes(got, x, CUSTOM_SLOPE, CUSTOM_SLOPE), context=context_for(x))
     check_module_grad(student, reference, x, g, f"LeakyReLU({CUSTOM_SLOPE}) gradInput",
                       grad_mistakes(x, g, CUSTOM_SLOPE, CUSTOM_SLOPE), elementwise=True)

@@ -12,6 +12,7 @@ from autograder.graders.support import (
     check_zeroing,
     pair,
 )
+from autograder.i18n import _
 
 # (batch, n_in, n_out); the square layer comes first, where a transposed W still runs
 SHAPES = [(4, 3, 3), (5, 4, 2), (1, 6, 5)]
@@ -24,7 +25,8 @@ def test_forward(submission, ref, rng):
         student, reference = pair(submission, ref, "Linear", n_in, n_out)
         x = rng.standard_normal((batch, n_in))
         W, b = reference.W, reference.b
-        check_forward(student, reference, x, f"Linear({n_in}, {n_out}) output for an input of shape {x.shape}",
+        check_forward(student, reference, x, _("Linear({n_in}, {n_out}) output for an input of shape {shape}",
+                                               n_in=n_in, n_out=n_out, shape=x.shape),
                       mistakes=[("linear_weight_transposed", lambda: x @ W + b if n_in == n_out else None)])
 
 
@@ -71,18 +73,20 @@ def test_initialisation(submission, ref):
     n_in, n_out = 16, 7
     params = submission.new("Linear", n_in, n_out).parameters()
     expect(len(params) == 2, "parameters_not_returned", "Linear(16, 7).getParameters()",
-           f"It returned {len(params)} arrays; expected 2 (W and b).")
+           _("It returned {count} arrays; expected 2 (W and b).", count=len(params)))
     W, b = params
     expect(W.shape != (n_in, n_out), "linear_weight_transposed", "Linear(16, 7).W",
-           f"W has shape {W.shape}; expected {(n_out, n_in)}.")
+           _("W has shape {shape}; expected {expected}.", shape=W.shape, expected=(n_out, n_in)))
     expect(W.shape == (n_out, n_in), "wrong_shape", "Linear(16, 7).W",
-           f"Expected shape {(n_out, n_in)}, got {W.shape}.")
-    expect(b.shape == (n_out,), "wrong_shape", "Linear(16, 7).b", f"Expected shape {(n_out,)}, got {b.shape}.")
+           _("Expected shape {expected}, got {got}.", expected=(n_out, n_in), got=W.shape))
+    expect(b.shape == (n_out,), "wrong_shape", "Linear(16, 7).b", _("Expected shape {expected}, got {got}.",
+                                                                    expected=(n_out,), got=b.shape))
     bound = 1 / np.sqrt(n_in)
     for name, p in (("W", W), ("b", b)):
         expect(np.all(np.abs(p) <= bound + 1e-12) and np.ptp(p) > bound / 2, "wrong_initialisation",
-               f"Linear(16, 7).{name}", f"Values should be drawn uniformly from [-{bound:.3g}, {bound:.3g}]; "
-               f"got values from {p.min():.3g} to {p.max():.3g}.")
+               f"Linear(16, 7).{name}", _("Values should be drawn uniformly from [-{bound:.3g}, {bound:.3g}]; got "
+                                          "values from {low:.3g} to {high:.3g}.",
+                                          bound=bound, low=p.min(), high=p.max()))
 
 
 def test_input_unchanged(submission, ref, rng):

@@ -14,6 +14,7 @@ from autograder.graders.support_act import (
     quiet,
     row_softmax,
 )
+from autograder.i18n import _
 
 SHAPES = [(4, 5), (3, 3), (1, 6)]
 
@@ -33,7 +34,8 @@ def test_forward(submission, ref, rng):
     for shape in SHAPES:
         x = rng.standard_normal(shape) * 2
         got = submission.new("LogSoftMax").forward(x, strict=True)
-        expect_close(got, ref.LogSoftMax().forward(x), f"LogSoftMax output for an input of shape {shape}",
+        expect_close(got, ref.LogSoftMax().forward(x), _("LogSoftMax output for an input of shape {shape}",
+                                                         shape=shape),
                      log_softmax_mistakes(x), context=context_for(x))
 
 
@@ -42,7 +44,7 @@ def test_grad_input(submission, ref, rng):
     for shape in SHAPES:
         x, g = rng.standard_normal(shape) * 2, rng.standard_normal(shape)
         check_module_grad(submission.new("LogSoftMax"), ref.LogSoftMax(), x, g,
-                          f"LogSoftMax gradInput for an input of shape {shape}", grad_mistakes(x, g))
+                          _("LogSoftMax gradInput for an input of shape {shape}", shape=shape), grad_mistakes(x, g))
 
 
 def test_stable(submission, ref, rng):
@@ -50,7 +52,7 @@ def test_stable(submission, ref, rng):
     x = LARGE.copy()
     g = rng.standard_normal(x.shape)
     student, reference = submission.new("LogSoftMax"), ref.LogSoftMax()
-    what = "LogSoftMax for an input with entries from -1e4 to 1e4 (rows near +1e4, near -1e4, moderate, mixed)"
+    what = _("LogSoftMax for an input with entries from -1e4 to 1e4 (rows near +1e4, near -1e4, moderate, mixed)")
     predictions = [(key, log_softmax_grad(s, g)) for key, s in backward_softmaxes(x)]
     check_stable(student, reference, x, g, what, "softmax_overflow", log_softmax_mistakes(x),
                  predictions + grad_mistakes(x, g), shifted=x - x.max(axis=1, keepdims=True))

@@ -11,6 +11,7 @@ from autograder.graders.support_adv import (
     pool_grad_everywhere,
     pool_grad_transposed,
 )
+from autograder.i18n import _
 
 # (input shape, kernel_size): H != W, several channels, kernel 1, 2 and 3
 SHAPES = [((2, 3, 4, 6), 2), ((1, 2, 6, 9), 3), ((2, 2, 3, 5), 1)]
@@ -26,7 +27,8 @@ def test_forward(submission, ref, rng):
     for shape, k in SHAPES:
         student, reference = submission.new("MaxPool2d", k), ref.MaxPool2d(k)
         x = rng.standard_normal(shape)
-        check_forward(student, reference, x, f"MaxPool2d({k}) output for an input of shape {shape}",
+        check_forward(student, reference, x, _("MaxPool2d({k}) output for an input of shape {shape}",
+                                               k=k, shape=shape),
                       mistakes=[("maxpool_average", pool_blocks(x, k).mean(axis=-1))] if k > 1 else [])
 
 
@@ -43,7 +45,8 @@ def test_grad_input(submission, ref, rng):
             ("maxpool_wrong_position", lambda: pool_grad_at(x, g, k, lambda blocks: blocks.argmin(axis=-1))),
             ("maxpool_average", lambda: pool_grad_everywhere(x, g, k) / (k * k)),
         ]
-        check_grad_input(student, reference, x, g, f"MaxPool2d({k}) gradInput for an input of shape {shape}",
+        check_grad_input(student, reference, x, g, _("MaxPool2d({k}) gradInput for an input of shape {shape}",
+                                                     k=k, shape=shape),
                          mistakes=mistakes)
 
 
@@ -56,10 +59,12 @@ def test_ties(submission, ref, rng):
         x = rng.integers(0, 3, shape).astype(np.float64)
         out_shape = (shape[0], shape[1], shape[2] // k, shape[3] // k)
         g = rng.uniform(0.5, 1.5, out_shape) * rng.choice([-1.0, 1.0], out_shape)
-        what = f"MaxPool2d({k}) gradInput for an input of shape {shape} with tied maxima"
+        what = _("MaxPool2d({k}) gradInput for an input of shape {shape} with tied maxima",
+                 k=k, shape=shape)
         student.forward(x)
         got = student.backward(x, g)
-        expect(got.shape == x.shape, "wrong_shape", what, f"Expected shape {x.shape}, got {got.shape}.")
+        expect(got.shape == x.shape, "wrong_shape", what, _("Expected shape {expected}, got {got}.",
+                                                            expected=x.shape, got=got.shape))
         blocks, grads = pool_blocks(x, k), pool_blocks(got, k)
         is_max = blocks == blocks.max(axis=-1, keepdims=True)
         receivers = np.abs(grads) > 1e-12
@@ -69,23 +74,26 @@ def test_ties(submission, ref, rng):
             window = tuple(int(i) for i in several[0])
             ties = int(is_max[window].sum())
             if np.allclose(got, pool_grad_all(x, g, k)):
-                fail("maxpool_all_ties", what, f"For example the window at output index {window} has {ties} tied "
-                     "maxima and each of them received the whole gradient.")
+                fail("maxpool_all_ties", what, _("For example the window at output index {window} has {ties} tied "
+                                                 "maxima and each of them received the whole gradient.",
+                                                 window=window, ties=ties))
             if np.allclose(got, pool_grad_all(x, g, k, split=True)):
-                fail("maxpool_all_ties", what, f"For example the window at output index {window} has {ties} tied "
-                     "maxima and the gradient was split between them.")
-            fail("maxpool_all_ties", what, f"The window at output index {window} sent gradient to "
-                 f"{int(count[window])} elements; it must go to exactly one.")
+                fail("maxpool_all_ties", what, _("For example the window at output index {window} has {ties} tied "
+                                                 "maxima and the gradient was split between them.",
+                                                 window=window, ties=ties))
+            fail("maxpool_all_ties", what, _("The window at output index {window} sent gradient to {count} elements; "
+                                             "it must go to exactly one.", window=window, count=int(count[window])))
         misplaced = np.argwhere(receivers & ~is_max)
         if len(misplaced):
             window = tuple(int(i) for i in misplaced[0][:-1])
-            fail("maxpool_wrong_position", what, f"The window at output index {window} sent its gradient to an "
-                 "element that is not its maximum.")
+            fail("maxpool_wrong_position", what, _("The window at output index {window} sent its gradient to an "
+                                                   "element that is not its maximum.", window=window))
         sent = grads.sum(axis=-1)
         if not np.allclose(sent, g, rtol=1e-6, atol=1e-8):
             window = tuple(int(i) for i in np.argwhere(~np.isclose(sent, g, rtol=1e-6, atol=1e-8))[0])
-            fail("wrong_values", what, f"The window at output index {window} passed on {float(sent[window]):.6g}; "
-                 f"its gradOutput is {float(g[window]):.6g}.")
+            fail("wrong_values", what, _("The window at output index {window} passed on {sent:.6g}; its gradOutput "
+                                         "is {expected:.6g}.",
+                                         window=window, sent=float(sent[window]), expected=float(g[window])))
 
 
 def test_input_unchanged(submission, ref, rng):

@@ -9,6 +9,7 @@ from autograder.graders.support_act import (
     criterion_pair,
     quiet,
 )
+from autograder.i18n import _
 
 SHAPES = [(4, 3), (6, 2), (1, 5)]  # N != D, so dividing by the wrong dimension shows
 
@@ -43,7 +44,8 @@ def test_forward(submission, ref, rng):
     for shape in SHAPES:
         student, reference = criterion_pair(submission, ref, "MSECriterion")
         x, y = rng.standard_normal(shape), rng.standard_normal(shape)
-        check_loss(student, reference, x, y, f"MSECriterion loss for input and target of shape {shape}",
+        check_loss(student, reference, x, y, _("MSECriterion loss for input and target of shape {shape}",
+                                               shape=shape),
                    loss_mistakes(x, y))
 
 
@@ -52,7 +54,8 @@ def test_grad_input(submission, ref, rng):
     for shape in SHAPES:
         student, reference = criterion_pair(submission, ref, "MSECriterion")
         x, y = rng.standard_normal(shape), rng.standard_normal(shape)
-        check_criterion_grad(student, reference, x, y, f"MSECriterion gradInput for input and target of shape {shape}",
+        check_criterion_grad(student, reference, x, y, _("MSECriterion gradInput for input and target of shape "
+                                                         "{shape}", shape=shape),
                              grad_mistakes(x, y))
 
 

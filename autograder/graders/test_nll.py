@@ -10,6 +10,7 @@ from autograder.graders.support_act import (
     one_hot,
     quiet,
 )
+from autograder.i18n import _
 
 NAME = "ClassNLLCriterion"
 SHAPES = [(4, 3), (6, 5), (1, 4)]
@@ -51,8 +52,8 @@ def test_forward(submission, ref, rng):
     for shape in SHAPES:
         student, reference = criterion_pair(submission, ref, NAME)
         x, y = log_probabilities(rng, shape), one_hot(rng, *shape)
-        check_loss(student, reference, x, y, f"{student.name} loss for log-probabilities of shape {shape} "
-                   "and one-hot targets", loss_mistakes(x, y))
+        check_loss(student, reference, x, y, _("{name} loss for log-probabilities of shape {shape} and one-hot "
+                                               "targets", name=student.name, shape=shape), loss_mistakes(x, y))
 
 
 def test_grad_input(submission, ref, rng):
@@ -60,8 +61,9 @@ def test_grad_input(submission, ref, rng):
     for shape in SHAPES:
         student, reference = criterion_pair(submission, ref, NAME)
         x, y = log_probabilities(rng, shape), one_hot(rng, *shape)
-        check_criterion_grad(student, reference, x, y, f"{student.name} gradInput for log-probabilities of shape "
-                             f"{shape} and one-hot targets", grad_mistakes(x, y))
+        check_criterion_grad(student, reference, x, y, _("{name} gradInput for log-probabilities of shape {shape} "
+                                                         "and one-hot targets", name=student.name, shape=shape),
+                             grad_mistakes(x, y))
 
 
 def test_batch_size(submission, ref, rng):

@@ -16,6 +16,7 @@ from autograder.graders.support_act import (
     right_on,
     row_softmax,
 )
+from autograder.i18n import _
 
 NAME = "ClassNLLCriterionUnstable"
 EPS = 1e-15
@@ -68,8 +69,8 @@ def test_forward(submission, ref, rng):
     for shape in SHAPES:
         student, reference = criterion_pair(submission, ref, NAME)
         p, y = probabilities(rng, shape), one_hot(rng, *shape)
-        check_loss(student, reference, p, y, f"{student.name} loss for probabilities of shape {shape} and one-hot "
-                   "targets", loss_mistakes(p, y))
+        check_loss(student, reference, p, y, _("{name} loss for probabilities of shape {shape} and one-hot targets",
+                                               name=student.name, shape=shape), loss_mistakes(p, y))
 
 
 def test_grad_input(submission, ref, rng):
@@ -77,16 +78,17 @@ def test_grad_input(submission, ref, rng):
     for shape in SHAPES:
         student, reference = criterion_pair(submission, ref, NAME)
         p, y = probabilities(rng, shape), one_hot(rng, *shape)
-        check_criterion_grad(student, reference, p, y, f"{student.name} gradInput for probabilities of shape "
-                             f"{shape} and one-hot targets", grad_mistakes(p, y))
+        check_criterion_grad(student, reference, p, y, _("{name} gradInput for probabilities of shape {shape} and "
+                                                         "one-hot targets", name=student.name, shape=shape),
+                             grad_mistakes(p, y))
 
 
 def test_clipping(submission, ref, rng):
     """probabilities of exactly 0 and 1 are clipped to [EPS, 1 - EPS]: loss and gradient stay finite"""
     student, reference = criterion_pair(submission, ref, NAME)
     p, y = EDGE_P.copy(), EDGE_Y.copy()
-    what = (f"{student.name} with probabilities of exactly 0 and 1 (row 0 gives its target class probability 0, "
-            f"which counts as -log(EPS) = -log(1e-15) = {-np.log(EPS):.4g})")
+    what = (_("{name} with probabilities of exactly 0 and 1 (row 0 gives its target class probability 0, which "
+              "counts as -log(EPS) = -log(1e-15) = {value:.4g})", name=student.name, value=-np.log(EPS)))
     loss_right, grad_right = right_on(student, reference, probabilities(rng, p.shape), y)
     loss, grad = student.loss(p, y), criterion_gradient(student, p, y)
     reference.forward(p, y)

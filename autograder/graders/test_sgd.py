@@ -15,6 +15,7 @@ from autograder.graders.support_adv import (
     run_optimizer,
     sgd_run,
 )
+from autograder.i18n import _
 
 CONFIG = {"learning_rate": 0.1, "momentum": 0.9}
 NAME = "sgd_momentum"
@@ -28,7 +29,7 @@ def test_first_step(submission, rng):
     """one step updates every variable by learning_rate * gradient"""
     variables, gradient_steps = optimizer_problem(rng, 1)
     (step,) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
-    what = f"{title(submission)}: the variables after one step"
+    what = _("{name}: the variables after one step", name=title(submission))
     expect_updated(step, what)
     expect_update(step, concat(sgd_run(variables, gradient_steps, CONFIG)[0]), what, config=CONFIG)
 
@@ -40,11 +41,11 @@ def test_momentum(submission, rng):
     expected = sgd_run(variables, gradient_steps, CONFIG)
     no_momentum = sgd_run(variables, gradient_steps, CONFIG, momentum=False)
     for number, (step, right, wrong) in enumerate(zip(steps, expected, no_momentum), start=1):
-        what = f"{title(submission)}: the variables after step {number} of 3"
+        what = _("{name}: the variables after step {number} of 3", name=title(submission), number=number)
         expect_updated(step, what)
         if not np.allclose(concat(step.after), concat(right)):
             expect(bool(step.state), "optimizer_state_not_kept", what,
-                   "The `state` dictionary was still empty after the call.")
+                   _("The `state` dictionary was still empty after the call."))
         expect_update(step, concat(right), what, [("sgd_no_momentum", concat(wrong))], CONFIG)
 
 
@@ -57,7 +58,7 @@ def test_in_place(submission, rng):
     """the variables are updated in place, so the model sees the change"""
     variables, gradient_steps = optimizer_problem(rng, 1)
     (step,) = run_optimizer(submission, NAME, variables, gradient_steps, CONFIG)
-    expect_in_place(step, f"{title(submission)}: the variable arrays after one step")
+    expect_in_place(step, _("{name}: the variable arrays after one step", name=title(submission)))
     expect_uses_gradients(submission, NAME, CONFIG, rng, title(submission))
 
 

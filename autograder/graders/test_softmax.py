@@ -13,6 +13,7 @@ from autograder.graders.support_act import (
     softmax_grad,
     softmax_mistakes,
 )
+from autograder.i18n import _
 
 # non-square first, then a square batch (where a maximum without keepdims still broadcasts), one row
 SHAPES = [(4, 5), (3, 3), (1, 6)]
@@ -30,7 +31,7 @@ def grad_mistakes(x, g):
 
 def grad_terms(x, g):
     s = row_softmax(x)
-    return {"the term -s * sum(gradOutput * s) over each row": -s * (g * s).sum(axis=1, keepdims=True)}
+    return {_("the term -s * sum(gradOutput * s) over each row"): -s * (g * s).sum(axis=1, keepdims=True)}
 
 
 def test_forward(submission, ref, rng):
@@ -38,7 +39,8 @@ def test_forward(submission, ref, rng):
     for shape in SHAPES:
         x = rng.standard_normal(shape) * 2
         got = submission.new("SoftMax").forward(x, strict=True)
-        expect_close(got, ref.SoftMax().forward(x), f"SoftMax output for an input of shape {shape}",
+        expect_close(got, ref.SoftMax().forward(x), _("SoftMax output for an input of shape {shape}",
+                                                      shape=shape),
                      softmax_mistakes(x), context=context_for(x))
 
 
@@ -47,7 +49,7 @@ def test_grad_input(submission, ref, rng):
     for shape in SHAPES:
         x, g = rng.standard_normal(shape) * 2, rng.standard_normal(shape)
         check_module_grad(submission.new("SoftMax"), ref.SoftMax(), x, g,
-                          f"SoftMax gradInput for an input of shape {shape}", grad_mistakes(x, g),
+                          _("SoftMax gradInput for an input of shape {shape}", shape=shape), grad_mistakes(x, g),
                           terms=grad_terms(x, g))
 
 
@@ -56,7 +58,7 @@ def test_stable(submission, ref, rng):
     x = LARGE.copy()
     g = rng.standard_normal(x.shape)
     student, reference = submission.new("SoftMax"), ref.SoftMax()
-    what = "SoftMax for an input with entries from -1e4 to 1e4 (rows near +1e4, near -1e4, moderate, mixed)"
+    what = _("SoftMax for an input with entries from -1e4 to 1e4 (rows near +1e4, near -1e4, moderate, mixed)")
     predictions = [(key, softmax_grad(s, g)) for key, s in backward_softmaxes(x)]
     check_stable(student, reference, x, g, what, "softmax_overflow", softmax_mistakes(x),
                  predictions + grad_mistakes(x, g), shifted=x - x.max(axis=1, keepdims=True))

@@ -5,6 +5,7 @@ from autograder.analyser import context_for
 from autograder.checks import expect_close
 from autograder.graders.support import check_inputs_unchanged
 from autograder.graders.support_act import check_module_grad, check_stable, quiet
+from autograder.i18n import _
 from reference_impl.activations import expit
 
 LARGE = np.array([
@@ -35,7 +36,8 @@ def test_forward(submission, ref, rng):
     for shape in [(5, 4), (2, 7)]:
         x = rng.standard_normal(shape) * 3
         expect_close(submission.new("SoftPlus").forward(x, strict=True), ref.SoftPlus().forward(x),
-                     f"SoftPlus output for an input of shape {shape}", forward_mistakes(x), context=context_for(x))
+                     _("SoftPlus output for an input of shape {shape}", shape=shape), forward_mistakes(x),
+                     context=context_for(x))
 
 
 def test_grad_input(submission, ref, rng):
@@ -43,14 +45,15 @@ def test_grad_input(submission, ref, rng):
     for shape in [(5, 4), (2, 7)]:
         x, g = rng.standard_normal(shape) * 3, rng.standard_normal(shape)
         check_module_grad(submission.new("SoftPlus"), ref.SoftPlus(), x, g,
-                          f"SoftPlus gradInput for an input of shape {shape}", grad_mistakes(x, g), elementwise=True)
+                          _("SoftPlus gradInput for an input of shape {shape}", shape=shape), grad_mistakes(x, g),
+                          elementwise=True)
 
 
 def test_stable(submission, ref, rng):
     """forward and backward stay finite and correct for inputs as large as 1e4 in magnitude"""
     x, g = LARGE.copy(), rng.standard_normal(LARGE.shape)
     student, reference = submission.new("SoftPlus"), ref.SoftPlus()
-    what = "SoftPlus for inputs from -1e4 to 1e4 (including 710, 800, 1000, where exp overflows)"
+    what = _("SoftPlus for inputs from -1e4 to 1e4 (including 710, 800, 1000, where exp overflows)")
     moderate = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
     check_stable(student, reference, x, g, what, "softplus_overflow", forward_mistakes(x), grad_mistakes(x, g),
                  moderate=moderate)

@@ -10,6 +10,7 @@ import numpy as np
 
 from autograder import heldout
 from autograder.checks import expect, fail
+from autograder.i18n import _
 from autograder.student import StudentFailure, as_array
 
 MARKS = (0.80, 0.90, 0.95)
@@ -37,14 +38,14 @@ def measure(submission):
             model = submission.variable("model")
         except StudentFailure as failure:
             if "NameError" in str(failure):
-                fail("model_missing", "The final model")
+                fail("model_missing", _("The final model"))
             raise
         model.evaluate()
         scores = as_array(model.call("forward", X), "model.forward")
-        expect(scores.shape == (len(X), 10), "wrong_shape", "model.forward on the held-out digits",
-               f"Expected scores of shape {(len(X), 10)} (one row per image, one column per class), "
-               f"got {scores.shape}.")
-        expect(bool(np.all(np.isfinite(scores))), "nonfinite", "model.forward on the held-out digits")
+        expect(scores.shape == (len(X), 10), "wrong_shape", _("model.forward on the held-out digits"),
+               _("Expected scores of shape {expected} (one row per image, one column per class), got {shape}.",
+                 expected=(len(X), 10), shape=scores.shape))
+        expect(bool(np.all(np.isfinite(scores))), "nonfinite", _("model.forward on the held-out digits"))
         return float(np.mean(scores.argmax(axis=1) == y))
     except StudentFailure as failure:
         return failure
@@ -52,8 +53,8 @@ def measure(submission):
 
 def check_mark(submission, mark):
     accuracy = model_accuracy(submission)
-    expect(accuracy >= mark, "low_accuracy", f"Accuracy on {len(held_out_digits()[1])} held-out digits",
-           f"It is {accuracy:.1%}; this mark needs {mark:.0%}.")
+    expect(accuracy >= mark, "low_accuracy", _("Accuracy on {count} held-out digits", count=len(held_out_digits()[1])),
+           _("It is {accuracy:.1%}; this mark needs {mark:.0%}.", accuracy=accuracy, mark=mark))
 
 
 def test_accuracy_80(submission):

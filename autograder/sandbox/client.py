@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import i18n  # the words of the failures a student reads, in the feedback's language
 from . import protocol
 from .limits import Limits  # noqa: F401 - the sandbox's limits, imported from here by the graders' side
 
@@ -737,40 +738,41 @@ class Sandbox:
 
     def _death_reason(self):
         if self.process is None:
-            return "could not be started"
+            return i18n._("could not be started")
         code = self.process.poll()
         if code is None:
             try:
                 code = self.process.wait(timeout=1)
             except subprocess.TimeoutExpired:
-                return "stopped answering"
+                return i18n._("stopped answering")
         sig = -code if code < 0 else code - 128 if self.isolation == "full" and code > 128 else None
         if sig is not None:
             reasons = {
-                signal.SIGKILL: "was killed (signal 9: by its own code, or by the system when memory ran out)",
-                signal.SIGXCPU: "used up its CPU time limit",
-                signal.SIGXFSZ: "wrote a file larger than the limit",
-                signal.SIGSEGV: "crashed (segmentation fault; very deep recursion does this)",
+                signal.SIGKILL: i18n._("was killed (signal 9: by its own code, or by the system when memory ran out)"),
+                signal.SIGXCPU: i18n._("used up its CPU time limit"),
+                signal.SIGXFSZ: i18n._("wrote a file larger than the limit"),
+                signal.SIGSEGV: i18n._("crashed (segmentation fault; very deep recursion does this)"),
             }
-            return reasons.get(sig, f"was ended by signal {sig}")
-        return f"exited with code {code} (sys.exit, os._exit or a crash)"
+            return reasons.get(sig, i18n._("was ended by signal {signal}", signal=sig))
+        return i18n._("exited with code {code} (sys.exit, os._exit or a crash)", code=code)
 
     def _leftovers(self, header):
         """What the student's code left running after the request returned, in words, or None."""
         background = header.get("background", {})
         found = []
         if background.get("busy_new"):
-            found.append(f"{background['busy_new']} thread(s) running in the background that kept using the CPU")
+            found.append(i18n._("{count} thread(s) running in the background that kept using the CPU",
+                           count=background["busy_new"]))
         if background.get("busy_old"):
-            found.append("a background thread, started earlier, that began to use the CPU")
+            found.append(i18n._("a background thread, started earlier, that began to use the CPU"))
         if self.pids_group is not None and self._own_pids is not None:
             extra, wait_until = self.pids_group.pids() - self._own_pids, time.monotonic() + 0.3
             while extra and time.monotonic() < wait_until:  # a child that is just ending
                 time.sleep(0.02)
                 extra = self.pids_group.pids() - self._own_pids
             if extra:
-                found.append(f"{len(extra)} process(es) still running")
-        return " and ".join(found) or None
+                found.append(i18n._("{count} process(es) still running", count=len(extra)))
+        return i18n._(" and ").join(found) or None
 
     def new_handle(self):
         """A number for an object the worker is to keep: chosen here, never by the worker."""
@@ -787,11 +789,11 @@ class Sandbox:
         """
         timeout = self.limits.call_seconds if timeout is None else timeout
         if self.process is None:
-            raise WorkerDied("the worker process could not be started again")
+            raise WorkerDied(i18n._("the worker process could not be started again"))
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise WorkerTimeout(f"could not run: the submission used up its {self.limits.submission_seconds:g} s "
-                                "grading time")
+            raise WorkerTimeout(i18n._("could not run: the submission used up its {seconds:g} s grading time",
+                                  seconds=self.limits.submission_seconds))
         timeout = min(timeout, remaining)
         frames, placed = [], [] if shared is None else shared
         wire = {key: protocol.encode(value, frames, self.arena, placed) if key in protocol.VALUE_REQUEST_FIELDS
@@ -804,11 +806,11 @@ class Sandbox:
             self._write(message, deadline)
             header, reply_arrays = self._read_reply(deadline, op, requires)
         except WorkerTimeout:
-            failure = WorkerTimeout(f"did not finish within {timeout:g} s")
+            failure = WorkerTimeout(i18n._("did not finish within {seconds:g} s", seconds=timeout))
         except (WorkerDied, OSError, protocol.ProtocolError) as error:
             reason = (self._death_reason() if not isinstance(error, protocol.ProtocolError)
-                      else f"sent a malformed reply ({error})")
-            failure = WorkerDied(f"the worker process {reason}")
+                      else i18n._("sent a malformed reply ({error})", error=error))
+            failure = WorkerDied(i18n._("the worker process {reason}", reason=reason))
         if failure is not None:
             # Raised here, outside the except clause, so that it carries no __context__: the
             # original error's traceback holds the frames that read the reply (up to 128 MB),
@@ -818,8 +820,8 @@ class Sandbox:
         leftover = self._leftovers(header)
         if leftover:
             self._after_failure()
-            raise WorkerDied(f"the worker process was stopped because the code left {leftover} after it returned "
-                             "(nothing may keep running between calls)")
+            raise WorkerDied(i18n._("the worker process was stopped because the code left {leftover} after it returned "
+                               "(nothing may keep running between calls)", leftover=leftover))
         self.last_output = header.get("output", "")[:50_000]
         if not header.get("ok"):
             raise StudentError(header["error"])
