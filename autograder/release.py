@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nbgrader.utils import is_grade, is_solution
 
-from . import heldout, manifest
+from . import heldout, manifest, profiles
 from .nbgrader_plugin import GradingConfigurationError, items_of
 from .runner import grade_submission
 
@@ -114,10 +114,11 @@ def check_heldout_private(assignment, source, released, report):
 
 
 def run_nbgrader(assignment_name, course_root):
-    """nbgrader generate_assignment with this project's nbgrader_config.py, into ``course_root``."""
+    """nbgrader generate_assignment with this project's nbgrader_config.py, into ``course_root``
+    (a course profile in another language gets its language's stubs: :func:`profiles.nbgrader_options`)."""
     nbgrader = Path(sys.executable).with_name("nbgrader")
     command = [str(nbgrader), "generate_assignment", assignment_name, "--force", "--log-level=WARN",
-               f"--CourseDirectory.root={course_root}"]
+               f"--CourseDirectory.root={course_root}", *profiles.nbgrader_options(assignment_name)]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=nbgrader_environment())
 
 

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tokenize
 
 import nbformat
 import numpy as np
@@ -130,8 +131,12 @@ def test_the_linear_derivation_states_the_snake_formulas():
 
 # -- the Russian -------------------------------------------------------------------------------
 
+MATH_TEXT = re.compile(r"\\text\{([^{}]*)\}")  # words inside a formula: \text{поэлементно}
+
+
 def formulas(text):
-    return sorted(a or b for a, b in MATH.findall(text))
+    """The formulas of a Markdown text, with the words of their ``\\text{}`` left out (those are translated)."""
+    return sorted(MATH_TEXT.sub(r"\\text{}", a or b) for a, b in MATH.findall(text))
 
 
 def catalog_pairs():
@@ -144,7 +149,8 @@ def catalog_pairs():
                 yield f"{plan.name}:{key}", main[key].source, path.read_text()
 
 
-@pytest.mark.parametrize("key, english, russian", list(catalog_pairs()), ids=lambda v: v if ":" in str(v) else "")
+@pytest.mark.parametrize("key, english, russian", list(catalog_pairs()),
+                         ids=lambda v: v if ":" in str(v) and " " not in str(v) else "")
 def test_each_russian_cell_keeps_the_formulas_of_its_english_one(key, english, russian):
     assert formulas(russian) == formulas(english)
 
@@ -168,26 +174,134 @@ def prose(text):
     return text
 
 
+def math_words(text):
+    """The words inside the formulas of a Markdown text (their ``\\text{...}``)."""
+    return " ".join(" ".join(MATH_TEXT.findall(a or b)) for a, b in MATH.findall(text))
+
+
+def code_prose(source):
+    """What a student reads in a code cell: its strings' text and its comments, without the code they
+    quote (``spans``, `spans`) and an f-string's {fields}."""
+    texts = [source[start:end] for start, end in profiles.code_texts(source)]
+    return re.sub(r"``.*?``|`[^`]*`|\{[^{}]*\}", " ", "\n".join(texts), flags=re.DOTALL)
+
+
+def code_names(sources):
+    """The names the code of these cells uses (variables, functions, attributes, keywords): a word
+    that is one of them is code, not prose, wherever it is written."""
+    names = set()
+    for source in sources:
+        names |= {t.string for t in tokenize.generate_tokens(iter(source.splitlines(True)).__next__)
+                  if t.type == tokenize.NAME}
+    return names
+
+
+def english_words(text, code=frozenset()):
+    return sorted({w for w in LATIN_WORD.findall(text) if w not in LATIN_ALLOWED and w not in COURSE_NAMES
+                   and w not in code and w not in CODE_VALUES and not any(ch.isupper() for ch in w[1:])})
+
+
+def english_in_notebook(path):
+    """``{cell key: English words}`` of a released notebook: its Markdown prose, the words of its
+    formulas, and its code cells' strings and comments."""
+    nb = nbformat.read(path, 4)
+    code = code_names(c.source for c in nb.cells if c.cell_type == "code")
+    found = {}
+    for c in nb.cells:
+        text = (prose(c.source) + " " + math_words(c.source) if c.cell_type == "markdown"
+                else code_prose(c.source))
+        words = english_words(text, code)
+        if words:
+            found[f"{path.name}:{profiles.key_of(c)}"] = words
+    return found
+
+
 def test_no_english_prose_is_left_in_the_russian_release():
     found = {}
     for path in sorted(RELEASE.glob("*.ipynb")):
-        for c in nbformat.read(path, 4).cells:
-            if c.cell_type != "markdown":
-                continue
-            words = {w for w in LATIN_WORD.findall(prose(c.source)) if w not in LATIN_ALLOWED
-                     and not any(ch.isupper() for ch in w[1:]) and w not in COURSE_NAMES}
-            if words:
-                found[f"{path.name}:{profiles.key_of(c)}"] = sorted(words)
+        found.update(english_in_notebook(path))
     assert found == {}
+
+
+def test_the_release_has_russian_stubs_for_the_answers():
+    text = "".join(path.read_text() for path in RELEASE.glob("*.ipynb"))
+    assert "YOUR CODE HERE" not in text and "YOUR ANSWER HERE" not in text
+    assert text.count(profiles.STUBS["ru"]["code"].split("\n")[0]) >= 12 and profiles.STUBS["ru"]["text"] in text
 
 
 COURSE_NAMES = {"Sequential", "Linear", "SoftMax", "LogSoftMax", "Dropout", "BatchNormalization", "Scaling", "ReLU",
                 "LeakyReLU", "ELU", "SoftPlus", "MSECriterion", "NLLCriterion", "NLLCriterionUnstable", "SGD",
                 "Bernoulli", "Module", "Criterion", "Square", "Scale", "BatchNorm", "MNIST", "IDX"}
+# Strings and comments that are for code, not for a reader: NumPy's and Matplotlib's options, a
+# configuration key, the name of a module-level frame, a linter's directive.
+CODE_VALUES = {"valid", "major", "off", "gray_r", "log", "all", "epsilon", "module", "noqa"}
 
 
 def test_the_english_prose_check_can_fail():
     assert LATIN_WORD.findall(prose("Вывод: the gradient is `g @ W` and $x$")) == ["the", "gradient", "and"]
+    assert english_words(math_words(r"$$f(x) = x \text{ for } x > 0$$ и $y\text{ поэлементно}$")) == ["for"]
+    cell_source = ('def f(values):\n    """Sum of the ``values``."""\n    # the total\n'
+                   '    print(f"сумма {values}: готово", "got it")\n    return sum(values)  # ok\n')
+    assert english_words(code_prose(cell_source), code_names([cell_source])) == ["Sum", "got", "the", "total"]
+
+
+def test_the_english_check_finds_the_main_courses_english():
+    """Run on the English release, the check finds English in Markdown, formulas and code cells."""
+    found = english_in_notebook(ROOT / "release" / "modules" / "modules.ipynb")
+    assert "modules.ipynb:given_base_classes" in found and "modules.ipynb:bcec338e" in found
+    assert any("element" in words or "wise" in words for words in found.values())  # \text{element-wise}
+    assert "modules.ipynb:09140e08" in found
+
+
+def main_code_cells():
+    """``(notebook, key, main cell in the profile's dialect, Russian cell)`` for every code cell of the
+    Russian source that comes from the main course."""
+    for plan in PROFILE.notebooks:
+        if plan.cells:
+            continue
+        main = {profiles.key_of(c): c for c in nbformat.read(MAIN / (plan.source or plan.name), 4).cells}
+        for c in nbformat.read(SOURCE / plan.name, 4).cells:
+            key = profiles.key_of(c)
+            if c.cell_type == "code" and key in main and key not in profiles.own_cell_files(PROFILE, plan):
+                yield plan.name, key, profiles.dialects.rename(main[key].source, PROFILE.dialect), c.source
+
+
+def test_each_translated_code_cell_is_otherwise_the_main_one():
+    """Only strings and comments differ from the main course's code cell (in the snake names), and
+    the Russian course does translate them."""
+    translated = 0
+    for notebook, key, main, russian in main_code_cells():
+        assert profiles.code_skeleton(russian) == profiles.code_skeleton(main), f"{notebook}:{key}"
+        translated += russian != main
+    assert translated >= 30
+
+
+def test_the_generator_refuses_a_translation_that_changes_code_or_matches_nothing(tmp_path, monkeypatch):
+    shutil.copytree(profiles.PROFILES, tmp_path / "profiles")
+    monkeypatch.setattr(profiles, "PROFILES", tmp_path / "profiles")
+    strings = tmp_path / "profiles" / NAME / "ru" / "modules" / profiles.STRINGS
+    original = strings.read_text()
+    line = "ru = 'Свойства Sequential'"
+    assert line in original
+    strings.write_text(original.replace(line, """ru = '''Свойства", "Sequential'''"""))  # a second argument
+    with pytest.raises(profiles.ProfileError, match="changes the main cell's code"):
+        profiles.generate(NAME, tmp_path / "out")
+    strings.write_text(original.replace("en = 'Properties of Sequential'", "en = 'Properties of a Sequential'"))
+    with pytest.raises(profiles.ProfileError, match="Properties of a Sequential"):
+        profiles.generate(NAME, tmp_path / "out")
+    grade = tmp_path / "profiles" / NAME / "ru" / "modules" / "grade_Linear.py"
+    grade.write_text(grade.read_text().replace('unfinished("Linear")', 'unfinished("Linear"); print()'))
+    strings.write_text(original)
+    with pytest.raises(profiles.ProfileError, match="grade_Linear.py"):
+        profiles.generate(NAME, tmp_path / "out")
+
+
+def test_an_f_string_keeps_its_fields_in_translation():
+    main = 'print(f"{name}: {value:.3f} done")\n'
+    assert profiles.translate_code(main, {"{name}: {value:.3f} done": "{name}: готово, {value:.3f}"}, set(), "t") \
+        == 'print(f"{name}: готово, {value:.3f}")\n'
+    with pytest.raises(profiles.ProfileError):
+        profiles.translate_code(main, {"{name}: {value:.3f} done": "{name}: готово"}, set(), "t")
 
 
 def test_the_self_checks_speak_russian(monkeypatch):
