@@ -554,15 +554,18 @@ def course_files(profile):
     return shared + own
 
 
-def nbgrader_options(name):
-    """Options of ``nbgrader generate_assignment`` for the assignment ``name``: a profile in another
-    language gets the stubs of its language in place of nbgrader's English ones."""
-    if name not in names():
-        return []
-    stubs = STUBS.get(load(name).language)
+def nbgrader_config(name):
+    """nbgrader configuration of the assignment ``name`` beside the project's ``nbgrader_config.py``:
+    a profile in another language gets its language's stubs in place of nbgrader's English ones.
+    The text of an ``nbgrader_config.py`` for the course folder nbgrader releases from (nbgrader reads
+    that one after the project's); empty when nbgrader's defaults stand. nbgrader turns a
+    ``code_stub`` given on its command line into a string, so a file it must be."""
+    stubs = STUBS.get(load(name).language) if name in names() else None
     if not stubs:
-        return []
-    return [f"--ClearSolutions.code_stub=python={stubs['code']}", f"--ClearSolutions.text_stub={stubs['text']}"]
+        return ""
+    return ("# The stubs of this course's language (autograder/profiles.py, STUBS).\n"
+            f"c.ClearSolutions.code_stub = {{'python': {stubs['code']!r}}}\n"
+            f"c.ClearSolutions.text_stub = {stubs['text']!r}\n")
 
 
 def stale_files(name):

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from autograder import manifest, profiles
-from autograder.release import ROOT, Report, check_release, check_sources
+from autograder.release import ROOT, Report, check_release, check_sources, unparsable_cells
 from tests.helpers import filled_notebook
 from tests.test_course import execute, kernel  # noqa: F401 - kernel is a fixture
+from tests.test_student_notebooks import code_cells, errors, printed, run_all
 
 NAME = "modules-ru"
 COURSE = manifest.load(NAME)
@@ -239,6 +240,8 @@ CODE_VALUES = {"valid", "major", "off", "gray_r", "log", "all", "epsilon", "modu
 
 def test_the_english_prose_check_can_fail():
     assert LATIN_WORD.findall(prose("Вывод: the gradient is `g @ W` and $x$")) == ["the", "gradient", "and"]
+    assert english_words(printed_prose("пропущен: в Sequential.train (modules.ipynb) ещё заглушка, see the end.")) \
+        == ["end", "see", "the"]
     assert english_words(math_words(r"$$f(x) = x \text{ for } x > 0$$ и $y\text{ поэлементно}$")) == ["for"]
     cell_source = ('def f(values):\n    """Sum of the ``values``."""\n    # the total\n'
                    '    print(f"сумма {values}: готово", "got it")\n    return sum(values)  # ok\n')
@@ -376,3 +379,46 @@ def test_the_russian_notebooks_pass_their_own_self_checks_in_a_kernel(kernel, tm
         assert "ОШИБКА" not in text and "ещё не" not in text, (notebook, text[-2000:])
         assert text.count("все проверки пройдены") >= 4, (notebook, text[-2000:])
         assert "all checks passed" not in text and "FAIL" not in text, notebook
+
+
+def printed_prose(text):
+    """Printed text without the names of files, attributes and magics it quotes (modules.ipynb,
+    Sequential.train, %run)."""
+    return re.sub(r"\w+(?:\.\w+)+|%\w+", " ", text)
+
+
+def test_the_russian_training_notebook_runs_to_the_end_with_the_solutions(kernel, tmp_path):  # noqa: F811
+    """The released training.ipynb beside the instructor's modules.ipynb (every module solved): its
+    three experiments train and report, and all it prints is Russian."""
+    shutil.copytree(SOURCE, tmp_path / NAME)
+    shutil.copy(RELEASE / "training.ipynb", tmp_path / NAME / "training.ipynb")
+    nb = run_all(tmp_path / NAME / "training.ipynb")
+    assert errors(nb) == []
+    text = "".join(printed(cell) for cell in code_cells(nb))
+    assert "Модули для экспериментов раздела 2: написаны все (12)." in text, text
+    assert text.count("обучено сетей:") == 3 and text.count("доля верных ответов на тесте") == 3, text
+    assert "пропущен" not in text and "Traceback" not in text, text
+    assert english_words(printed_prose(text)) == [], text
+
+
+def test_the_russian_training_notebook_says_in_russian_which_modules_are_stubs(kernel, tmp_path):  # noqa: F811
+    """The release as a student first runs it (Restart and Run All, every stub in place): no error,
+    the modules still to write named in Russian, and each experiment skipped with one Russian line."""
+    shutil.copytree(RELEASE, tmp_path / NAME)
+    nb = run_all(tmp_path / NAME / "training.ipynb")
+    assert errors(nb) == [], "Run All would stop at this cell"
+    status = printed(code_cells(nb)[1])
+    assert "написано 4 из 12" in status and "заглушки:    Sequential, Linear," in status, status
+    assert "написано:    ReLU, Scaling, LogSoftMax, adam_optimizer" in status, status
+    text = "".join(printed(cell) for cell in code_cells(nb))
+    skipped = re.findall(r"^2[abc]\. .*: пропущен, потому что в Sequential\.train ещё заглушка", text, re.M)
+    assert len(skipped) == 3, text
+    assert "обучено сетей" not in text and english_words(printed_prose(text)) == [], text
+
+
+def test_a_released_cell_that_is_not_python_is_found():
+    """A stub nbgrader wrote wrongly grades 0 like any stub: the release check parses every cell."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%run modules.ipynb"),
+                                         nbformat.v4.new_code_cell("def f():\n    python=# stub\n    raise E()")])
+    nb.cells[1]["id"] = "solution_f"
+    assert unparsable_cells(nb) == ["solution_f (line 2: invalid syntax)"]
