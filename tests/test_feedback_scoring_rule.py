@@ -38,11 +38,13 @@ def make_gradebook(path, assignment):
     return path
 
 
-@pytest.fixture(params=["modules-ru", "modules"])
-def gradebook(request, tmp_path, monkeypatch):
-    # nbgrader creates a new gradebook by running `alembic`, found on PATH beside this Python
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    return request.param, make_gradebook(tmp_path / "gradebook.db", request.param)
+@pytest.fixture(scope="module", params=["modules-ru", "modules"])
+def gradebook(request, tmp_path_factory):
+    """One gradebook per scoring rule (the feedback only reads it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        # nbgrader creates a new gradebook by running `alembic`, found on PATH beside this Python
+        patch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        return request.param, make_gradebook(tmp_path_factory.mktemp(request.param) / "gradebook.db", request.param)
 
 
 def feedback(assignment, db, student):
