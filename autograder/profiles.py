@@ -13,7 +13,9 @@ files in ``profiles/<name>/<notebook stem>/``, one per cell, named by the cell's
 2. the profile's own cells in place of the main ones with the same key, and its new cells
    where ``insert`` puts them; the cells it ``drop``s left out, and the solutions it ``give``s
    shipped complete (an item the course hands out instead of grading);
-3. texts in the profile's language from its translation catalog, where it has one;
+3. texts in the profile's language from its translation catalog, where it has one: Markdown cells
+   whole, and the docstrings, comments and printed texts of the main course's code cells
+   (``strings.toml``), whose code stays the main course's;
 4. the main course's code rewritten in the profile's dialect (:func:`autograder.dialects.rename`,
    the table the graders use), and so is code quoted in its Markdown (its translations' too);
 5. sections renumbered, and every grade cell's points (metadata and the words "(N points", or
