@@ -22,7 +22,7 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-from autograder.nbgrader_pages import MarkUngradedAnswers, template_basedirs
+from autograder.nbgrader_pages import MarkUncountedDerivations, MarkUngradedAnswers, template_basedirs
 from autograder.nbgrader_plugin import SandboxedGrading
 from autograder.nbgrader_submissions import CheckSubmittedMetadata, SubmissionExporter
 
@@ -57,7 +57,9 @@ c.Autograde.autograde_preprocessors = [
 
 # nbgrader's HTML pages (formgrader's view of a submission, the students' feedback): MathJax
 # written into the page instead of loaded from a CDN, and hand-graded answers that are not
-# graded yet shown as such instead of as 0 (see autograder/nbgrader_pages.py).
+# graded yet shown as such instead of as 0, and under the all_or_nothing rule a derivation whose
+# item's code failed shown as not counted (see autograder/nbgrader_pages.py).
 c.HTMLExporter.extra_template_basedirs = template_basedirs()
 c.HTMLExporter.filters = {"offline_mathjax": "autograder.nbgrader_pages.mathjax_script"}
-c.GenerateFeedback.preprocessors = [GetGrades, MarkUngradedAnswers, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, MarkUncountedDerivations, MarkUngradedAnswers,
+                                    CSSHTMLHeaderPreprocessor]

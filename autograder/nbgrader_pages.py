@@ -13,6 +13,12 @@ Two changes to nbgrader's own pages, both set in ``nbgrader_config.py``:
   has graded yet as "Score: 0.0 / 3.0". :class:`MarkUngradedAnswers` runs after ``GetGrades``:
   such an answer shows "Not graded yet" instead of a score, and the notebook's total counts only
   what has been graded.
+- **A derivation that does not count says so.** Under the ``all_or_nothing`` scoring rule a
+  derivation's points count only when its item's code passed every test (what ``autograder export``
+  and the class report count). nbgrader's gradebook keeps the hand score and nbgrader's feedback
+  would add it to the total; :class:`MarkUncountedDerivations` (before ``MarkUngradedAnswers``)
+  shows such an answer as "Does not count", with the reason, and leaves its score out of the page's
+  total. The gradebook's scores are not changed.
 """
 import functools
 import re
@@ -22,6 +28,7 @@ from pathlib import Path
 from nbformat.v4 import new_markdown_cell
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from . import manifest, profiles
 from .markdown import name as markdown_name
 from .nbgrader_plugin import hand_graded
 
@@ -107,3 +114,121 @@ class MarkUngradedAnswers(NbGraderPreprocessor):
         note = f"**Not graded yet** ({points:g} points): your instructor has not graded this answer yet."
         meta["comment"] = note + (f"\n\n{meta['comment']}" if meta.get("comment") else "")
         meta.pop("score", None)
+
+
+# -- derivations the scoring rule does not count ------------------------------------------------------
+
+# What the feedback page says of a derivation that does not count, in the course's language.
+UNCOUNTED = {
+    "en": {
+        "panel": "**Does not count** ({points}): {graded}. This course counts an item's points, its "
+                 "derivation's included, only when its code passes every test, and the code of {item} {why}.",
+        "graded": "graded {score:g} of {max:g} points by hand",
+        "ungraded": "not graded",
+        "failed": "did not pass every test",
+        "missing": "has no score yet",
+        "note": "**Not counted:** {names} ({points} given by hand). The score above leaves them out: under "
+                "this course's rule a derivation counts only when its item's code passes every test.",
+    },
+    "ru": {
+        "panel": "**Не засчитывается** ({points}): {graded}. В этом курсе баллы за пункт, включая вывод, "
+                 "засчитываются, только если его код проходит все тесты, а код {item} {why}.",
+        "graded": "проверено вручную: {score:g} из {max:g}",
+        "ungraded": "не проверено",
+        "failed": "прошёл не все тесты",
+        "missing": "ещё не оценён",
+        "note": "**Не засчитано:** {names} (вручную поставлено {points}). Итог выше их не учитывает: по "
+                "правилам курса вывод засчитывается, только если код его пункта проходит все тесты.",
+    },
+}
+
+
+def feedback_language(assignment_name):
+    """The language of an assignment's feedback: its profile's, else the main course's."""
+    language = profiles.load(assignment_name).language if assignment_name in profiles.names() else "en"
+    return language if language in UNCOUNTED else "en"
+
+
+def item_name(assignment_name, item):
+    """An item's name as its course's students know it (the snake course's ``NLLCriterion``)."""
+    return profiles.load(assignment_name).dialect.name_of(item) if assignment_name in profiles.names() else item
+
+
+def points_text(points, language):
+    """"3 points", "0,5 балла": the points words of the profile's language, without the bracket."""
+    return profiles.points_words(points, language).lstrip("(")
+
+
+def item_code_grade(gradebook, assignment, item, student):
+    """The gradebook's grade of ``item``'s code (its autograded grade cell), in whichever notebook
+    of the submission holds it; None if it has none."""
+    grade_id = assignment.items[item].grade_id
+    submission = gradebook.find_submission(assignment.name, student)
+    return next((grade for notebook in submission.notebooks for grade in notebook.grades
+                 if grade.name == grade_id), None)
+
+
+def why_not_counted(gradebook, assignment, item, student):
+    """Why ``item``'s derivation does not count (``failed`` or ``missing``), or None when it does:
+    its code has full points in the gradebook. The rule of :func:`autograder.export.count_whole_items`."""
+    grade = item_code_grade(gradebook, assignment, item, student)
+    if grade is None or grade.score is None:
+        return "missing"
+    return None if grade.score >= grade.max_score else "failed"
+
+
+class MarkUncountedDerivations(NbGraderPreprocessor):
+    """For ``nbgrader generate_feedback``, after ``GetGrades``, under the ``all_or_nothing`` rule:
+    each derivation whose item's code did not pass every test is shown as "Does not count" (its
+    hand score and the reason in its panel, no score line), the page's total leaves its hand score
+    out, and a note at the top names them. Other rules, and counted derivations, are left as
+    nbgrader shows them; the gradebook is only read."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        try:
+            assignment = manifest.load(info["assignment"])
+        except (manifest.ManifestError, FileNotFoundError):
+            return nb, resources
+        if not assignment.all_or_nothing:
+            return nb, resources
+        words = UNCOUNTED[feedback_language(assignment.name)]
+        uncounted = []
+        with Gradebook(info["db_url"]) as gradebook:
+            for cell in nb.cells:
+                item = assignment.derivations.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
+                if item is None or not hand_graded(cell):
+                    continue
+                why = why_not_counted(gradebook, assignment, item, info["student"])
+                if why is None:
+                    continue
+                meta = cell.metadata.nbgrader
+                grade = gradebook.find_grade(meta["grade_id"], info["notebook"], info["assignment"], info["student"])
+                uncounted.append((meta["grade_id"], float(grade.max_score), grade.manual_score))
+                self.mark(cell, item_name(assignment.name, item), why, grade, words, feedback_language(assignment.name))
+        if uncounted:
+            info["score"] = float(info["score"]) - sum(score or 0.0 for _, _, score in uncounted)
+            nb.cells.insert(0, new_markdown_cell(self.note(uncounted, words, feedback_language(assignment.name))))
+        return nb, resources
+
+    @staticmethod
+    def mark(cell, item, why, grade, words, language):
+        """The answer stays in its panel; where its score would be, that it does not count and why."""
+        meta = cell.metadata.nbgrader
+        meta["grade"] = False
+        meta["task"] = False
+        meta["solution"] = True  # nbgrader's "Student's answer" panel, with the comment below it
+        graded = (words["graded"].format(score=grade.manual_score, max=grade.max_score)
+                  if grade.manual_score is not None else words["ungraded"])
+        note = words["panel"].format(points=points_text(float(grade.max_score), language), graded=graded,
+                                     item=markdown_name(item), why=words[why])
+        meta["comment"] = note + (f"\n\n{meta['comment']}" if meta.get("comment") else "")
+        meta.pop("score", None)
+
+    @staticmethod
+    def note(uncounted, words, language):
+        names = ", ".join(markdown_name(grade_id) for grade_id, _, _ in uncounted)
+        hand = sum(score or 0.0 for _, _, score in uncounted)
+        return words["note"].format(names=names, points=points_text(hand, language))

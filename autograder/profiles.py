@@ -13,7 +13,9 @@ files in ``profiles/<name>/<notebook stem>/``, one per cell, named by the cell's
 2. the profile's own cells in place of the main ones with the same key, and its new cells
    where ``insert`` puts them; the cells it ``drop``s left out, and the solutions it ``give``s
    shipped complete (an item the course hands out instead of grading);
-3. texts in the profile's language from its translation catalog, where it has one;
+3. texts in the profile's language from its translation catalog, where it has one: Markdown cells
+   whole, and the docstrings, comments and printed texts of the main course's code cells
+   (``strings.toml``), whose code stays the main course's;
 4. the main course's code rewritten in the profile's dialect (:func:`autograder.dialects.rename`,
    the table the graders use), and so is code quoted in its Markdown (its translations' too);
 5. sections renumbered, and every grade cell's points (metadata and the words "(N points", or
@@ -33,9 +35,11 @@ A cell's **key** is its nbgrader ``grade_id`` when it has one (``solution_Linear
 stable while the main notebook is edited.
 """
 import filecmp
+import io
 import re
 import shutil
 import tempfile
+import tokenize
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +59,13 @@ POINTS_WORDS = re.compile(r"\((\d+(?:[.,]\d+)?) (?:points?|балл(?:а|ов)?)
 LANGUAGE_SWITCH = re.compile(r'^LANGUAGE = "en"', re.MULTILINE)  # a course file's language (selfcheck.py)
 SOLUTION_MARKER = re.compile(r"^[ \t]*### (?:BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
 INSERT_KINDS = ("markdown", "code", "derivation")
+# What nbgrader leaves in place of a solution in a released notebook, per language (the main course's
+# are nbgrader's own, "# YOUR CODE HERE" and "YOUR ANSWER HERE").
+STUBS = {"ru": {"code": "# ВАШ КОД ЗДЕСЬ\nraise NotImplementedError()", "text": "ВАШ ОТВЕТ ЗДЕСЬ"}}
+STRINGS = "strings.toml"  # a catalog's texts of the code cells' string literals and comments
+STRING_LITERAL = re.compile(r"^([rRbBuUfF]*)('''|\"\"\"|'|\")(.*)\2$", re.DOTALL)
+COMMENT_TEXT = re.compile(r"^#[ \t]*")
+FORMAT_FIELD = re.compile(r"\{[^{}]*\}")  # an f-string's replacement field: code, kept by a translation
 
 
 class ProfileError(Exception):
@@ -265,27 +276,127 @@ def load_catalog(profile, notebook):
 
     ``profiles/<name>/<language>/<notebook stem>/<key>.md`` (or ``.py``), one file per cell, like
     the profile's own cells; empty for the main course's language. A key the catalog lacks keeps
-    the main course's text and is listed in :attr:`Generated.untranslated`.
+    the main course's text and is listed in :attr:`Generated.untranslated`. A ``.py`` file is a
+    whole code cell, which must be the main cell's code with other strings and comments
+    (:func:`code_skeleton`); most code cells are translated by :func:`load_strings` instead.
     """
     if profile.language == SOURCE_LANGUAGE:
         return {}
     folder = profile.folder / profile.language / Path(notebook).stem
-    return {path.stem: path for path in sorted(folder.glob("*.*"))} if folder.is_dir() else {}
+    files = sorted(folder.glob("*.md")) + sorted(folder.glob("*.py")) if folder.is_dir() else []
+    return {path.stem: path for path in files}
+
+
+def load_strings(profile, notebook):
+    """The catalog's texts of the code cells' string literals and comments: English -> the profile's
+    language, from ``profiles/<name>/<language>/<notebook stem>/strings.toml``::
+
+        [[text]]
+        en = 'Properties of Sequential'
+        ru = 'Свойства Sequential'
+
+    A text is a literal's body as written between its quotes (escapes, an f-string's ``{fields}``
+    and a docstring's indentation included) or a comment after its ``#``. The code around them stays
+    the main cell's, so a fix to a given cell or a solution reaches the translated course as it is.
+    """
+    path = profile.folder / profile.language / Path(notebook).stem / STRINGS
+    if profile.language == SOURCE_LANGUAGE or not path.is_file():
+        return {}
+    table = {}
+    for entry in tomllib.loads(path.read_text()).get("text", []):
+        if SOURCE_LANGUAGE not in entry or profile.language not in entry:
+            raise ProfileError(f"{path}: every [[text]] needs `{SOURCE_LANGUAGE}` and `{profile.language}`: {entry}")
+        if entry[SOURCE_LANGUAGE] in table:
+            raise ProfileError(f"{path}: the text {entry[SOURCE_LANGUAGE]!r} is translated twice")
+        table[entry[SOURCE_LANGUAGE]] = entry[profile.language]
+    return table
+
+
+def code_texts(source):
+    """The string literals' bodies and the comments' texts of a code cell, as ``(start, end)``
+    offsets into ``source``: the parts a translation may change."""
+    line_starts = [0]
+    for line in io.StringIO(source):
+        line_starts.append(line_starts[-1] + len(line))
+    offset = lambda position: line_starts[position[0] - 1] + position[1]  # noqa: E731 - (row, col) -> index
+    spans = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        start = offset(token.start)
+        if token.type == tokenize.STRING:
+            literal = STRING_LITERAL.match(token.string)
+            opening = len(literal.group(1)) + len(literal.group(2))
+            spans.append((start + opening, start + len(token.string) - len(literal.group(2))))
+        elif token.type == tokenize.COMMENT:
+            spans.append((start + COMMENT_TEXT.match(token.string).end(), start + len(token.string)))
+    return spans
+
+
+def code_skeleton(source):
+    """A code cell's tokens without the texts of its strings and comments (an f-string keeps its
+    replacement fields): two cells with the same skeleton differ only in what a translation changes."""
+    skeleton = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT or token.type in (tokenize.NL, tokenize.NEWLINE):
+            continue
+        if token.type == tokenize.STRING:
+            literal = STRING_LITERAL.match(token.string)
+            fields = FORMAT_FIELD.findall(literal.group(3)) if "f" in literal.group(1).lower() else []
+            skeleton.append(("string", literal.group(1), literal.group(2), tuple(sorted(fields))))
+        else:
+            skeleton.append((tokenize.tok_name[token.type], token.string))
+    return skeleton
+
+
+def translate_code(source, table, used, where):
+    """A code cell with the texts of its strings and comments that ``table`` has, translated; the
+    translated cell must still have the main cell's code (:func:`code_skeleton`)."""
+    parts, last = [], 0
+    for start, end in code_texts(source):
+        text = source[start:end]
+        if text in table:
+            parts += [source[last:start], table[text]]
+            used.add(text)
+            last = end
+    translated = "".join(parts) + source[last:]
+    check_same_code(source, translated, where)
+    return translated
+
+
+def check_same_code(main, translated, where):
+    try:
+        same = code_skeleton(main) == code_skeleton(translated)
+    except (tokenize.TokenError, SyntaxError, IndentationError) as error:
+        raise ProfileError(f"{where}: the translated code cell is no longer Python: {error}") from None
+    if not same:
+        raise ProfileError(f"{where}: the translation changes the main cell's code, not only its strings and "
+                           "comments (quotes, an f-string's fields, or code the main course has since changed)")
 
 
 def translate(cells, profile, notebook, generated):
-    """Cells in the profile's language, from its catalog (the hook a translated profile fills)."""
-    catalog = load_catalog(profile, notebook)
+    """Cells in the profile's language, from its catalog (the hook a translated profile fills):
+    a Markdown cell or a code cell wholly from its file, the other code cells' strings and comments
+    from ``strings.toml``."""
     if profile.language == SOURCE_LANGUAGE:
         return
+    catalog, table, used = load_catalog(profile, notebook), load_strings(profile, notebook), set()
     for cell in cells:
         if cell.metadata.get("profile_own"):  # the profile's own cells are written in its language
             continue
         path = catalog.get(key_of(cell))
+        where = f"{notebook}:{key_of(cell)}"
         if path is not None:
+            if cell.cell_type == "code":
+                check_same_code(cell.source, own_text(path),
+                                f"profiles/{profile.name}/{profile.language}/{Path(notebook).stem}/{path.name}")
             cell.source = own_text(path)
-        elif cell.cell_type == "markdown":
-            generated.untranslated.append(f"{notebook}:{key_of(cell)}")
+        elif cell.cell_type == "code":
+            cell.source = translate_code(cell.source, table, used, where)
+        else:
+            generated.untranslated.append(where)
+    unused = sorted(set(table) - used)
+    if unused:
+        raise ProfileError(f"profiles/{profile.name}/{profile.language}/{Path(notebook).stem}/{STRINGS}: texts that "
+                           f"are no string or comment of the kept code cells (changed in the main course?): {unused}")
 
 
 def renumber(cells):
@@ -443,6 +554,20 @@ def course_files(profile):
         raise ProfileError(f"profiles/{profile.name}/files/ {clash} shadow the main course's files: "
                            "take them out of `files`, or out of files/")
     return shared + own
+
+
+def nbgrader_config(name):
+    """nbgrader configuration of the assignment ``name`` beside the project's ``nbgrader_config.py``:
+    a profile in another language gets its language's stubs in place of nbgrader's English ones.
+    The text of an ``nbgrader_config.py`` for the course folder nbgrader releases from (nbgrader reads
+    that one after the project's); empty when nbgrader's defaults stand. nbgrader turns a
+    ``code_stub`` given on its command line into a string, so a file it must be."""
+    stubs = STUBS.get(load(name).language) if name in names() else None
+    if not stubs:
+        return ""
+    return ("# The stubs of this course's language (autograder/profiles.py, STUBS).\n"
+            f"c.ClearSolutions.code_stub = {{'python': {stubs['code']!r}}}\n"
+            f"c.ClearSolutions.text_stub = {stubs['text']!r}\n")
 
 
 def stale_files(name):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nbgrader.utils import is_grade, is_solution
 
-from . import heldout, manifest
+from . import heldout, manifest, profiles
 from .nbgrader_plugin import GradingConfigurationError, items_of
 from .runner import grade_submission
 
@@ -131,10 +131,30 @@ def generate(assignment_name, course_root):
     source = ROOT / "source_notebooks" / assignment_name
     shutil.copytree(source, Path(course_root) / "source_notebooks" / assignment_name,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    course_config = profiles.nbgrader_config(assignment_name)  # a translated course's stubs
+    if course_config:
+        (Path(course_root) / "nbgrader_config.py").write_text(course_config)
     result = run_nbgrader(assignment_name, course_root)
     if result.returncode != 0:
         raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.stdout}\n{result.stderr}")
     return Path(course_root) / "release" / assignment_name
+
+
+def unparsable_cells(nb):
+    """The code cells (by key) that IPython could not run for a syntax error: a stub nbgrader wrote
+    wrongly would still grade 0, so the grading alone does not see it."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    transform, broken = TransformerManager().transform_cell, []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        try:
+            compile(transform(cell.source), f"cell {index}", "exec")
+        except SyntaxError as error:
+            key = cell.metadata.get("nbgrader", {}).get("grade_id") or cell.get("id") or index
+            broken.append(f"{key} (line {error.lineno}: {error.msg})")
+    return broken
 
 
 def check_release(assignment, released, report):
@@ -143,6 +163,9 @@ def check_release(assignment, released, report):
             text = path.read_text(errors="replace")
             hits = [p.pattern for p in FORBIDDEN if p.search(text)]
             report.add(f"release/{path.relative_to(released)} leaks nothing", not hits, ", ".join(hits))
+    for path in sorted(released.glob("*.ipynb")):
+        broken = unparsable_cells(read_notebook(path))
+        report.add(f"release/{path.name}: every code cell is Python", not broken, ", ".join(broken))
     results = grade_folder(assignment, released)
     report.add("the released stubs score 0 on every item", all(v.score == 0 for v in results.items.values()),
                ", ".join(f"{k} {v.score:g}" for k, v in results.items.items() if v.score))

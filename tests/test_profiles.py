@@ -13,6 +13,7 @@ import pytest
 
 from autograder import manifest, profiles
 from autograder.release import ROOT, Report, check_release, check_sources, comparable, generate, grade_folder
+from reference_impl.convolution import Conv2d as ReferenceConv2d
 from reference_impl.normalization import BatchNormalization as ReferenceBatchNormalization
 from tests.helpers import filled_notebook
 from tests.test_course import execute, kernel  # noqa: F401 - kernel is a fixture
@@ -118,6 +119,79 @@ def test_the_batchnorm_derivation_gives_the_reference_gradient():
     np.testing.assert_allclose(stated["grad"], expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(stated["grad_simplified"], expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(stated["P"] @ stated["P"], stated["P"], atol=1e-12)  # the centring matrix is idempotent
+
+
+def run_conv2d_derivation(X, dX, W, dW, b, db, G):
+    scope = {"np": np, "X": X, "dX": dX, "W": W, "dW": dW, "b": b, "db": db, "G": G}
+    exec(derivation_code("derivation_Conv2d"), scope)
+    return scope
+
+
+def conv2d_arrays(seed, n=2, c_in=3, c_out=2, height=5, width=6, k=3):
+    rng = np.random.default_rng(seed)
+    return dict(X=rng.normal(size=(n, c_in, height, width)), dX=rng.normal(size=(n, c_in, height, width)),
+                W=rng.normal(size=(c_out, c_in, k, k)), dW=rng.normal(size=(c_out, c_in, k, k)),
+                b=rng.normal(size=c_out), db=rng.normal(size=c_out), G=rng.normal(size=(n, c_out, height, width)))
+
+
+def test_the_conv2d_derivation_states_the_differential_and_the_adjoints_correctly():
+    """Step 1's differential is the directional derivative of the forward pass along (dX, dW, db)
+    (central differences are exact for a bilinear map, up to rounding); step 2's three inner
+    products are one number; step 3's gradients give dL = <G, dY> term by term."""
+    arrays = conv2d_arrays(6)
+    at = run_conv2d_derivation(**arrays)
+    h = 1e-3
+    step = {name: arrays[name] + h * arrays["d" + name] for name in ("X", "W", "b")}
+    back = {name: arrays[name] - h * arrays["d" + name] for name in ("X", "W", "b")}
+    slope = (at["conv"](step["X"], step["W"], step["b"]) - at["conv"](back["X"], back["W"], back["b"])) / (2 * h)
+    np.testing.assert_allclose(at["dY"], slope, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(at["step2"], [at["step2"][0]] * 3, rtol=1e-12)
+    dL = np.sum(at["G"] * at["dY"])
+    by_parts = (np.sum(at["grad_X"] * arrays["dX"]) + np.sum(at["grad_W"] * arrays["dW"])
+                + np.sum(at["grad_b"] * arrays["db"]))
+    np.testing.assert_allclose(dL, by_parts, rtol=1e-10)
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_the_conv2d_derivation_gives_the_reference_gradients(k):
+    """The forward pass and steps 3 and 4 against the reference Conv2d (im2col, no SciPy)."""
+    arrays = conv2d_arrays(7, k=k)
+    layer = ReferenceConv2d(3, 2, k)
+    layer.W[...], layer.b[...] = arrays["W"], arrays["b"]
+    stated = run_conv2d_derivation(**arrays)
+    np.testing.assert_allclose(stated["Y"], layer.forward(arrays["X"]), rtol=1e-10, atol=1e-12)
+    layer.zeroGradParameters()
+    grad_input = layer.backward(arrays["X"], arrays["G"])
+    np.testing.assert_allclose(stated["grad_X"], grad_input, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(stated["grad_X_flipped"], grad_input, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(stated["grad_W"], layer.gradW, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(stated["grad_b"], layer.gradb, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("right, wrong", [
+    ('convolve(B, K, mode="full")', 'correlate(B, K, mode="full")'),   # the kernel not flipped
+    ("W[o, c, ::-1, ::-1]", "W[o, c]"),                                  # step 4 without the flip
+    ("+ conv(X, dW, np.zeros_like(b))", ""),                             # step 1 without the weights' term
+])
+def test_the_conv2d_checks_catch_a_wrong_formula(monkeypatch, right, wrong):
+    code = derivation_code("derivation_Conv2d")
+    assert right in code
+    monkeypatch.setattr(sys.modules[__name__], "derivation_code", lambda key: code.replace(right, wrong))
+    with pytest.raises(AssertionError):
+        test_the_conv2d_derivation_states_the_differential_and_the_adjoints_correctly()
+        test_the_conv2d_derivation_gives_the_reference_gradients(3)
+
+
+def test_the_hooks_texts_are_in_the_courses_own_terms():
+    """The hooks course has no Linear, and it derives in matrix form: its ChannelwiseScaling text
+    says neither "Linear" nor index sums, and its Conv2d answer is the differential form."""
+    nb = nbformat.read(SOURCE / "modules.ipynb", 4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "Linear" not in markdown
+    scaling = cell(nb, "9bad051f").source
+    assert r"\sum_n G_{nj}" not in scaling and r"dY = dX \odot \mathbf 1\gamma" in scaling
+    conv = cell(nb, "derivation_Conv2d").source
+    assert r"\langle B, A \star K\rangle" in conv and r"\Pi^\top \sum_o G_{n,o} \ast W_{o,c}" in conv
 
 
 # -- the release -------------------------------------------------------------------------------

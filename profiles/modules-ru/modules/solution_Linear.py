@@ -1,5 +1,5 @@
 class Linear(Module):
-    """``output = input @ W + b`` with ``W`` of shape ``(n_in, n_out)`` and ``b`` of ``(n_out,)``."""
+    """``output = input @ W + b``, где ``W`` формы ``(n_in, n_out)``, а ``b`` формы ``(n_out,)``."""
 
     def __init__(self, n_in, n_out):
         super().__init__()
@@ -10,7 +10,7 @@ class Linear(Module):
         self.gradb = np.zeros_like(self.b)
 
     def update_output(self, input):
-        """``(N, n_in) -> (N, n_out)``."""
+        """Прямой проход: ``(N, n_in) -> (N, n_out)``."""
         ### BEGIN SOLUTION
         check_2d(input, "Linear")
         if input.shape[1] != self.W.shape[0]:
