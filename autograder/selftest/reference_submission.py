@@ -24,7 +24,7 @@ class MutationError(Exception):
 def reference_source(replacements=()):
     """The submission's text; ``replacements`` are ``(file, old, new)`` edits, each of which must apply once."""
     folder = Path(reference_impl.__file__).parent
-    texts = {name: (folder / name).read_text() for name in FILES}
+    texts = {name: as_students_write((folder / name).read_text()) for name in FILES}
     for file, old, new in replacements:
         if file not in texts:
             raise MutationError(f"no reference file {file}")
@@ -34,7 +34,7 @@ def reference_source(replacements=()):
         texts[file] = texts[file].replace(old, new)
     parts = []
     for name in FILES:
-        lines = as_students_write(texts[name]).splitlines()
+        lines = texts[name].splitlines()
         parts.append("\n".join(line for line in lines if not line.startswith("from .")))
     return "\n\n\n".join(parts) + "\n"
 
