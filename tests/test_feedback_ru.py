@@ -166,11 +166,11 @@ def test_a_failure_speaks_the_current_language_and_keeps_its_diagnosis():
         shape = failure(checks.expect_close, X[:2], X, "SoftMax: выход")
         factor = failure(checks.expect_close, 5 * X, X, "Linear(4, 3): выход", context=analyser.context_for(X[:, :1]))
     assert error.diagnosis == "grad_overwritten"
-    assert str(error) == f"Linear(4, 3) gradW: {RU[DIAGNOSES['grad_overwritten']]} После двух вызовов."
+    assert str(error) == f"Linear(4, 3) gradW: {i18n.fill(RU[DIAGNOSES['grad_overwritten']])} После двух вызовов."
     assert shape.diagnosis == "wrong_shape" and str(shape).endswith("Ожидалась форма (3, 4), получена (2, 4).")
     assert factor.diagnosis == "factor" and "умноженному на" in str(factor) and "Наибольшее расхождение" in str(factor)
     assert [english_words(str(e)) for e in (error, shape, factor)] == [[], [], []]
-    assert str(failure(checks.fail, "grad_overwritten", "W", "")) == f"W: {DIAGNOSES['grad_overwritten']}"
+    assert str(failure(checks.fail, "grad_overwritten", "W", "")) == f"W: {i18n.fill(DIAGNOSES['grad_overwritten'])}"
 
 
 def test_the_language_is_set_around_a_block_and_restored_after_it():
