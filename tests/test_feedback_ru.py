@@ -189,7 +189,7 @@ def test_gradescope_and_the_nbgrader_feedback_cells_follow_the_results_language(
     course = manifest.load("modules-ru")
     outcomes = [TestOutcome("Linear", key, key != "forward", "" if key != "forward" else
                             i18n.catalogue("ru")["{what}: output"].format(what="Linear(3, 2)"), "wrong_values",
-                            "output matches input @ W.T + b") for key in course.items["Linear"].tests]
+                            "output matches {linear_forward}") for key in course.items["Linear"].tests]
     result = results.SubmissionResult.build(course, outcomes, {"cells": []})
     lines = results.item_feedback(result, "Linear")
     assert lines[0] == "## ✗ Linear: 0 / 1" and lines[2].startswith("- **Баллы не засчитаны**")
