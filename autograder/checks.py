@@ -7,7 +7,7 @@ import numpy as np
 from . import analyser
 from .diagnoses import DIAGNOSES
 from .gradcheck import directional_derivative, numerical_gradient
-from .i18n import _, translate
+from .i18n import _, fill, translate
 from .student import StudentFailure
 
 RTOL, ATOL = 1e-6, 1e-8
@@ -20,8 +20,8 @@ def close(got, expected, rtol=RTOL, atol=ATOL):
 
 def fail(key, what, detail=""):
     """Fail the test with the diagnosis ``key``: ``what`` was compared, the diagnosis's words (in
-    the feedback's language), then ``detail``."""
-    message = f"{what}: {translate(DIAGNOSES[key])}"
+    the feedback's language, naming the code in the student's dialect), then ``detail``."""
+    message = f"{what}: {fill(translate(DIAGNOSES[key]))}"
     if detail:
         message += f" {detail}"
     raise StudentFailure(message, key)

@@ -62,7 +62,7 @@ DIAGNOSES = {
                                  "mean and variance.",
     "batchnorm_epsilon_outside_root": "EPS goes inside the root: divide by sqrt(var + EPS), not by sqrt(var) + EPS.",
     "batchnorm_backward_constant_stats": "The training-mode gradient treats the batch mean and variance as constants "
-                                         "(gradOutput / sqrt(var + EPS)); they depend on the input too, which adds "
+                                         "({gradOutput} / sqrt(var + EPS)); they depend on the input too, which adds "
                                          "the two batch-mean terms of the full formula.",
     # Dropout
     "dropout_backward_mask": "backward does not use the mask of the last forward pass (times 1 / (1 - p)).",
@@ -72,7 +72,7 @@ DIAGNOSES = {
     "softmax_sum_wrong_axis": "The exponentials are normalised over the wrong axis: every row must sum to 1, so sum "
                               "over axis=1 with keepdims=True (a sum without keepdims broadcasts along the "
                               "wrong axis).",
-    "softmax_grad_sum_wrong_axis": "In backward, sum(gradOutput * s) is taken over the wrong axis: take it over each "
+    "softmax_grad_sum_wrong_axis": "In backward, sum({gradOutput} * s) is taken over the wrong axis: take it over each "
                                    "row (axis=1, keepdims=True), as the softmax of each row involves that row only.",
     "softmax_grad_uses_input": "Backward uses the input where the formula needs the softmax s = softmax(input).",
     "softmax_grad_diagonal": "The gradient uses only the diagonal of the Jacobian: every output of a row depends on "
@@ -100,7 +100,7 @@ DIAGNOSES = {
     "softplus_grad_sign": "The derivative of log(1 + exp(x)) is sigmoid(x), not sigmoid(-x).",
     "softplus_grad_exp": "The derivative of log(1 + exp(x)) is sigmoid(x) = 1 / (1 + exp(-x)), not exp(x).",
     # MSECriterion, the NLL criterions
-    "mse_grad_squared": "gradInput is the derivative of the loss, 2 (input - target) / N, not its terms "
+    "mse_grad_squared": "{gradInput} is the derivative of the loss, 2 (input - target) / N, not its terms "
                         "(input - target)^2 / N.",
     "mse_grad_factor": "The factor 2 is missing: the derivative of (x - y)^2 is 2 (x - y), so the gradient is "
                        "2 (input - target) / N.",
@@ -108,22 +108,22 @@ DIAGNOSES = {
                  "never negative.",
     "divided_by_all_elements": "The loss (or its gradient) is divided by the number of elements N * D (as np.mean "
                                "over the whole array does); divide the sum by the batch size N only.",
-    "nll_grad_not_divided_by_probability": "The derivative of -log(p) is -1 / p: gradInput is -target / p / N "
+    "nll_grad_not_divided_by_probability": "The derivative of -log(p) is -1 / p: {gradInput} is -target / p / N "
                                            "(with p clipped as in forward).",
-    "nll_grad_of_probabilities": "The input of ClassNLLCriterion is already log-probabilities: its gradient is "
+    "nll_grad_of_probabilities": "The input of {ClassNLLCriterion} is already log-probabilities: its gradient is "
                                  "-target / N, with no exp.",
     "nll_no_clipping": "The probabilities are not clipped: log(0) is -inf and 0 * log(0) is nan. Clip the input to "
                        "[EPS, 1 - EPS] with np.clip (into a new array) before the log and in the gradient.",
-    "nll_unstable_needs_log": "ClassNLLCriterionUnstable's input holds probabilities (SoftMax's output): the loss is "
+    "nll_unstable_needs_log": "{ClassNLLCriterionUnstable}'s input holds probabilities (SoftMax's output): the loss is "
                               "-sum(target * log(clip(input, EPS, 1 - EPS))) / N.",
-    "nll_takes_log_probabilities": "ClassNLLCriterion's input already holds log-probabilities (LogSoftMax's output): "
+    "nll_takes_log_probabilities": "{ClassNLLCriterion}'s input already holds log-probabilities (LogSoftMax's output): "
                                    "the loss is -sum(target * input) / N, without taking the log again.",
     # Conv2d, MaxPool2d
-    "conv_grad_input_kernel": "gradInput uses the wrong kernel: it is the cross-correlation of the zero-padded "
-                              "gradOutput with W flipped in space (W[:, :, ::-1, ::-1]) and with its in/out channels "
+    "conv_grad_input_kernel": "{gradInput} uses the wrong kernel: it is the cross-correlation of the zero-padded "
+                              "{gradOutput} with W flipped in space (W[:, :, ::-1, ::-1]) and with its in/out channels "
                               "swapped (a full convolution).",
-    "conv_grad_weight_flipped": "gradW is flipped in space: gradW[o, c, a, b] is the sum over n, h, w of "
-                                "padded_input[n, c, h + a, w + b] * gradOutput[n, o, h, w].",
+    "conv_grad_weight_flipped": "{gradW} is flipped in space: {gradW}[o, c, a, b] is the sum over n, h, w of "
+                                "padded_input[n, c, h + a, w + b] * {gradOutput}[n, o, h, w].",
     "maxpool_average": "MaxPool2d takes the maximum of each window, not its mean, and its gradient goes to that "
                        "maximum alone, not to the whole window.",
     # ClassContrastiveCriterion
@@ -175,11 +175,11 @@ CONTRACT = {
         "The loss (or its gradient) is not divided by the batch size N."),
     "grad_overwritten": (("Linear", "Conv2d"),
         "The parameter gradients are overwritten instead of accumulated: use += so gradients add up over "
-        "backward calls until zeroGradParameters()."),
+        "backward calls until {zeroGradParameters}()."),
     "grad_not_zeroed": (("Linear",),
-        "zeroGradParameters() does not set the parameter gradients to zero (in place, e.g. grad.fill(0))."),
+        "{zeroGradParameters}() does not set the parameter gradients to zero (in place, e.g. grad.fill(0))."),
     "linear_weight_transposed": (("Linear",),
-        "W is used transposed: with W of shape (n_out, n_in) the output is input @ W.T + b."),
+        "W is used transposed: with W of shape {linear_W_shape} the output is {linear_forward}."),
     "sequential_container_input": (("Sequential",),
         "Sequential.backward gives every module the container's input: module i must get the input it saw in "
         "forward, the output of module i - 1."),

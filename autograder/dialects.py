@@ -18,9 +18,42 @@ class Dialect:
     scaling_parameters_are_rows: bool = False
     class_names: dict = field(default_factory=dict)  # canonical (torch-legacy) name -> this dialect's name
     grad_output_arg: str = "gradOutput"  # what the course calls backward's second argument (a name only)
+    # the parameter gradients' attributes whose names differ from torch-legacy's (gradW, gradb,
+    # gradGamma, gradBeta): canonical name -> this dialect's (what its course's notebooks write)
+    attribute_names: dict = field(default_factory=dict)
 
     def name_of(self, canonical):
         return self.class_names.get(canonical, canonical)
+
+    def code_names(self):
+        """What each code name of a message template stands for in this dialect: the placeholder
+        ``{gradInput}`` (a torch-legacy name in braces) is this dialect's stored input gradient,
+        ``{zeroGradParameters}`` its zeroing hook, ``{ClassNLLCriterion}`` its name of the class, and
+        the ``linear_*`` placeholders the formulas of its ``Linear.W`` layout (see :data:`CODE_NAMES`)."""
+        names = {canonical: getattr(self, field) for canonical, field in CODE_NAMES.items()}
+        names.update({canonical: self.attribute_names.get(canonical, canonical) for canonical in GRADIENT_ATTRIBUTES})
+        names.update({canonical: self.name_of(canonical) for canonical in RENAMED})
+        names.update(self.linear_formulas())
+        return names
+
+    def linear_formulas(self):
+        """``Linear``'s weight layout, as the messages write it: the shape of ``W``, the forward
+        pass, and the input gradient (with this dialect's name of backward's argument)."""
+        if self.linear_weight_is_in_by_out:
+            return {"linear_W_shape": "(n_in, n_out)", "linear_forward": "input @ W + b",
+                    "linear_grad_input": f"{self.grad_output_arg} @ W.T"}
+        return {"linear_W_shape": "(n_out, n_in)", "linear_forward": "input @ W.T + b",
+                "linear_grad_input": f"{self.grad_output_arg} @ W"}
+
+    def own_shape(self, canonical, parameter, shape):
+        """The shape of ``canonical``'s ``parameter`` as the student writes it, from the shape the
+        graders see (the canonical layout, ``StudentModule._to_canonical``): for messages only."""
+        shape = tuple(shape)
+        if canonical == "Linear" and parameter in ("W", "gradW") and self.linear_weight_is_in_by_out:
+            return shape[::-1]
+        if canonical == "ChannelwiseScaling" and self.scaling_parameters_are_rows and len(shape) == 1:
+            return (1,) + shape
+        return shape
 
     def probe_hooks(self):
         """The hook names a probe module needs in the worker (see ``worker.make_probe_class``)."""
@@ -30,6 +63,16 @@ class Dialect:
             "output_attr": self.output_attr, "grad_input_attr": self.grad_input_attr,
         }
 
+
+# The placeholders of a message that name the hooks, getters and stored results: the
+# torch-legacy name -> the :class:`Dialect` field that holds each dialect's name.
+CODE_NAMES = {
+    "updateOutput": "forward_hook", "updateGradInput": "grad_input_hook", "accGradParameters": "grad_params_hook",
+    "zeroGradParameters": "zero_grad", "getParameters": "get_parameters", "getGradParameters": "get_grad_parameters",
+    "gradInput": "grad_input_attr", "gradOutput": "grad_output_arg",
+}
+GRADIENT_ATTRIBUTES = ("gradW", "gradb", "gradGamma", "gradBeta")
+RENAMED = ("ChannelwiseScaling", "ClassNLLCriterion", "ClassNLLCriterionUnstable", "sgd_momentum")
 
 TORCH_LEGACY = Dialect(
     "torch-legacy", "updateOutput", "updateGradInput", "accGradParameters", "zeroGradParameters",
@@ -45,6 +88,7 @@ SNAKE = Dialect(
         "ClassNLLCriterionUnstable": "NLLCriterionUnstable",
         "sgd_momentum": "SGD",
     },
+    attribute_names={"gradGamma": "grad_gamma", "gradBeta": "grad_beta"},
 )
 PRIVATE_HOOKS = Dialect(
     "private-hooks", "_compute_output", "_compute_input_grad", "_update_parameters_grad", "zero_grad",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .diagnoses import DIAGNOSES
 from .export import gradebook_in, load_grades, readable
+from .i18n import fill
 from .manifest import ALL_OR_NOTHING
 
 # Not a mistake: no answer to judge (a missing class, a stub, an untouched final model)
@@ -308,7 +309,7 @@ def render(grades, title=None, threshold=0.5, out_folder=None):
         for count, item, diagnosis in pairs:
             parts.append(f"<tr><td>{e(item)}</td><td><code>{e(diagnosis)}</code></td>"
                          f"<td class='num'>{count} ({count / n:.0%})</td>"
-                         f"<td>{e(DIAGNOSES.get(diagnosis, ''))}</td></tr>")
+                         f"<td>{e(fill(DIAGNOSES.get(diagnosis, '')))}</td></tr>")
         parts.append("</tbody></table>")
 
     parts += [

@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import i18n
+from . import dialects, i18n
 from .diagnoses import DIAGNOSES
 from .i18n import _
 from .manifest import ADDITIVE, ALL_OR_NOTHING, SCORING_RULES
@@ -160,11 +160,12 @@ class SubmissionResult:
     @classmethod
     def _build(cls, assignment, outcomes, info, language):
         tests, items, diagnoses = [], {}, []
+        naming = dialects.by_name(info["dialect"]) if info.get("dialect") else None
         for item in assignment.items.values():
             items[item.name] = ItemScore(0.0, _number(item.max_score), item.track, assignment.derivation_of(item.name))
         for outcome in outcomes:
             points = assignment.items[outcome.item].tests[outcome.test]
-            tests.append(TestResult(outcome.item, outcome.test, i18n.translate(outcome.title), 0.0, _number(points),
+            tests.append(TestResult(outcome.item, outcome.test, title_in(outcome.title, naming), 0.0, _number(points),
                                     bool(outcome.passed), sanitize(outcome.message), outcome.diagnosis))
             if outcome.diagnosis:
                 diagnoses.append(Diagnosis(outcome.item, outcome.test, outcome.diagnosis))
@@ -342,6 +343,12 @@ def count_points(tests, items, rule):
     return _number(sum(test.score for test in tests))
 
 
+def title_in(title, naming=None):
+    """A grader test's title (its docstring's first line) in the current language, its code
+    names in the dialect ``naming`` (the submission's; None: torch-legacy)."""
+    return i18n.fill(i18n.translate(title), naming)
+
+
 def summary_line(score, max_score, error=None):
     line = _("{score:g} / {max_score:g} points.", score=score, max_score=max_score)
     if error:
@@ -414,11 +421,20 @@ def item_feedback(result, item):
         return _item_feedback(result, item)
 
 
+def shown_name(result, item):
+    """``item`` (its canonical, torch-legacy name) as the submission's dialect names its class or
+    function (``ClassNLLCriterion`` is ``NLLCriterion`` in snake)."""
+    try:
+        return dialects.by_name(result.dialect).name_of(item) if result.dialect else item
+    except KeyError:
+        return item
+
+
 def _item_feedback(result, item):
     tests = result.tests_of(item)
     totals = result.items[item]
     mark = "✓" if totals.full else "✗"
-    lines = [f"## {mark} {item}: {totals.score:g} / {totals.max_score:g}", ""]
+    lines = [f"## {mark} {shown_name(result, item)}: {totals.score:g} / {totals.max_score:g}", ""]
     note = not_counted_note(result, item)
     if note:
         lines.append(f"- {note}")

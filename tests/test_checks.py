@@ -6,6 +6,7 @@ import pytest
 
 from autograder import checks
 from autograder.diagnoses import DIAGNOSES
+from autograder.i18n import fill
 from autograder.student import StudentFailure
 
 X = np.arange(12, dtype=np.float64).reshape(3, 4) / 7 - 0.8
@@ -28,7 +29,7 @@ def test_close_needs_the_same_shape_and_finite_agreement():
 def test_fail_names_the_mistake_in_the_students_words():
     error = failure(checks.fail, "grad_overwritten", "Linear(4, 3) gradW", "After two calls.")
     assert error.diagnosis == "grad_overwritten"
-    assert str(error) == f"Linear(4, 3) gradW: {DIAGNOSES['grad_overwritten']} After two calls."
+    assert str(error) == f"Linear(4, 3) gradW: {fill(DIAGNOSES['grad_overwritten'])} After two calls."
 
 
 def test_where_it_differs_points_at_the_largest_difference():
@@ -54,7 +55,7 @@ def test_the_first_matching_mistake_is_named():
     error = failure(checks.expect_close, X * X, X, "gradW", mistakes=[
         ("linear_weight_transposed", X), ("grad_overwritten", X * X), ("grad_not_zeroed", X * X)])
     assert error.diagnosis == "grad_overwritten"
-    assert str(error).startswith(f"gradW: {DIAGNOSES['grad_overwritten']} Largest difference")
+    assert str(error).startswith(f"gradW: {fill(DIAGNOSES['grad_overwritten'])} Largest difference")
 
 
 def test_a_mistakes_prediction_is_computed_only_when_needed():

@@ -166,11 +166,11 @@ def test_a_failure_speaks_the_current_language_and_keeps_its_diagnosis():
         shape = failure(checks.expect_close, X[:2], X, "SoftMax: выход")
         factor = failure(checks.expect_close, 5 * X, X, "Linear(4, 3): выход", context=analyser.context_for(X[:, :1]))
     assert error.diagnosis == "grad_overwritten"
-    assert str(error) == f"Linear(4, 3) gradW: {RU[DIAGNOSES['grad_overwritten']]} После двух вызовов."
+    assert str(error) == f"Linear(4, 3) gradW: {i18n.fill(RU[DIAGNOSES['grad_overwritten']])} После двух вызовов."
     assert shape.diagnosis == "wrong_shape" and str(shape).endswith("Ожидалась форма (3, 4), получена (2, 4).")
     assert factor.diagnosis == "factor" and "умноженному на" in str(factor) and "Наибольшее расхождение" in str(factor)
     assert [english_words(str(e)) for e in (error, shape, factor)] == [[], [], []]
-    assert str(failure(checks.fail, "grad_overwritten", "W", "")) == f"W: {DIAGNOSES['grad_overwritten']}"
+    assert str(failure(checks.fail, "grad_overwritten", "W", "")) == f"W: {i18n.fill(DIAGNOSES['grad_overwritten'])}"
 
 
 def test_the_language_is_set_around_a_block_and_restored_after_it():
@@ -189,7 +189,7 @@ def test_gradescope_and_the_nbgrader_feedback_cells_follow_the_results_language(
     course = manifest.load("modules-ru")
     outcomes = [TestOutcome("Linear", key, key != "forward", "" if key != "forward" else
                             i18n.catalogue("ru")["{what}: output"].format(what="Linear(3, 2)"), "wrong_values",
-                            "output matches input @ W.T + b") for key in course.items["Linear"].tests]
+                            "output matches {linear_forward}") for key in course.items["Linear"].tests]
     result = results.SubmissionResult.build(course, outcomes, {"cells": []})
     lines = results.item_feedback(result, "Linear")
     assert lines[0] == "## ✗ Linear: 0 / 1" and lines[2].startswith("- **Баллы не засчитаны**")

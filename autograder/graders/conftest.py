@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import reference_impl
-from autograder import heldout, manifest
+from autograder import heldout, i18n, manifest
 from autograder.grading_session import SUBMISSION_KEY
 from autograder.runner import open_submission
 from autograder.selftest.reference_submission import write_reference_submission
@@ -67,10 +67,16 @@ def graded_assignment(request):
 
 @pytest.fixture(autouse=True)
 def fresh_test(request):
-    """Each test starts with no recorded input mutations and a fixed NumPy seed."""
+    """Each test starts with no recorded input mutations and a fixed NumPy seed, and its messages
+    name the code in the submission's dialect (``i18n.dialect``)."""
+    naming = None
     if "submission" in request.fixturenames:
-        request.getfixturevalue("submission").mutations.clear()
+        submission = request.getfixturevalue("submission")
+        submission.mutations.clear()
+        naming = submission.dialect
     np.random.seed(0)
+    with i18n.dialect(naming):
+        yield
 
 
 @pytest.fixture

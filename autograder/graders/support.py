@@ -13,7 +13,7 @@ from autograder.checks import (
     expect_unchanged,
     fail,
 )
-from autograder.i18n import _
+from autograder.i18n import _, code
 from autograder.student import PARAMETER_ATTRIBUTES, StudentFailure
 
 
@@ -63,6 +63,7 @@ def check_grad_input(student, reference, x, g, what, mistakes=(), seed=0, terms=
 
 def check_param_grads(student, reference, x, g, names, what, mistakes=()):
     """Parameter gradients after one backward from zero, against the reference or finite differences."""
+    names = [code(name) for name in names]  # the dialect's names of the gradients, for the messages
     reference.zeroGradParameters()
     reference.forward(x)
     reference.backward(x, g)
@@ -108,6 +109,7 @@ def check_accumulation(submission, ref, canonical, args, inputs, names, what):
     """Backward calls without zeroing in between give the sum of the gradients each gives alone, on
     fresh layers with the same parameters (so neither zeroGradParameters nor a wrong gradient
     formula is charged here)."""
+    names = [code(name) for name in names]
     alone = []
     for x, g in inputs:
         student, _reference = pair(submission, ref, canonical, *args)
@@ -136,6 +138,7 @@ def check_zeroing(student, shapes, names, what):
     """Parameter gradients that hold non-zero values are zero after zeroGradParameters(). The
     values are written into the gradient arrays here, not made by a backward pass, so that a
     mistake in backward is not charged to this test."""
+    names = [code(name) for name in names]
     student.set_grad_parameters([np.linspace(0.5, 1.5, int(np.prod(shape))).reshape(shape) for shape in shapes])
     student.zero_grad()
     grads = student.grad_parameters()
@@ -143,7 +146,7 @@ def check_zeroing(student, shapes, names, what):
            _("The gradient getter returned {count} arrays; expected {expected} ({names}).",
              count=len(grads), expected=len(names), names=", ".join(names)))
     for name, grad in zip(names, grads):
-        expect(not np.any(grad), "grad_not_zeroed", _("{what}: {name} after zeroGradParameters()",
+        expect(not np.any(grad), "grad_not_zeroed", _("{what}: {name} after {zeroGradParameters}()",
                                                       what=what, name=name))
 
 

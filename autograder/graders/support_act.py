@@ -22,7 +22,7 @@ from autograder.checks import (
     where_nonfinite,
 )
 from autograder.graders.support import own_output
-from autograder.i18n import _
+from autograder.i18n import _, code
 from autograder.student import StudentFailure
 
 
@@ -63,7 +63,7 @@ def check_stable(student, reference, x, g, what, key, forward_mistakes=(), grad_
     rows moved to moderate values; otherwise against the reference, where the student's code
     is right on the ``moderate`` input ``(x, g)``."""
     out, grad = student.forward(x), student.backward(x, g)
-    for name, got, mistakes in ((_("output"), out, forward_mistakes), ("gradInput", grad, grad_mistakes)):
+    for name, got, mistakes in ((_("output"), out, forward_mistakes), (code("gradInput"), grad, grad_mistakes)):
         if not np.all(np.isfinite(got)):
             check_mistakes(got, f"{what}: {name}", mistakes)
             fail(key, f"{what}: {name}", where_nonfinite(got, context_for(x)))
@@ -77,7 +77,7 @@ def check_stable(student, reference, x, g, what, key, forward_mistakes=(), grad_
                                                           "shifted to moderate values, which must not change it)",
                                                           what=what))
         if close(student.backward(shifted, g), reference.backward(shifted, g)):
-            expect_close(grad, student.backward(shifted, g), _("{what}: gradInput (against your own for the same "
+            expect_close(grad, student.backward(shifted, g), _("{what}: {gradInput} (against your own for the same "
                                                                "rows shifted to moderate values)", what=what))
         return
     small_x, small_g = moderate
@@ -85,7 +85,7 @@ def check_stable(student, reference, x, g, what, key, forward_mistakes=(), grad_
         expect_close(out, reference.forward(x), _("{what}: output", what=what), forward_mistakes, nonfinite_key=key,
                      context=context_for(x))
     if close(student.backward(small_x, small_g), reference.backward(small_x, small_g)):
-        expect_close(grad, reference.backward(x, g), f"{what}: gradInput", grad_mistakes, nonfinite_key=key,
+        expect_close(grad, reference.backward(x, g), f"{what}: {code('gradInput')}", grad_mistakes, nonfinite_key=key,
                      context=context_for(x))
 
 
@@ -150,8 +150,8 @@ def expect_criterion_computes(student, x, y, what):
     judges finiteness on the student's own results, and code that computes nothing earns nothing."""
     half = x * 0.5
     expect_computes(_("{what}: loss", what=what), [student.loss(x, y), student.loss(half, y)], [x, half])
-    expect_computes(f"{what}: gradInput", [criterion_gradient(student, x, y), criterion_gradient(student, half, y)],
-                    [x, half])
+    expect_computes(f"{what}: {code('gradInput')}",
+                    [criterion_gradient(student, x, y), criterion_gradient(student, half, y)], [x, half])
 
 
 def check_batch_division(student, x, y, repeats, what):
@@ -162,7 +162,7 @@ def check_batch_division(student, x, y, repeats, what):
     (x2, y2), = other_inputs(x, y)
     expect_computes(_("{what}: the loss of {n} rows", what=what, n=n), [student.loss(x, y), student.loss(x2, y)],
                     [x, x2])
-    expect_computes(_("{what}: gradInput for {n} rows", what=what, n=n), [criterion_gradient(student, x, y),
+    expect_computes(_("{what}: {gradInput} for {n} rows", what=what, n=n), [criterion_gradient(student, x, y),
                                                          criterion_gradient(student, x2, y2)], [x, x2])
     big_x, big_y = np.tile(x, (repeats, 1)), np.tile(y, (repeats, 1))
     small_loss, big_loss = student.loss(x, y), student.loss(big_x, big_y)
@@ -176,12 +176,12 @@ def check_batch_division(student, x, y, repeats, what):
     small_grad = criterion_gradient(student, x, y)
     big_grad = criterion_gradient(student, big_x, big_y)
     if big_grad.shape != big_x.shape:
-        fail("wrong_shape", _("{what}: gradInput for {n} rows", what=what, n=n * repeats),
+        fail("wrong_shape", _("{what}: {gradInput} for {n} rows", what=what, n=n * repeats),
              _("Expected shape {expected}, got {got}.", expected=big_x.shape, got=big_grad.shape))
     if not np.all(np.isfinite(small_grad)):
-        fail("nonfinite", _("{what}: gradInput for {n} rows", what=what, n=n))
+        fail("nonfinite", _("{what}: {gradInput} for {n} rows", what=what, n=n))
     expect_close(big_grad[:n], small_grad / repeats,
-                 _("{what}: gradInput of the first {n} rows of a batch of {n} rows repeated {repeats} times (it must "
+                 _("{what}: {gradInput} of the first {n} rows of a batch of {n} rows repeated {repeats} times (it must "
                    "be 1/{repeats} of the gradient for the {n} rows alone)", what=what, n=n, repeats=repeats),
                  [("not_divided_by_batch", small_grad)])
 

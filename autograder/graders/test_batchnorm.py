@@ -59,7 +59,7 @@ def test_forward_train(submission, ref, rng):
 
 
 def test_grad_input_train(submission, ref, rng):
-    """training gradInput is the full derivative through the batch mean and variance"""
+    """training {gradInput} is the full derivative through the batch mean and variance"""
     for n, d in ((5, 3), (8, 2)):
         student = submission.new("BatchNormalization", 0.9)
         reference = ref.BatchNormalization(0.9)
@@ -68,11 +68,11 @@ def test_grad_input_train(submission, ref, rng):
         constant_stats = g * inv_std
         normal = (x - x.mean(axis=0)) * inv_std
         # the two sums of the formula, with the signs they have in it
-        terms = {_("the term of the batch mean, -mean(gradOutput) / sqrt(var + EPS)"):
+        terms = {_("the term of the batch mean, -mean({gradOutput}) / sqrt(var + EPS)"):
                  np.broadcast_to(-inv_std * g.mean(axis=0), g.shape),
-                 _("the term of the batch variance, -x_hat * mean(gradOutput * x_hat) / sqrt(var + EPS)"):
+                 _("the term of the batch variance, -x_hat * mean({gradOutput} * x_hat) / sqrt(var + EPS)"):
                  -inv_std * normal * (g * normal).mean(axis=0)}
-        check_grad_input(student, reference, x, g, _("BatchNormalization(0.9) in training mode, gradInput for a "
+        check_grad_input(student, reference, x, g, _("BatchNormalization(0.9) in training mode, {gradInput} for a "
                                                      "batch of shape {shape}", shape=x.shape),
                          mistakes=[("batchnorm_backward_constant_stats", constant_stats)], terms=terms)
 
@@ -149,7 +149,7 @@ def test_forward_eval(submission, ref, rng):
 
 
 def test_grad_input_eval(submission, ref, rng):
-    """evaluation gradInput is gradOutput / sqrt(moving_variance + EPS)"""
+    """evaluation {gradInput} is {gradOutput} / sqrt(moving_variance + EPS)"""
     student, reference, (mean, var) = trained_pair(submission, ref, rng, 0.6, (8, 8, 8))
     x, g = batch(rng, 8, shift=1.0), rng.standard_normal((8, D))
     output = student.forward(x)
@@ -160,7 +160,7 @@ def test_grad_input_eval(submission, ref, rng):
     # differ from the reference's), and so does the second oracle's condition
     own = OwnForward(student.forward, x, g, close(output, normalized(x, mean, var)))
     expect_gradient(got, g / np.sqrt(var + BN_EPS),
-                    _("BatchNormalization(0.6) in evaluation mode, gradInput for a batch of shape {shape}",
+                    _("BatchNormalization(0.6) in evaluation mode, {gradInput} for a batch of shape {shape}",
                       shape=x.shape), own,
                     [("batchnorm_eval_uses_batch", train_mode.backward(x, g))])
 
@@ -193,7 +193,7 @@ def test_eval_batch_size(submission, ref, rng):
             expect_close(out, normalized(x, mean, var), _("{what}: output for a batch of shape {shape}",
                                                           what=what, shape=x.shape))
         if grads_checked:
-            expect_close(grad, g / np.sqrt(var + BN_EPS), _("{what}: gradInput for a batch of shape {shape}",
+            expect_close(grad, g / np.sqrt(var + BN_EPS), _("{what}: {gradInput} for a batch of shape {shape}",
                                                             what=what, shape=x.shape))
         outputs.append(out)
         inputs.append(x)

@@ -13,7 +13,7 @@ from autograder.checks import (
 )
 from autograder.graders.support_act import expect_criterion_computes, right_on
 from autograder.graders.support_adv import contrastive_inputs, contrastive_mistakes, expect_fast_enough
-from autograder.i18n import _
+from autograder.i18n import _, code
 from autograder.student import StudentFailure
 
 # (N, d, M, labels)
@@ -79,11 +79,11 @@ def test_empty_terms(submission, ref, rng):
         if loss_right:  # else the formula's mistake is the forward test's to charge
             expect_loss(got, reference.forward(x, y), x, y, M, what)
         got = student.backward(x, y)
-        expect(np.all(np.isfinite(got)), "contrastive_empty_term", f"{what}: gradInput",
+        expect(np.all(np.isfinite(got)), "contrastive_empty_term", f"{what}: {code('gradInput')}",
                _("It contains NaN or infinity."))
         if grad_right:
-            expect_gradient(got, reference.backward(x, y), f"{what}: gradInput", own_loss(student, reference, x, y),
-                            contrastive_mistakes(x, y, M, 1))
+            expect_gradient(got, reference.backward(x, y), f"{what}: {code('gradInput')}",
+                            own_loss(student, reference, x, y), contrastive_mistakes(x, y, M, 1))
         expect_criterion_computes(student, x, y, what)
 
 
@@ -97,13 +97,13 @@ def own_loss(student, reference, x, y):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput matches the reference and the finite differences"""
+    """{gradInput} matches the reference and the finite differences"""
     for n, d, M, labels in BATCHES[:2]:
         student, reference = criterion(submission, ref, M)
         x, y = batch(rng, n, d, M, labels)
         own = own_loss(student, reference, x, y)
         expect_gradient(student.backward(x, y), reference.backward(x, y),
-                        _("ClassContrastiveCriterion({M}) gradInput for {n} embeddings of size {d}",
+                        _("ClassContrastiveCriterion({M}) {gradInput} for {n} embeddings of size {d}",
                           M=M, n=n, d=d), own,
                         contrastive_mistakes(x, y, M, 1))
 
@@ -121,12 +121,12 @@ def test_zero_distance(submission, ref, rng):
     if loss_right:  # else the formula's mistake is the forward test's to charge
         expect_loss(loss, reference.forward(x, y), x, y, M, _("{what}: loss", what=what))
     got = student.backward(x, y)
-    expect(np.all(np.isfinite(got)), "contrastive_zero_distance", f"{what}: gradInput")
+    expect(np.all(np.isfinite(got)), "contrastive_zero_distance", f"{what}: {code('gradInput')}")
     # central differences of the student's own loss give 0 for the coincident pair too (the
     # term is symmetric about distance 0), so they are a fair second oracle here
     if grad_right:
-        expect_gradient(got, reference.backward(x, y), f"{what}: gradInput", own_loss(student, reference, x, y),
-                        contrastive_mistakes(x, y, M, 1))
+        expect_gradient(got, reference.backward(x, y), f"{what}: {code('gradInput')}",
+                        own_loss(student, reference, x, y), contrastive_mistakes(x, y, M, 1))
     expect_criterion_computes(student, x, y, what)
 
 
@@ -144,7 +144,7 @@ def test_vectorised(submission, ref, rng):
     loss, grad = expect_fast_enough(submission, lambda: run(student, student.loss),
                                     lambda: run(reference, reference.forward), what, VECTORISED_FACTOR,
                                     VECTORISED_FLOOR, "not_vectorised")
-    expect_computes(f"{what}: gradInput", [grad], [x], rows=True)
+    expect_computes(f"{what}: {code('gradInput')}", [grad], [x], rows=True)
     # the loss over all pairs does not depend on the order of the embeddings: the same batch in
     # reverse order gives the same loss and the gradient in reverse order, whatever the formula
     again = student.loss(x[::-1], y[::-1]), student.backward(x[::-1], y[::-1])

@@ -20,7 +20,7 @@ from autograder.graders.support_adv import (
     expect_fast_enough,
     expect_per_sample,
 )
-from autograder.i18n import _
+from autograder.i18n import _, code
 
 NAMES = ["gradW", "gradb"]
 # (batch, in_channels, out_channels, kernel_size, H, W): kernels 1, 3, 5, H != W, in != out
@@ -55,12 +55,12 @@ def test_forward(submission, ref, rng):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput matches the reference (the full convolution of gradOutput with W)"""
+    """{gradInput} matches the reference (the full convolution of {gradOutput} with W)"""
     for batch, n_in, n_out, k, h, w in GRAD_SHAPES:
         student, reference = pair(submission, ref, "Conv2d", n_in, n_out, k)
         x, g = rng.standard_normal((batch, n_in, h, w)), rng.standard_normal((batch, n_out, h, w))
         W = reference.W.copy()
-        check_grad_input(student, reference, x, g, _("{layer} gradInput for an input of shape {shape}",
+        check_grad_input(student, reference, x, g, _("{layer} {gradInput} for an input of shape {shape}",
                                                      layer=layer(n_in, n_out, k), shape=x.shape),
                          mistakes=[("conv_grad_input_kernel", lambda: conv_grad_input(g, W, flip=False)),
                                    ("conv_grad_input_kernel", lambda: conv_grad_input(g, W, swap=False)),
@@ -68,7 +68,7 @@ def test_grad_input(submission, ref, rng):
 
 
 def test_grad_params(submission, ref, rng):
-    """gradW and gradb after one backward pass"""
+    """{gradW} and {gradb} after one backward pass"""
     for batch, n_in, n_out, k, h, w in GRAD_SHAPES:
         student, reference = pair(submission, ref, "Conv2d", n_in, n_out, k)
         x, g = rng.standard_normal((batch, n_in, h, w)), rng.standard_normal((batch, n_out, h, w))
@@ -77,19 +77,19 @@ def test_grad_params(submission, ref, rng):
 
 
 def test_accumulates(submission, ref, rng):
-    """gradW and gradb accumulate over backward calls"""
+    """{gradW} and {gradb} accumulate over backward calls"""
     inputs = [(rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((2, 3, 5, 4))) for _ in range(2)]
     check_accumulation(submission, ref, "Conv2d", (2, 3, 3), inputs, NAMES, "Conv2d(2, 3, 3)")
 
 
 def test_zero_grad(submission, ref, rng):
-    """zeroGradParameters sets gradW and gradb to zero"""
+    """{zeroGradParameters} sets {gradW} and {gradb} to zero"""
     student, reference = pair(submission, ref, "Conv2d", 2, 3, 3)
     check_zeroing(student, [p.shape for p in reference.getParameters()], NAMES, "Conv2d(2, 3, 3)")
 
 
 def test_parameters_by_reference(submission, ref, rng):
-    """getParameters returns W and b themselves, so an optimizer can update them"""
+    """{getParameters} returns W and b themselves, so an optimizer can update them"""
     student, reference = pair(submission, ref, "Conv2d", 2, 3, 3)
     check_parameters_by_reference(submission, student, reference, rng.standard_normal((2, 2, 5, 4)),
                                   "Conv2d(2, 3, 3)", ("Conv2d", 2, 3, 3))
@@ -100,7 +100,7 @@ def test_initialisation(submission, ref):
     n_in, n_out, k = 4, 6, 3
     what = layer(n_in, n_out, k)
     params = submission.new("Conv2d", n_in, n_out, k).parameters()
-    expect(len(params) == 2, "parameters_not_returned", f"{what}.getParameters()",
+    expect(len(params) == 2, "parameters_not_returned", f"{what}.{code('getParameters')}()",
            _("It returned {count} arrays; expected 2 (W and b).", count=len(params)))
     W, b = params
     expect(W.shape == (n_out, n_in, k, k), "wrong_shape", f"{what}.W",
@@ -142,7 +142,7 @@ def test_larger_input(submission, ref, rng):
     output, grad = expect_fast_enough(submission, lambda: run(student), lambda: run(reference), what, SPEED_FACTOR,
                                       SPEED_FLOOR)
     expect_computes(_("{what}: output", what=what), [output], [x], rows=True)
-    expect_computes(f"{what}: gradInput", [grad], [g], rows=True)
+    expect_computes(f"{what}: {code('gradInput')}", [grad], [g], rows=True)
     # each image is its own computation: the batch in reverse order gives the outputs in reverse order
     expect_per_sample(student.forward(x[::-1]), output, _("{what}: output", what=what))
 

@@ -10,7 +10,7 @@ import numpy as np
 from autograder.analyser import Context
 from autograder.checks import check_mistakes, close, expect, expect_close, expect_computes, expect_unchanged, fail
 from autograder.graders.support_state import is_mask_of, nonzero_input
-from autograder.i18n import _
+from autograder.i18n import _, code
 
 
 def dropped(submission, p, x, seed, what, strict=False):
@@ -103,10 +103,10 @@ def test_fresh_mask(submission, ref, rng):
 
 
 def test_backward(submission, ref, rng):
-    """backward multiplies gradOutput by the mask of the last forward pass"""
+    """backward multiplies {gradOutput} by the mask of the last forward pass"""
     for p, shape in ((0.4, (12, 10)), (0.7, (30, 20))):
         x, g = nonzero_input(rng, shape), nonzero_input(rng, shape)
-        what = _("Dropout({p}) in training mode, gradInput for an input of shape {shape}",
+        what = _("Dropout({p}) in training mode, {gradInput} for an input of shape {shape}",
                  p=p, shape=shape)
         layer, out = dropped(submission, p, x, 31, what)
         got = layer.backward(x, g, seed=32, strict=True)  # another seed: a mask drawn again in backward differs
@@ -115,7 +115,7 @@ def test_backward(submission, ref, rng):
         if got.shape == x.shape and not close(got, expected):
             check_mistakes(got, what, [("dropout_backward_mask", g), ("dropout_backward_mask", g * (mask != 0))])
             if is_mask_of(got / g, (0.0, 1 / (1 - p), 1.0)):
-                fail("dropout_backward_mask", what, _("gradInput is masked, but not with the mask of the forward "
+                fail("dropout_backward_mask", what, _("{gradInput} is masked, but not with the mask of the forward "
                                                       "pass (its zeros are not where the output's zeros are)."))
         expect_close(got, expected, what, context=Context(constants=dropout_constants(p)))
 
@@ -129,7 +129,7 @@ def test_eval(submission, ref, rng):
     layer.evaluate()
     what = _("Dropout({p}) in evaluation mode, after a forward pass in training mode", p=p)
     out, grad = layer.forward(x, seed=41), layer.backward(x, g, seed=42)
-    for name, got, want in ((_("output"), out, x), ("gradInput", grad, g)):
+    for name, got, want in ((_("output"), out, x), (code("gradInput"), grad, g)):
         if got.shape == want.shape and np.any(got == 0):
             fail("dropout_masks_in_eval", f"{what}: {name}",
                  _("{zeroed} of {size} elements were zeroed.", zeroed=int(np.sum(got == 0)), size=got.size))
@@ -145,7 +145,7 @@ def test_p_zero(submission, ref, rng):
     x, g = nonzero_input(rng, (10, 8)), nonzero_input(rng, (10, 8))
     layer = submission.new("Dropout", 0.0)
     expect_close(layer.forward(x, seed=51), x, _("Dropout(0) in training mode: output"))
-    expect_close(layer.backward(x, g, seed=52), g, _("Dropout(0) in training mode: gradInput"))
+    expect_close(layer.backward(x, g, seed=52), g, _("Dropout(0) in training mode: {gradInput}"))
 
 
 def test_input_unchanged(submission, ref, rng):

@@ -5,7 +5,7 @@ from autograder.analyser import context_for
 from autograder.checks import expect_close
 from autograder.graders.support import away_from_kinks, check_inputs_unchanged
 from autograder.graders.support_act import check_module_grad, check_stable, quiet
-from autograder.i18n import _
+from autograder.i18n import _, code
 
 ALPHA = 0.5
 # exp overflows above about 709.78; the large positive entries are where an unguarded exp fails
@@ -44,7 +44,7 @@ def grad_mistakes(x, g, alpha, constructed_with):
     mistakes = [("elu_overflow", masked_sum_grad(x, g, alpha))]
     if constructed_with is not None:
         mistakes.append(("elu_alpha_ignored", g * np.where(x > 0, 1.0, np.exp(np.minimum(x, 0))),
-                         _("ELU({constructed_with}) gradInput leaves out the factor alpha = {constructed_with} for "
+                         _("ELU({constructed_with}) {gradInput} leaves out the factor alpha = {constructed_with} for "
                            "the negative inputs.", constructed_with=constructed_with)))
     return mistakes
 
@@ -59,10 +59,10 @@ def test_forward(submission, ref, rng):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput with the default alpha 1.0"""
+    """{gradInput} with the default alpha 1.0"""
     for shape in [(5, 4), (2, 7)]:
         x, g = away_from_kinks(rng, shape), rng.standard_normal(shape)
-        check_module_grad(submission.new("ELU"), ref.ELU(), x, g, _("ELU() gradInput for an input of shape {shape}",
+        check_module_grad(submission.new("ELU"), ref.ELU(), x, g, _("ELU() {gradInput} for an input of shape {shape}",
                                                                     shape=shape),
                           grad_mistakes(x, g, 1.0, None), elementwise=True)
 
@@ -73,7 +73,7 @@ def test_alpha(submission, ref, rng):
     student, reference = submission.new("ELU", ALPHA), ref.ELU(ALPHA)
     expect_close(student.forward(x), reference.forward(x), _("ELU({alpha}) output", alpha=ALPHA),
                  forward_mistakes(x, ALPHA, ALPHA), context=context_for(x, constants={f"alpha = {ALPHA}": ALPHA}))
-    check_module_grad(student, reference, x, g, f"ELU({ALPHA}) gradInput", grad_mistakes(x, g, ALPHA, ALPHA),
+    check_module_grad(student, reference, x, g, f"ELU({ALPHA}) {code('gradInput')}", grad_mistakes(x, g, ALPHA, ALPHA),
                       elementwise=True)
 
 

@@ -5,7 +5,7 @@ from autograder.analyser import context_for
 from autograder.checks import expect_close
 from autograder.graders.support import away_from_kinks, check_inputs_unchanged
 from autograder.graders.support_act import check_module_grad, quiet
-from autograder.i18n import _
+from autograder.i18n import _, code
 
 DEFAULT_SLOPE = 0.03
 CUSTOM_SLOPE = 0.2
@@ -55,7 +55,7 @@ def grad_mistakes(x, g, slope, constructed_with):
         if found is not None:
             key = "leakyrelu_slope_ignored" if constructed_with is not None else "leakyrelu_default_slope"
             result.append((key, np.where(x > 0, g, found * g),
-                           _("Your gradInput multiplies gradOutput by {found:.6g} where the input is negative; "
+                           _("Your {gradInput} multiplies {gradOutput} by {found:.6g} where the input is negative; "
                              "expected {slope}.", found=found + 0.0, slope=slope)))
         return result
     return mistakes
@@ -72,11 +72,11 @@ def test_forward(submission, ref, rng):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput with the default slope 0.03"""
+    """{gradInput} with the default slope 0.03"""
     for shape in [(5, 4), (2, 7)]:
         x, g = away_from_kinks(rng, shape), rng.standard_normal(shape)
         check_module_grad(submission.new("LeakyReLU"), ref.LeakyReLU(), x, g,
-                          _("LeakyReLU() gradInput for an input of shape {shape}",
+                          _("LeakyReLU() {gradInput} for an input of shape {shape}",
                             shape=shape),
                           grad_mistakes(x, g, DEFAULT_SLOPE, None), elementwise=True)
 
@@ -88,7 +88,7 @@ def test_slope(submission, ref, rng):
     got = student.forward(x)
     expect_close(got, reference.forward(x), _("LeakyReLU({slope}) output", slope=CUSTOM_SLOPE),
                  forward_mistakes(got, x, CUSTOM_SLOPE, CUSTOM_SLOPE), context=context_for(x))
-    check_module_grad(student, reference, x, g, f"LeakyReLU({CUSTOM_SLOPE}) gradInput",
+    check_module_grad(student, reference, x, g, f"LeakyReLU({CUSTOM_SLOPE}) {code('gradInput')}",
                       grad_mistakes(x, g, CUSTOM_SLOPE, CUSTOM_SLOPE), elementwise=True)
 
 

@@ -1,4 +1,7 @@
-"""Linear: output = input @ W.T + b, W of shape (n_out, n_in)."""
+"""Linear: output = input @ W.T + b, W of shape (n_out, n_in) (the canonical layout: a snake W, of shape
+(n_in, n_out), is transposed on its way in and out, and the messages show it as the student writes it)."""
+import functools
+
 import numpy as np
 
 from autograder.checks import expect
@@ -12,7 +15,7 @@ from autograder.graders.support import (
     check_zeroing,
     pair,
 )
-from autograder.i18n import _
+from autograder.i18n import _, code
 
 # (batch, n_in, n_out); the square layer comes first, where a transposed W still runs
 SHAPES = [(4, 3, 3), (5, 4, 2), (1, 6, 5)]
@@ -20,7 +23,7 @@ NAMES = ["gradW", "gradb"]
 
 
 def test_forward(submission, ref, rng):
-    """output matches input @ W.T + b"""
+    """output matches {linear_forward}"""
     for batch, n_in, n_out in SHAPES:
         student, reference = pair(submission, ref, "Linear", n_in, n_out)
         x = rng.standard_normal((batch, n_in))
@@ -31,17 +34,17 @@ def test_forward(submission, ref, rng):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput is gradOutput @ W"""
+    """{gradInput} is {linear_grad_input}"""
     for batch, n_in, n_out in SHAPES:
         student, reference = pair(submission, ref, "Linear", n_in, n_out)
         x, g = rng.standard_normal((batch, n_in)), rng.standard_normal((batch, n_out))
         W = reference.W
-        check_grad_input(student, reference, x, g, f"Linear({n_in}, {n_out}) gradInput",
+        check_grad_input(student, reference, x, g, f"Linear({n_in}, {n_out}) {code('gradInput')}",
                          mistakes=[("linear_weight_transposed", lambda: g @ W.T if n_in == n_out else None)])
 
 
 def test_grad_params(submission, ref, rng):
-    """gradW and gradb after one backward pass"""
+    """{gradW} and {gradb} after one backward pass"""
     for batch, n_in, n_out in SHAPES:
         student, reference = pair(submission, ref, "Linear", n_in, n_out)
         x, g = rng.standard_normal((batch, n_in)), rng.standard_normal((batch, n_out))
@@ -50,19 +53,19 @@ def test_grad_params(submission, ref, rng):
 
 
 def test_accumulates(submission, ref, rng):
-    """gradW and gradb accumulate over backward calls"""
+    """{gradW} and {gradb} accumulate over backward calls"""
     inputs = [(rng.standard_normal((5, 4)), rng.standard_normal((5, 3))) for _ in range(2)]
     check_accumulation(submission, ref, "Linear", (4, 3), inputs, NAMES, "Linear(4, 3)")
 
 
 def test_zero_grad(submission, ref, rng):
-    """zeroGradParameters sets gradW and gradb to zero"""
+    """{zeroGradParameters} sets {gradW} and {gradb} to zero"""
     student, reference = pair(submission, ref, "Linear", 4, 3)
     check_zeroing(student, [p.shape for p in reference.getParameters()], NAMES, "Linear(4, 3)")
 
 
 def test_parameters_by_reference(submission, ref, rng):
-    """getParameters returns W and b themselves, so an optimizer can update them"""
+    """{getParameters} returns W and b themselves, so an optimizer can update them"""
     student, reference = pair(submission, ref, "Linear", 4, 3)
     check_parameters_by_reference(submission, student, reference, rng.standard_normal((5, 4)), "Linear(4, 3)",
                                   ("Linear", 4, 3))
@@ -72,13 +75,14 @@ def test_initialisation(submission, ref):
     """W and b have the right shapes and are drawn from U(-1/sqrt(n_in), 1/sqrt(n_in))"""
     n_in, n_out = 16, 7
     params = submission.new("Linear", n_in, n_out).parameters()
-    expect(len(params) == 2, "parameters_not_returned", "Linear(16, 7).getParameters()",
+    expect(len(params) == 2, "parameters_not_returned", f"Linear(16, 7).{code('getParameters')}()",
            _("It returned {count} arrays; expected 2 (W and b).", count=len(params)))
     W, b = params
+    own = functools.partial(submission.dialect.own_shape, "Linear", "W")  # shapes as the student writes W
     expect(W.shape != (n_in, n_out), "linear_weight_transposed", "Linear(16, 7).W",
-           _("W has shape {shape}; expected {expected}.", shape=W.shape, expected=(n_out, n_in)))
+           _("W has shape {shape}; expected {expected}.", shape=own(W.shape), expected=own((n_out, n_in))))
     expect(W.shape == (n_out, n_in), "wrong_shape", "Linear(16, 7).W",
-           _("Expected shape {expected}, got {got}.", expected=(n_out, n_in), got=W.shape))
+           _("Expected shape {expected}, got {got}.", expected=own((n_out, n_in)), got=own(W.shape)))
     expect(b.shape == (n_out,), "wrong_shape", "Linear(16, 7).b", _("Expected shape {expected}, got {got}.",
                                                                     expected=(n_out,), got=b.shape))
     bound = 1 / np.sqrt(n_in)

@@ -40,11 +40,11 @@ def test_forward(submission, ref, rng):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput is gradOutput - softmax(x) * sum(gradOutput, axis=1)"""
+    """{gradInput} is {gradOutput} - softmax(x) * sum({gradOutput}, axis=1)"""
     for shape in SHAPES:
         x, g = rng.standard_normal(shape) * 2, rng.standard_normal(shape)
         check_module_grad(submission.new("LogSoftMax"), ref.LogSoftMax(), x, g,
-                          _("LogSoftMax gradInput for an input of shape {shape}", shape=shape), grad_mistakes(x, g))
+                          _("LogSoftMax {gradInput} for an input of shape {shape}", shape=shape), grad_mistakes(x, g))
 
 
 def test_stable(submission, ref, rng):

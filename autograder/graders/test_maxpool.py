@@ -33,7 +33,7 @@ def test_forward(submission, ref, rng):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput sends each window's gradient to the position of its maximum"""
+    """{gradInput} sends each window's gradient to the position of its maximum"""
     for shape, k in SHAPES:
         student, reference = submission.new("MaxPool2d", k), ref.MaxPool2d(k)
         x = distinct(rng, shape)
@@ -45,7 +45,7 @@ def test_grad_input(submission, ref, rng):
             ("maxpool_wrong_position", lambda: pool_grad_at(x, g, k, lambda blocks: blocks.argmin(axis=-1))),
             ("maxpool_average", lambda: pool_grad_everywhere(x, g, k) / (k * k)),
         ]
-        check_grad_input(student, reference, x, g, _("MaxPool2d({k}) gradInput for an input of shape {shape}",
+        check_grad_input(student, reference, x, g, _("MaxPool2d({k}) {gradInput} for an input of shape {shape}",
                                                      k=k, shape=shape),
                          mistakes=mistakes)
 
@@ -59,7 +59,7 @@ def test_ties(submission, ref, rng):
         x = rng.integers(0, 3, shape).astype(np.float64)
         out_shape = (shape[0], shape[1], shape[2] // k, shape[3] // k)
         g = rng.uniform(0.5, 1.5, out_shape) * rng.choice([-1.0, 1.0], out_shape)
-        what = _("MaxPool2d({k}) gradInput for an input of shape {shape} with tied maxima",
+        what = _("MaxPool2d({k}) {gradInput} for an input of shape {shape} with tied maxima",
                  k=k, shape=shape)
         student.forward(x)
         got = student.backward(x, g)
@@ -91,7 +91,7 @@ def test_ties(submission, ref, rng):
         sent = grads.sum(axis=-1)
         if not np.allclose(sent, g, rtol=1e-6, atol=1e-8):
             window = tuple(int(i) for i in np.argwhere(~np.isclose(sent, g, rtol=1e-6, atol=1e-8))[0])
-            fail("wrong_values", what, _("The window at output index {window} passed on {sent:.6g}; its gradOutput "
+            fail("wrong_values", what, _("The window at output index {window} passed on {sent:.6g}; its {gradOutput} "
                                          "is {expected:.6g}.",
                                          window=window, sent=float(sent[window]), expected=float(g[window])))
 

@@ -50,11 +50,11 @@ def test_forward(submission, ref, rng):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput is 2 (input - target) / N"""
+    """{gradInput} is 2 (input - target) / N"""
     for shape in SHAPES:
         student, reference = criterion_pair(submission, ref, "MSECriterion")
         x, y = rng.standard_normal(shape), rng.standard_normal(shape)
-        check_criterion_grad(student, reference, x, y, _("MSECriterion gradInput for input and target of shape "
+        check_criterion_grad(student, reference, x, y, _("MSECriterion {gradInput} for input and target of shape "
                                                          "{shape}", shape=shape),
                              grad_mistakes(x, y))
 

@@ -57,11 +57,11 @@ def test_forward(submission, ref, rng):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput is -target / N"""
+    """{gradInput} is -target / N"""
     for shape in SHAPES:
         student, reference = criterion_pair(submission, ref, NAME)
         x, y = log_probabilities(rng, shape), one_hot(rng, *shape)
-        check_criterion_grad(student, reference, x, y, _("{name} gradInput for log-probabilities of shape {shape} "
+        check_criterion_grad(student, reference, x, y, _("{name} {gradInput} for log-probabilities of shape {shape} "
                                                          "and one-hot targets", name=student.name, shape=shape),
                              grad_mistakes(x, y))
 

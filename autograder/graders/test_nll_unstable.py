@@ -16,7 +16,7 @@ from autograder.graders.support_act import (
     right_on,
     row_softmax,
 )
-from autograder.i18n import _
+from autograder.i18n import _, code
 
 NAME = "ClassNLLCriterionUnstable"
 EPS = 1e-15
@@ -74,11 +74,11 @@ def test_forward(submission, ref, rng):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput is -target / input / N"""
+    """{gradInput} is -target / input / N"""
     for shape in SHAPES:
         student, reference = criterion_pair(submission, ref, NAME)
         p, y = probabilities(rng, shape), one_hot(rng, *shape)
-        check_criterion_grad(student, reference, p, y, _("{name} gradInput for probabilities of shape {shape} and "
+        check_criterion_grad(student, reference, p, y, _("{name} {gradInput} for probabilities of shape {shape} and "
                                                          "one-hot targets", name=student.name, shape=shape),
                              grad_mistakes(p, y))
 
@@ -94,7 +94,7 @@ def test_clipping(submission, ref, rng):
     reference.forward(p, y)
     for name, got, expected, mistakes, right in (
             ("loss", loss, reference.forward(p, y), loss_mistakes(p, y), loss_right),
-            ("gradInput", grad, reference.backward(p, y), grad_mistakes(p, y), grad_right)):
+            (code("gradInput"), grad, reference.backward(p, y), grad_mistakes(p, y), grad_right)):
         if right or not np.all(np.isfinite(got)):
             expect_close(got, expected, f"{what}: {name}", mistakes, nonfinite_key="nll_no_clipping")
     expect_criterion_computes(student, p, y, what)

@@ -53,7 +53,7 @@ def test_backward(submission, ref, rng):
             mistakes.append(("sequential_container_input", chain(chain_specs, x, g, at_container_input=True)[1]))
         own = OwnForward(seq.forward, x, g, close(seq.forward(x), output))
         got = seq.backward(x, g, strict=True)
-        expect_gradient(got, expected, _("{what}: gradInput from backward", what=what), own, mistakes)
+        expect_gradient(got, expected, _("{what}: {gradInput} from backward", what=what), own, mistakes)
 
 
 def test_grad_params(submission, ref, rng):
@@ -75,7 +75,7 @@ def test_grad_params(submission, ref, rng):
 
 
 def test_parameters(submission, ref, rng):
-    """getParameters / getGradParameters are per-module lists of the modules' own arrays"""
+    """{getParameters} / {getGradParameters} are per-module lists of the modules' own arrays"""
     d = 3
     specs = specs_for(rng, d)
     seq, probes = build_sequential(submission, specs)
@@ -109,7 +109,7 @@ def test_parameters(submission, ref, rng):
 
 
 def test_zero_grad(submission, ref, rng):
-    """zeroGradParameters zeroes the gradients of every module"""
+    """{zeroGradParameters} zeroes the gradients of every module"""
     d = 3
     specs = specs_for(rng, d)
     seq, probes = build_sequential(submission, specs)

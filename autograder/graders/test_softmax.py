@@ -31,7 +31,7 @@ def grad_mistakes(x, g):
 
 def grad_terms(x, g):
     s = row_softmax(x)
-    return {_("the term -s * sum(gradOutput * s) over each row"): -s * (g * s).sum(axis=1, keepdims=True)}
+    return {_("the term -s * sum({gradOutput} * s) over each row"): -s * (g * s).sum(axis=1, keepdims=True)}
 
 
 def test_forward(submission, ref, rng):
@@ -45,11 +45,11 @@ def test_forward(submission, ref, rng):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput is s * (gradOutput - sum(gradOutput * s, axis=1))"""
+    """{gradInput} is s * ({gradOutput} - sum({gradOutput} * s, axis=1))"""
     for shape in SHAPES:
         x, g = rng.standard_normal(shape) * 2, rng.standard_normal(shape)
         check_module_grad(submission.new("SoftMax"), ref.SoftMax(), x, g,
-                          _("SoftMax gradInput for an input of shape {shape}", shape=shape), grad_mistakes(x, g),
+                          _("SoftMax {gradInput} for an input of shape {shape}", shape=shape), grad_mistakes(x, g),
                           terms=grad_terms(x, g))
 
 

@@ -41,11 +41,11 @@ def test_forward(submission, ref, rng):
 
 
 def test_grad_input(submission, ref, rng):
-    """gradInput is gradOutput * sigmoid(x)"""
+    """{gradInput} is {gradOutput} * sigmoid(x)"""
     for shape in [(5, 4), (2, 7)]:
         x, g = rng.standard_normal(shape) * 3, rng.standard_normal(shape)
         check_module_grad(submission.new("SoftPlus"), ref.SoftPlus(), x, g,
-                          _("SoftPlus gradInput for an input of shape {shape}", shape=shape), grad_mistakes(x, g),
+                          _("SoftPlus {gradInput} for an input of shape {shape}", shape=shape), grad_mistakes(x, g),
                           elementwise=True)
 
 
