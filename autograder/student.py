@@ -436,7 +436,8 @@ class StudentModule:
         where = _("setting the parameters of {name}", name=self.name) if words == "parameters" else \
             _("setting the parameter gradients of {name}", name=self.name)
         self._check_alive(where)
-        names = PARAMETER_ATTRIBUTES.get(self.canonical, ([], []))[kind]
+        names = [self.dialect.attribute_names.get(name, name)  # snake's Scaling: grad_gamma, grad_beta
+                 for name in PARAMETER_ATTRIBUTES.get(self.canonical, ([], []))[kind]]
         self.submission._request(where, "write_arrays", target=self.handle, values=self._from_canonical(arrays),
                                  getter=getter, attributes=names)
 

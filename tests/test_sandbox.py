@@ -205,3 +205,24 @@ def test_a_bubblewrap_that_cannot_start_a_worker_leaves_reduced_isolation(unprob
         assert box.isolation == "reduced"
         assert call(box, "6 * 7") == 42
     assert unprobed.bubblewrap_works() is False
+
+
+def test_parameter_gradients_reach_a_snake_scaling_whose_getter_hands_out_copies():
+    """Where the getter gives copies, the values are set on the layer's own attributes, by the
+    dialect's names (snake's Scaling keeps ``grad_gamma`` and ``grad_beta``)."""
+    from autograder.dialects import SNAKE
+    from autograder.student import StudentCode
+
+    with Sandbox(FAST) as box:
+        run(box, "import numpy as np\n"
+                 "class Scaling:\n"
+                 "    def __init__(self, n):\n"
+                 "        self.gamma, self.beta = np.ones((1, n)), np.zeros((1, n))\n"
+                 "        self.grad_gamma, self.grad_beta = np.zeros((1, n)), np.zeros((1, n))\n"
+                 "    def get_grad_params(self):\n"
+                 "        return [self.grad_gamma.copy(), self.grad_beta.copy()]\n")
+        submission = StudentCode(box, SNAKE, {"Scaling": ["get_grad_params"]}, [])
+        layer = submission.new("ChannelwiseScaling", 3)
+        layer.set_grad_parameters([np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])])
+        assert np.array_equal(layer.attribute("grad_gamma"), [[1.0, 2.0, 3.0]])
+        assert np.array_equal(layer.attribute("grad_beta"), [[4.0, 5.0, 6.0]])
