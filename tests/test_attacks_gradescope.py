@@ -19,7 +19,7 @@ from tests.test_gradescope import hidden_manifest
 
 ASSIGNMENT = manifest.load("modules")
 MB = 1024 * 1024
-INFO = {"cells": [], "dialect": "torch_legacy", "isolation": "full", "process_limit": 256, "error": None,
+INFO = {"cells": [], "dialect": "torch-legacy", "isolation": "full", "process_limit": 256, "error": None,
         "restarts": 0, "seconds": 40.0}
 VISIBLE_FAILURE = ("Linear", "forward")
 HIDDEN_FAILURE = ("Linear", "accumulates")  # hidden in hidden_manifest()
