@@ -19,6 +19,8 @@ Two changes to nbgrader's own pages, both set in ``nbgrader_config.py``:
   would add it to the total; :class:`MarkUncountedDerivations` (before ``MarkUngradedAnswers``)
   shows such an answer as "Does not count", with the reason, and leaves its score out of the page's
   total. The gradebook's scores are not changed.
+
+Both notes are in the assignment's feedback language (its manifest's, ``autograder/i18n.py``).
 """
 import functools
 import re
@@ -28,7 +30,8 @@ from pathlib import Path
 from nbformat.v4 import new_markdown_cell
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from . import manifest, profiles
+from . import i18n, manifest, profiles
+from .i18n import _
 from .markdown import name as markdown_name
 from .nbgrader_plugin import hand_graded
 
@@ -71,11 +74,11 @@ def not_graded_yet(grade):
 
 def pending_note(pending, graded_points, total_points):
     """The Markdown at the top of the feedback when some answers are not graded yet."""
-    names = ", ".join(markdown_name(grade_id) for grade_id, _ in pending)
-    points = sum(p for _, p in pending)
-    return (f"**Not graded yet:** {len(pending)} answer{'s' if len(pending) != 1 else ''} worth {points:g} points "
-            f"({names}). The score above counts what has been graded so far: {graded_points:g} of the "
-            f"{total_points:g} points. These answers will be graded by hand.")
+    names = ", ".join(markdown_name(grade_id) for grade_id, _points in pending)
+    points = sum(p for _grade, p in pending)
+    return _("**Not graded yet:** {names} ({points}). The score above counts what has been graded so far: "
+             "{graded:g} of the {total:g} points. These answers will be graded by hand.",
+             names=names, points=points_text(points), graded=graded_points, total=total_points)
 
 
 class MarkUngradedAnswers(NbGraderPreprocessor):
@@ -85,6 +88,10 @@ class MarkUngradedAnswers(NbGraderPreprocessor):
     which answers are still to be graded."""
 
     def preprocess(self, nb, resources):
+        with i18n.language(feedback_language(resources["nbgrader"]["assignment"])):
+            return self._preprocess(nb, resources)
+
+    def _preprocess(self, nb, resources):
         from nbgrader.api import Gradebook
 
         info = resources["nbgrader"]
@@ -111,42 +118,20 @@ class MarkUngradedAnswers(NbGraderPreprocessor):
         meta["grade"] = False
         meta["task"] = False
         meta["solution"] = True  # nbgrader's "Student's answer" panel, with the comment below it
-        note = f"**Not graded yet** ({points:g} points): your instructor has not graded this answer yet."
+        note = _("**Not graded yet** ({points}): your instructor has not graded this answer yet.",
+                 points=points_text(points))
         meta["comment"] = note + (f"\n\n{meta['comment']}" if meta.get("comment") else "")
         meta.pop("score", None)
 
 
 # -- derivations the scoring rule does not count ------------------------------------------------------
 
-# What the feedback page says of a derivation that does not count, in the course's language.
-UNCOUNTED = {
-    "en": {
-        "panel": "**Does not count** ({points}): {graded}. This course counts an item's points, its "
-                 "derivation's included, only when its code passes every test, and the code of {item} {why}.",
-        "graded": "graded {score:g} of {max:g} points by hand",
-        "ungraded": "not graded",
-        "failed": "did not pass every test",
-        "missing": "has no score yet",
-        "note": "**Not counted:** {names} ({points} given by hand). The score above leaves them out: under "
-                "this course's rule a derivation counts only when its item's code passes every test.",
-    },
-    "ru": {
-        "panel": "**Не засчитывается** ({points}): {graded}. В этом курсе баллы за пункт, включая вывод, "
-                 "засчитываются, только если его код проходит все тесты, а код {item} {why}.",
-        "graded": "проверено вручную: {score:g} из {max:g}",
-        "ungraded": "не проверено",
-        "failed": "прошёл не все тесты",
-        "missing": "ещё не оценён",
-        "note": "**Не засчитано:** {names} (вручную поставлено {points}). Итог выше их не учитывает: по "
-                "правилам курса вывод засчитывается, только если код его пункта проходит все тесты.",
-    },
-}
-
-
 def feedback_language(assignment_name):
-    """The language of an assignment's feedback: its profile's, else the main course's."""
-    language = profiles.load(assignment_name).language if assignment_name in profiles.names() else "en"
-    return language if language in UNCOUNTED else "en"
+    """The language of an assignment's feedback pages: its manifest's (a profile's), else English."""
+    try:
+        return manifest.load(assignment_name).language
+    except (manifest.ManifestError, FileNotFoundError):
+        return i18n.SOURCE
 
 
 def item_name(assignment_name, item):
@@ -154,9 +139,9 @@ def item_name(assignment_name, item):
     return profiles.load(assignment_name).dialect.name_of(item) if assignment_name in profiles.names() else item
 
 
-def points_text(points, language):
-    """"3 points", "0,5 балла": the points words of the profile's language, without the bracket."""
-    return profiles.points_words(points, language).lstrip("(")
+def points_text(points):
+    """"3 points", "0,5 балла": the points words of the feedback's language, without the bracket."""
+    return profiles.points_words(points, i18n.current()).lstrip("(")
 
 
 def item_code_grade(gradebook, assignment, item, student):
@@ -185,7 +170,6 @@ class MarkUncountedDerivations(NbGraderPreprocessor):
     nbgrader shows them; the gradebook is only read."""
 
     def preprocess(self, nb, resources):
-        from nbgrader.api import Gradebook
 
         info = resources["nbgrader"]
         try:
@@ -194,7 +178,13 @@ class MarkUncountedDerivations(NbGraderPreprocessor):
             return nb, resources
         if not assignment.all_or_nothing:
             return nb, resources
-        words = UNCOUNTED[feedback_language(assignment.name)]
+        with i18n.language(assignment.language):
+            return self._preprocess(nb, resources, assignment)
+
+    def _preprocess(self, nb, resources, assignment):
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
         uncounted = []
         with Gradebook(info["db_url"]) as gradebook:
             for cell in nb.cells:
@@ -207,28 +197,32 @@ class MarkUncountedDerivations(NbGraderPreprocessor):
                 meta = cell.metadata.nbgrader
                 grade = gradebook.find_grade(meta["grade_id"], info["notebook"], info["assignment"], info["student"])
                 uncounted.append((meta["grade_id"], float(grade.max_score), grade.manual_score))
-                self.mark(cell, item_name(assignment.name, item), why, grade, words, feedback_language(assignment.name))
+                self.mark(cell, item_name(assignment.name, item), why, grade)
         if uncounted:
             info["score"] = float(info["score"]) - sum(score or 0.0 for _, _, score in uncounted)
-            nb.cells.insert(0, new_markdown_cell(self.note(uncounted, words, feedback_language(assignment.name))))
+            nb.cells.insert(0, new_markdown_cell(self.note(uncounted)))
         return nb, resources
 
     @staticmethod
-    def mark(cell, item, why, grade, words, language):
+    def mark(cell, item, why, grade):
         """The answer stays in its panel; where its score would be, that it does not count and why."""
         meta = cell.metadata.nbgrader
         meta["grade"] = False
         meta["task"] = False
         meta["solution"] = True  # nbgrader's "Student's answer" panel, with the comment below it
-        graded = (words["graded"].format(score=grade.manual_score, max=grade.max_score)
-                  if grade.manual_score is not None else words["ungraded"])
-        note = words["panel"].format(points=points_text(float(grade.max_score), language), graded=graded,
-                                     item=markdown_name(item), why=words[why])
+        graded = (_("graded {score:g} of {max:g} points by hand", score=grade.manual_score, max=grade.max_score)
+                  if grade.manual_score is not None else _("not graded"))
+        reason = _("did not pass every test") if why == "failed" else _("has no score yet")
+        note = _("**Does not count** ({points}): {graded}. This course counts an item's points, its derivation's "
+                 "included, only when its code passes every test, and the code of {item} {why}.",
+                 points=points_text(float(grade.max_score)), graded=graded, item=markdown_name(item), why=reason)
         meta["comment"] = note + (f"\n\n{meta['comment']}" if meta.get("comment") else "")
         meta.pop("score", None)
 
     @staticmethod
-    def note(uncounted, words, language):
-        names = ", ".join(markdown_name(grade_id) for grade_id, _, _ in uncounted)
-        hand = sum(score or 0.0 for _, _, score in uncounted)
-        return words["note"].format(names=names, points=points_text(hand, language))
+    def note(uncounted):
+        names = ", ".join(markdown_name(grade_id) for grade_id, _points, _score in uncounted)
+        hand = sum(score or 0.0 for _grade, _points, score in uncounted)
+        return _("**Not counted:** {names} ({points} given by hand). The score above leaves them out: under this "
+                 "course's rule a derivation counts only when its item's code passes every test.",
+                 names=names, points=points_text(hand))

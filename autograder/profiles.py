@@ -429,7 +429,7 @@ def points_words(points, language):
     """"(N points" in the profile's language: Russian writes a decimal comma and declines the noun
     (1 балл, 2 балла, 0,5 балла, 5 баллов)."""
     if language != "ru":
-        return f"({points:g} points"
+        return f"({points:g} point{'' if points == 1 else 's'}"
     number = f"{points:g}".replace(".", ",")
     if points != int(points):
         noun = "балла"

@@ -16,7 +16,7 @@ from autograder.release import ROOT
 pytestmark = pytest.mark.filterwarnings("ignore:Object of type:Warning")
 
 # student -> (Linear's code score, the derivation's hand score or None: not graded yet)
-STUDENTS = {"alice": (1.0, 1.0), "bob": (0.5, 1.0), "dan": (0.5, None)}
+STUDENTS = {"alice": (1.0, 1.0), "bob": (0.5, 1.0), "dan": (0.5, None), "erin": (1.0, None)}
 
 
 def make_gradebook(path, assignment):
@@ -89,6 +89,19 @@ def test_a_derivation_whose_code_failed_does_not_count_on_the_feedback_page(grad
     comment = answer(dan).metadata.nbgrader["comment"]
     assert comment.startswith("**Не засчитывается** (1 балл): не проверено.") and "Not graded yet" not in comment
     assert dan_info["max_score"] == 2.0 and not any("Not graded yet" in c.source for c in dan.cells)
+
+
+def test_an_answer_not_graded_yet_is_said_so_in_the_courses_language(gradebook):
+    assignment, db = gradebook
+    erin, erin_info = feedback(assignment, db, "erin")  # the code passed, the derivation awaits its grader
+    comment = answer(erin).metadata.nbgrader["comment"]
+    if manifest.load(assignment).language == "ru":
+        assert comment.startswith("**Ещё не проверено** (1 балл): преподаватель ещё не проверил этот ответ.")
+        assert erin.cells[0].source.startswith("**Ещё не проверено:** `derivation_Linear` (1 балл).")
+    else:
+        assert comment.startswith("**Not graded yet** (1 point):")
+        assert erin.cells[0].source.startswith("**Not graded yet:** `derivation_Linear` (1 point).")
+    assert erin_info["max_score"] == 1.0 and erin_info["score"] == 1.0
 
 
 def test_the_gradebook_keeps_the_hand_score(gradebook):
