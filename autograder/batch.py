@@ -409,7 +409,8 @@ def grade_batch(assignment, submissions, out, jobs=None, force=False, scheduler=
     key = results_key()
     report = BatchReport()
     with tempfile.TemporaryDirectory(prefix="autograder-batch-") as private:
-        all_jobs = make_jobs(assignment, submissions, private)
+        with i18n.language(assignment.language):  # a refused file's reason is the student's feedback
+            all_jobs = make_jobs(assignment, submissions, private)
         outcomes = {}
         shared = shared_folders(all_jobs)
         for name, group in shared.items():

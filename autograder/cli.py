@@ -35,7 +35,7 @@ def _train_digits(args):
 
 
 def _grade(args):
-    from . import manifest
+    from . import i18n, manifest
     from .batch import ResultsKeyError, grade_batch
     from .submissions import discover
 
@@ -49,7 +49,8 @@ def _grade(args):
         print(problem, file=sys.stderr)
         return 2
     try:
-        submissions = discover(args.paths, assignment)
+        with i18n.language(assignment.language):  # a refused submission's reason is feedback too
+            submissions = discover(args.paths, assignment)
     except OSError as error:
         print(f"autograder grade: {os_error_words(error)}", file=sys.stderr)
         return 2

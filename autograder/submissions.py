@@ -27,6 +27,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from .i18n import _
+
 SUFFIXES = {".ipynb", ".py"}
 MAX_FILE_BYTES = 64 << 20  # a notebook with its outputs; more is refused, not read
 MAX_NAME = 64  # characters of an identity kept in a folder name
@@ -124,17 +126,18 @@ def student_folder(root, student, assignment):
         place = place / part
         if is_link(place):
             return submission(identity, place, root,
-                              problem=f"{place.name} is a symbolic link in the submission ({_relative(place, root)}); "
-                                      "links are not graded")
+                              problem=_("{name} is a symbolic link in the submission ({where}); links are not graded",
+                                        name=place.name, where=_relative(place, root)))
     links = [p for p in candidates(place) if is_link(p)]
     if links:
         names = ", ".join(p.name for p in links)
-        return submission(identity, links[0], root,
-                          problem=f"{names}: symbolic link{'s' if len(links) > 1 else ''} in the submission; "
-                                  "links are not graded")
+        problem = (_("{names}: symbolic links in the submission; links are not graded", names=names) if len(links) > 1
+                   else _("{names}: a symbolic link in the submission; links are not graded", names=names))
+        return submission(identity, links[0], root, problem=problem)
     file = main_file(place, assignment)
     if file is None:
-        return submission(identity, place, root, problem=f"no notebook or .py file in {_relative(place, root)}")
+        return submission(identity, place, root,
+                          problem=_("no notebook or .py file in {where}", where=_relative(place, root)))
     return with_others(submission(identity, file, root), place, assignment)
 
 
@@ -149,7 +152,7 @@ def flat_folder(root):
     """Each notebook or ``.py`` file of a flat folder is a submission of its own; a link is refused."""
     found = []
     for path in sorted(p for p in root.iterdir() if p.suffix in SUFFIXES and (is_link(p) or p.is_file())):
-        problem = f"{path.name} is a symbolic link; links are not graded" if is_link(path) else None
+        problem = _("{name} is a symbolic link; links are not graded", name=path.name) if is_link(path) else None
         found.append(submission(path.stem, path, root, problem=problem))
     return found
 
@@ -197,13 +200,13 @@ def read_file(path, root=None, limit=MAX_FILE_BYTES):
         opened.append(fd)
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise RefusedFile(f"{path.name} is not a regular file")
+            raise RefusedFile(_("{name} is not a regular file", name=path.name))
         if info.st_size > limit:
-            raise RefusedFile(f"{path.name} is larger than {limit >> 20} MB")
+            raise RefusedFile(_("{name} is larger than {mb} MB", name=path.name, mb=limit >> 20))
         with os.fdopen(os.dup(fd), "rb") as handle:
             data = handle.read(limit + 1)
         if len(data) > limit:
-            raise RefusedFile(f"{path.name} is larger than {limit >> 20} MB")
+            raise RefusedFile(_("{name} is larger than {mb} MB", name=path.name, mb=limit >> 20))
         return data
     finally:
         for fd in opened:
@@ -216,8 +219,9 @@ def _open(name, flags, label, dir_fd=None):
         return os.open(name, flags, dir_fd=dir_fd)
     except OSError as error:
         if error.errno in (errno.ELOOP, errno.ENOTDIR) and flags & os.O_NOFOLLOW:
-            raise RefusedFile(f"{label} is a symbolic link in the submission; links are not graded") from None
-        raise RefusedFile(f"{label} could not be read ({error.strerror})") from None
+            raise RefusedFile(_("{name} is a symbolic link in the submission; links are not graded",
+                                name=label)) from None
+        raise RefusedFile(_("{name} could not be read ({reason})", name=label, reason=error.strerror)) from None
 
 
 def read_files(sub, assignment):

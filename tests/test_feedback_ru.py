@@ -19,6 +19,7 @@ import pytest
 from autograder import analyser, checks, i18n, manifest, profiles, results
 from autograder.diagnoses import DIAGNOSES
 from autograder.runner import TestOutcome, grade_submission, grader_titles
+from autograder.sandbox import reader
 from autograder.student import StudentFailure
 from tests.helpers import filled_notebook
 from tests.test_profile_modules_ru import COURSE_NAMES, LATIN_ALLOWED, LATIN_WORD, RELEASE, SOURCE, prose
@@ -58,10 +59,12 @@ def templates():
 
 
 def shown_texts():
-    """Everything the catalogue must translate: the templates, the diagnoses, the tests' titles."""
+    """Everything the catalogue must translate: the templates, the diagnoses, the tests' titles, the
+    reader's reasons."""
     texts = dict(templates())
     texts.update({text: f"DIAGNOSES[{key!r}]" for key, text in DIAGNOSES.items()})
     texts.update({title: f"the title of {module}.test_{key}" for (module, key), title in grader_titles().items()})
+    texts.update({template: "reader.TEMPLATES" for template in reader.TEMPLATES})  # the worker's reasons
     return texts
 
 
@@ -309,3 +312,42 @@ def test_lang_en_gives_the_same_grading_in_english(graded, tmp_path):
     feedback = (out / "mistakes" / "feedback.md").read_text()
     assert feedback.startswith("# Feedback: modules-ru") and "**Points not counted**" in feedback
     assert not re.search("[а-яА-Я]", prose(feedback)), feedback  # the student's own text aside (code blocks)
+
+
+# -- a file the reader cannot read --------------------------------------------------------------------
+
+def test_a_notebook_that_cannot_be_read_is_explained_in_russian(tmp_path):
+    path = tmp_path / "modules.ipynb"
+    path.write_text('{"cells": [', encoding="utf-8")
+    result = grade_submission(manifest.load("modules-ru"), path)
+    message = result.tests[0].output
+    assert "modules.ipynb не удалось прочитать: modules.ipynb — некорректный ноутбук (его JSON не разбирается:" \
+        in message, message
+    assert result.score == 0 and not english_words(prose(message.split("(его JSON")[0]))
+
+
+def test_only_the_readers_own_templates_are_filled_in():
+    from autograder.sandbox.client import StudentError, reader_reason
+
+    def error(template, params, message="the worker's own words"):
+        return StudentError({"type": "UnreadableNotebook", "message": message, "template": template,
+                             "params": params})
+
+    with i18n.language("ru"):
+        assert reader_reason(error(reader.NOT_AN_OBJECT, {"name": "a.ipynb"})).startswith("a.ipynb — некорректный")
+        # a template the reader does not have, or parts that do not fit, leave the worker's words
+        assert reader_reason(error("{name.__class__}", {"name": "a"})) == "the worker's own words"
+        assert reader_reason(error(reader.TOO_MUCH_CODE, {"count": "many"})) == "the worker's own words"
+        assert reader_reason(error(reader.NOT_JSON, {"name": "a"})) == "the worker's own words"
+
+
+def test_a_refused_submission_is_told_why_in_russian(tmp_path):
+    """A symbolic link among the submissions is refused at discovery; its feedback says why, in
+    the course's language (``autograder grade``, as an instructor runs it)."""
+    folder = tmp_path / "submitted"
+    folder.mkdir()
+    (folder / "eve.ipynb").symlink_to(RELEASE / "modules.ipynb")
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", "modules-ru", str(folder),
+                          "--out", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
+    feedback = (tmp_path / "out" / "eve" / "feedback.md").read_text(encoding="utf-8")
+    assert "eve.ipynb — символическая ссылка; ссылки не проверяются" in feedback, (run.stderr, feedback)

@@ -69,10 +69,28 @@ class StudentError(SandboxError):
         self.message = str(error.get("message", ""))[:2000]
         self.frames = [str(f)[:1000] for f in error.get("frames", [])][-8:]
         self.function = str(error["function"])[:200] if error.get("function") else None
+        # the reader's reason in parts (template, params), kept only as plain text and whole numbers
+        self.template = error.get("template") if type(error.get("template")) is str else None
+        params = error.get("params") if type(error.get("params")) is dict else {}
+        self.params = {str(k)[:100]: v if type(v) is int else str(v)[:1000] for k, v in list(params.items())[:10]}
         super().__init__(f"{self.type}: {self.message}" if self.message else self.type)
 
     def traceback_text(self):
         return "\n".join(self.frames + [str(self)])
+
+
+def reader_reason(error):
+    """Why the reader could not read a file, in the feedback's language: the worker sends the
+    reason's parts, and only a template of the reader's own (never one the worker made up) is
+    filled in here; anything else is shown as the worker wrote it."""
+    from .reader import TEMPLATES
+
+    if error.template in TEMPLATES:
+        try:
+            return i18n.translate(error.template).format(**error.params)
+        except (KeyError, IndexError, ValueError):  # parts that do not fit the template
+            pass
+    return error.message
 
 
 @dataclass
@@ -845,11 +863,14 @@ class Sandbox:
             reply, _ = self.request("read", timeout=self.limits.cell_seconds, path=name)
         except StudentError as error:
             if error.type in ("UnreadableNotebook", "MemoryError", "RecursionError"):
-                detail = error.message if error.type == "UnreadableNotebook" else "it is too large or too deeply nested"
-                raise UnreadableNotebook(f"{name} could not be read: {detail}") from None
-            raise UnreadableNotebook(f"{name} could not be read ({error.type}).") from None
+                detail = (reader_reason(error) if error.type == "UnreadableNotebook"
+                          else i18n._("it is too large or too deeply nested"))
+                raise UnreadableNotebook(i18n._("{name} could not be read: {detail}", name=name,
+                                                detail=detail)) from None
+            raise UnreadableNotebook(i18n._("{name} could not be read ({kind}).", name=name, kind=error.type)) from None
         except SandboxError as error:
-            raise UnreadableNotebook(f"{name} could not be read: the reader {error}.") from None
+            raise UnreadableNotebook(i18n._("{name} could not be read: the reader {error}.", name=name,
+                                            error=error)) from None
         return [(str(name), str(source), int(line)) for name, source, line in reply["cells"]]
 
     def run_cells(self, cells):

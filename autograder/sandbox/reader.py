@@ -30,7 +30,25 @@ RUN_MAGIC = re.compile(r"^%run\s+(?:-\w+\s+)*['\"]?(?:\./)?([\w.\- ]+?\.(?:ipynb
 
 
 class UnreadableNotebook(Exception):
-    """The file could not be read as a submission; the message says why."""
+    """The file could not be read as a submission; the message says why. ``template`` (one of
+    :data:`TEMPLATES`) and ``params`` are the message's parts, so that the trusted side can give it
+    in the feedback's language (``autograder/i18n.py``); ``str()`` is the English."""
+
+    def __init__(self, template, **params):
+        super().__init__(template.format(**params) if params else template)
+        self.template, self.params = template, params
+
+
+# Every reason the reader gives, as English templates (the feedback's catalogue translates them).
+TOO_MANY_CELLS = ("it has more than {count} code cells (counting those that %run includes), more than any "
+                  "submission of this assignment needs")
+TOO_MUCH_CODE = ("it has more than {count:,} characters of code (counting what %run includes), more than any "
+                 "submission of this assignment needs")
+NESTED_TOO_DEEPLY = "{name} is not a valid notebook (its JSON is nested too deeply)."
+NOT_JSON = "{name} is not a valid notebook (its JSON does not parse: {error})."
+NOT_AN_OBJECT = "{name} is not a notebook (its JSON is not an object)."
+NOT_A_NOTEBOOK = "{name} could not be read as a notebook: {error}"
+TEMPLATES = (TOO_MANY_CELLS, TOO_MUCH_CODE, NESTED_TOO_DEEPLY, NOT_JSON, NOT_AN_OBJECT, NOT_A_NOTEBOOK)
 
 
 @dataclass
@@ -51,11 +69,9 @@ class Budget:
         self.cells -= 1
         self.chars -= len(cell.source)
         if self.cells < 0:
-            raise UnreadableNotebook(f"it has more than {self.max_cells} code cells (counting those that %run "
-                                  "includes), more than any submission of this assignment needs")
+            raise UnreadableNotebook(TOO_MANY_CELLS, count=self.max_cells)
         if self.chars < 0:
-            raise UnreadableNotebook(f"it has more than {self.max_chars:,} characters of code (counting what %run "
-                                  "includes), more than any submission of this assignment needs")
+            raise UnreadableNotebook(TOO_MUCH_CODE, count=self.max_chars)
         return cell
 
 
@@ -118,11 +134,11 @@ def load_notebook(path):
     try:
         notebook = json.loads(read_text(path))
     except RecursionError:
-        raise UnreadableNotebook(f"{name} is not a valid notebook (its JSON is nested too deeply).") from None
+        raise UnreadableNotebook(NESTED_TOO_DEEPLY, name=name) from None
     except json.JSONDecodeError as error:
-        raise UnreadableNotebook(f"{name} is not a valid notebook (its JSON does not parse: {error}).") from None
+        raise UnreadableNotebook(NOT_JSON, name=name, error=str(error)) from None
     if not isinstance(notebook, dict):
-        raise UnreadableNotebook(f"{name} is not a notebook (its JSON is not an object).")
+        raise UnreadableNotebook(NOT_AN_OBJECT, name=name)
     if notebook.get("nbformat") == 4 and isinstance(notebook.get("cells"), list):
         return notebook
     if notebook.get("nbformat") == 3 and isinstance(notebook.get("worksheets"), list):
@@ -132,7 +148,7 @@ def load_notebook(path):
 
         return nbformat.reads(json.dumps(notebook), as_version=4)
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for malformed files
-        raise UnreadableNotebook(f"{name} could not be read as a notebook: {error}") from None
+        raise UnreadableNotebook(NOT_A_NOTEBOOK, name=name, error=str(error)) from None
 
 
 def from_v3(notebook):

@@ -559,8 +559,12 @@ def _describe_error(error, student_files):
     except Exception:  # noqa: BLE001 - a hostile __str__
         message = "(the exception's message could not be shown)"
     innermost = student_frames[-1].name if student_frames else None
-    return {"type": TYPE_NAME(type(error)), "message": message[:2000], "frames": [f[:1000] for f in frames[-8:]],
-            "function": innermost}
+    described = {"type": TYPE_NAME(type(error)), "message": message[:2000], "frames": [f[:1000] for f in frames[-8:]],
+                 "function": innermost}
+    if READER is not None and type(error) is READER.UnreadableNotebook:  # the reader's own reason, in parts
+        described["template"] = error.template
+        described["params"] = {k: v if type(v) is int else str(v)[:1000] for k, v in error.params.items()}
+    return described
 
 
 MAIN_TID = threading.get_native_id()
