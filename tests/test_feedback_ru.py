@@ -334,7 +334,7 @@ def test_only_the_readers_own_templates_are_filled_in():
                              "params": params})
 
     with i18n.language("ru"):
-        assert reader_reason(error(reader.NOT_AN_OBJECT, {"name": "a.ipynb"})).startswith("a.ipynb — некорректный")
+        assert reader_reason(error(reader.NOT_AN_OBJECT, {"name": "a.ipynb"})).startswith("a.ipynb — не ноутбук")
         # a template the reader does not have, or parts that do not fit, leave the worker's words
         assert reader_reason(error("{name.__class__}", {"name": "a"})) == "the worker's own words"
         assert reader_reason(error(reader.TOO_MUCH_CODE, {"count": "many"})) == "the worker's own words"

@@ -860,7 +860,7 @@ class Sandbox:
         from .reader import UnreadableNotebook
 
         try:
-            reply, _ = self.request("read", timeout=self.limits.cell_seconds, path=name)
+            reply, _arrays = self.request("read", timeout=self.limits.cell_seconds, path=name)
         except StudentError as error:
             if error.type in ("UnreadableNotebook", "MemoryError", "RecursionError"):
                 detail = (reader_reason(error) if error.type == "UnreadableNotebook"
