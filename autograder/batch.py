@@ -22,6 +22,7 @@ and a rerun regrades only what changed (a resubmitted notebook, an edited manife
 grader) and whatever fails verification (a results.json changed after it was written).
 ``force=True`` regrades all.
 """
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -408,6 +409,18 @@ def grade_batch(assignment, submissions, out, jobs=None, force=False, scheduler=
     out = Path(out)
     key = results_key()
     report = BatchReport()
+    with contextlib.ExitStack() as stack:
+        # The prepared parent starts while the jobs are made (it is not waited for until then)
+        server = None
+        if scheduler is None and submissions:
+            from .grading_processes import GradingServer
+
+            server = stack.enter_context(GradingServer(grade or grade_job, warm=len(submissions) > 1))
+        return _grade_batch(assignment, submissions, out, key, report, jobs, force, scheduler, progress, bar, grade,
+                            server)
+
+
+def _grade_batch(assignment, submissions, out, key, report, jobs, force, scheduler, progress, bar, grade, server):
     with tempfile.TemporaryDirectory(prefix="autograder-batch-") as private:
         with i18n.language(assignment.language):  # a refused file's reason is the student's feedback
             all_jobs = make_jobs(assignment, submissions, private)
@@ -436,7 +449,7 @@ def grade_batch(assignment, submissions, out, jobs=None, force=False, scheduler=
             for outcome in outcomes.values():
                 if outcome.status == "refused":
                     meter.update(outcome)
-            for outcome in grade_jobs(assignment, todo, out, key, jobs, scheduler, grade, report):
+            for outcome in grade_jobs(assignment, todo, out, key, jobs, scheduler, grade, report, server):
                 outcomes[id(outcome.job)] = outcome
                 meter.update(outcome)
         finally:
@@ -455,8 +468,9 @@ def _own_rss_kb():
     return status_kb("VmHWM") or 0
 
 
-def grade_jobs(assignment, todo, out, key, jobs, scheduler, grade, report):
-    """Yield each job's outcome as it finishes: refused jobs at once, the rest from grading processes."""
+def grade_jobs(assignment, todo, out, key, jobs, scheduler, grade, report, server=None):
+    """Yield each job's outcome as it finishes: refused jobs at once, the rest from grading processes
+    (``server``: a prepared parent already started for them, else one is started here)."""
     waiting = []
     for job in todo:
         if job.problem:
@@ -471,7 +485,7 @@ def grade_jobs(assignment, todo, out, key, jobs, scheduler, grade, report):
         yield from _run_dask(assignment, waiting, out, key, scheduler, report)
     else:
         yield from _run_local(assignment, waiting, out, key, min(jobs or cpu_count(), len(waiting)),
-                              grade or grade_job, report)
+                              grade or grade_job, report, server)
 
 
 def deadline(assignment):
@@ -513,37 +527,39 @@ def _outcome_from_reply(assignment, job, reply, out, key):
     return JobOutcome(job, results.status, results, seconds=reply.seconds, rss_kb=reply.rss_kb)
 
 
-def _run_local(assignment, todo, out, key, workers, grade, report):
+def _run_local(assignment, todo, out, key, workers, grade, report, server=None):
     """Grade on this machine, ``workers`` grading processes at a time, forked one per submission
     by a prepared parent. Should the prepared parent itself end, the gradings it had in flight are
     reported as failed to grade (a rerun retries them) and a new one grades the rest."""
     from collections import deque
 
-    from .grading_processes import GradingServerError
+    from .grading_processes import GradingServer, GradingServerError
 
     pending, limit = deque(todo), deadline(assignment)
     while pending:
         running = {}
         try:
-            yield from _serve(assignment, pending, running, workers, grade, limit, out, key, report)
+            if server is not None:  # the one started for this batch; its caller closes it
+                started, server = server, None
+                yield from _serve(assignment, pending, running, workers, limit, out, key, report, started)
+            else:
+                # one submission: not worth warming a prepared parent up for (see GradingServer)
+                with GradingServer(grade, warm=len(pending) > 1) as started:
+                    yield from _serve(assignment, pending, running, workers, limit, out, key, report, started)
         except GradingServerError as error:
             for job in running.values():
                 yield JobOutcome(job, "error", None, f"{error} while it graded this submission")
 
 
-def _serve(assignment, pending, running, workers, grade, limit, out, key, report):
-    from .grading_processes import GradingServer
-
-    # one submission: not worth warming a prepared parent up for (see GradingServer)
-    with GradingServer(grade, warm=len(pending) > 1) as server:
-        while pending or running:
-            while pending and len(running) < workers:
-                job = pending.popleft()
-                running[job.name] = job
-                server.submit(assignment, job, limit)
-            reply = server.receive()
-            report.memory_kb["prepared parent"] = max(report.memory_kb.get("prepared parent", 0), reply.server_rss_kb)
-            yield outcome_from_reply(assignment, running.pop(reply.id), reply, out, key)
+def _serve(assignment, pending, running, workers, limit, out, key, report, server):
+    while pending or running:
+        while pending and len(running) < workers:
+            job = pending.popleft()
+            running[job.name] = job
+            server.submit(assignment, job, limit)
+        reply = server.receive()
+        report.memory_kb["prepared parent"] = max(report.memory_kb.get("prepared parent", 0), reply.server_rss_kb)
+        yield outcome_from_reply(assignment, running.pop(reply.id), reply, out, key)
 
 
 # -- Dask --------------------------------------------------------------------------------------------

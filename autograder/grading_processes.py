@@ -140,10 +140,18 @@ class GradingServer:
             os.close(request_read)
             os.close(reply_write)
         send_json(self._requests, {"grade": function_reference(grade), "sys_path": sys.path, "warm": warm})
+        self._ready = False  # its answer to the hello is read when the first job is submitted
+
+    def _await_ready(self):
+        """The prepared parent's answer to the hello: it starts (and, warm, imports the graders)
+        while the batch makes its jobs, and is waited for only when there is a job to grade."""
+        if self._ready:
+            return
         hello = self._receive_json()
         if not hello.get("ready"):
             self.close()
             raise GradingServerError(hello.get("error") or "the prepared parent did not start")
+        self._ready = True
 
     def _receive_json(self):
         try:
@@ -167,6 +175,7 @@ class GradingServer:
     def submit(self, assignment, job, deadline):
         """Start grading ``job`` (a :class:`~autograder.batch.Job`) in a new grading process,
         killed after ``deadline`` seconds."""
+        self._await_ready()
         try:
             send_json(self._requests, {
                 "id": job.name, "job": job.to_json(), "deadline": deadline,
@@ -265,11 +274,17 @@ class PreparedParent:
                 from .batch import warm_up
 
                 warm_up()
+            else:  # what a grading process needs before its sandbox starts (the graders it imports itself)
+                from . import runner  # noqa: F401
         except Exception:
-            send_json(self.replies, {"ready": False, "error": traceback.format_exc()})
+            answer = {"ready": False, "error": traceback.format_exc()}
+        else:
+            answer = {"ready": True}
+        try:
+            send_json(self.replies, answer)
+        except OSError:  # the batch has gone already (it had nothing to grade): end quietly
             return False
-        send_json(self.replies, {"ready": True})
-        return True
+        return answer["ready"]
 
     def serve(self):
         if not self.start():
