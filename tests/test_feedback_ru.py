@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 
 from autograder import analyser, checks, i18n, manifest, profiles, results
@@ -22,6 +21,7 @@ from autograder.runner import TestOutcome, grade_submission, grader_titles
 from autograder.sandbox import reader
 from autograder.student import StudentFailure
 from tests.helpers import filled_notebook
+from tests.test_checks import X, failure
 from tests.test_profile_modules_ru import COURSE_NAMES, LATIN_ALLOWED, LATIN_WORD, RELEASE, SOURCE, prose
 
 PACKAGE = Path(i18n.__file__).resolve().parent
@@ -153,15 +153,6 @@ def test_the_russian_catalogue_has_no_english_prose():
 
 
 # -- the comparisons, in Russian (fast: no sandbox) --------------------------------------------------
-
-X = np.arange(12, dtype=np.float64).reshape(3, 4) / 7 - 0.8
-
-
-def failure(function, *args, **kwargs):
-    with pytest.raises(StudentFailure) as caught:
-        function(*args, **kwargs)
-    return caught.value
-
 
 def test_a_failure_speaks_the_current_language_and_keeps_its_diagnosis():
     with i18n.language("ru"):
