@@ -5,10 +5,12 @@ from .base import Criterion, check_2d, check_same_shape
 
 
 def cdist(a, b):
-    """Euclidean distances between the rows of ``a`` and those of ``b``, as
-    ``scipy.spatial.distance.cdist(a, b)``: each from the rows' own differences (never from
-    ``|a|^2 + |b|^2 - 2 a.b``, which loses the small distances the contrastive loss turns on)."""
-    return np.sqrt(np.square(a[:, None, :] - b[None, :, :]).sum(axis=-1))
+    """Euclidean distances between the rows of ``a`` and those of ``b``: SciPy's, imported when a
+    contrastive loss is first computed (not by every grading process). Its speed is the baseline
+    the graders hold a student's distances to, so it stays SciPy's compiled loop."""
+    from scipy.spatial.distance import cdist as scipy_cdist
+
+    return scipy_cdist(a, b)
 
 
 class MSECriterion(Criterion):
