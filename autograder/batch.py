@@ -121,10 +121,10 @@ def warm_up():
     if _WARM:
         return
     from .runner import grader_titles
-    from .sandbox.client import bubblewrap_works
+    from .sandbox.client import start_fork_server
 
     grader_titles()
-    bubblewrap_works()
+    start_fork_server()  # probes bubblewrap first
     _collect_graders()
     gc.collect()
     gc.freeze()

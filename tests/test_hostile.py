@@ -34,7 +34,8 @@ import pytest
 from autograder import manifest
 from autograder.results import SubmissionResult
 from autograder.runner import grade
-from autograder.sandbox.client import PIDS_ROOT, Limits, PidsGroup, bubblewrap_works, unprivileged_python_works
+from autograder.sandbox.client import (PIDS_ROOT, Limits, PidsGroup, bubblewrap_works, start_fork_server,
+                                      stop_fork_server, unprivileged_python_works)
 from autograder.selftest.reference_submission import reference_source
 from tests import hostile_cases
 from tests.hostile_cases import CASES, build
@@ -88,8 +89,22 @@ def skip_marks(case):
 
 # -- the world around the grader: a course folder, a server, secrets ------------------------------
 
+@pytest.fixture(scope="module", params=["fresh", "forked"])
+def workers(request):
+    """How workers start: each a new Python under bubblewrap, or forked from the prepared worker
+    (what a batch does when it grades as root)."""
+    if request.param == "forked":
+        if start_fork_server(LIMITS) is None:
+            pytest.skip("workers are forked only where bubblewrap works and the grader runs as root")
+        yield request.param
+        stop_fork_server()
+    else:
+        stop_fork_server()
+        yield request.param
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, workers):
     token = "SECRET" + secrets.token_hex(8)
     course = tmp_path_factory.mktemp("course")
     (course / "gradebook.db").write_bytes(b"SQLite format 3\x00" + f"grades of everyone {token}-gradebook".encode())

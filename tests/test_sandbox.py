@@ -183,6 +183,7 @@ def unprobed(monkeypatch):
     from autograder.sandbox import client
 
     monkeypatch.setattr(client, "_BWRAP_STARTED", [])
+    monkeypatch.setattr(client, "_FORK_SERVER", {})  # workers start afresh, as a first one does
     client.bubblewrap_works.cache_clear()
     yield client
     client.bubblewrap_works.cache_clear()

@@ -19,12 +19,14 @@ and killed through a ``pids`` cgroup where one can be made.
 """
 import ctypes
 import itertools
+import json
 import mmap
 import os
 import resource
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -292,6 +294,14 @@ class PidsGroup:
         finally:
             os.close(fd)
 
+    def add(self, pid):
+        """Place ``pid`` (a process this one did not start) in the group."""
+        fd = os.open(self.procs_file, os.O_WRONLY)
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
+
     def pids(self):
         try:  # raw system calls: this runs after every request
             fd = os.open(self.procs_file, os.O_RDONLY)
@@ -429,6 +439,217 @@ def _bwrap_prefix(workdir, disk_bytes, privileged=False):
     return args
 
 
+# -- the prepared worker -------------------------------------------------------------------------
+
+# Modules a student's notebook commonly imports besides NumPy: every worker forked from the
+# prepared worker finds them imported (none of the project's own code is among them).
+PRELOAD = ("scipy.special", "scipy.spatial.distance")
+FORK_SERVER_SOURCE = Path(__file__).with_name("forkserver.py")
+
+
+def _namespace_pids(pid):
+    """The pids of ``pid`` in its PID namespace and each above it, outermost first (``NSpid``)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            line = next(line for line in status if line.startswith("NSpid:"))
+        return [int(value) for value in line.split()[1:]]
+    except (OSError, StopIteration, ValueError):
+        return []
+
+
+def _parent_pid(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class ForkedWorker:
+    """One worker forked by the prepared worker, seen from here as a ``subprocess.Popen`` is:
+    ``pid`` (the host's pid of the forked child, whose process group holds the worker),
+    ``stdin`` and ``stdout`` (the request and reply pipes), :meth:`poll` and :meth:`wait`. Its
+    status comes from the prepared worker, which reaps it; it is trusted code that no student's
+    code can reach (it runs as root, the worker as a uid of its own in namespaces of its own)."""
+
+    def __init__(self, pid, stdin, stdout, answers, lifeline):
+        self.pid, self.stdin, self.stdout, self.answers = pid, stdin, stdout, answers
+        self.lifeline = lifeline  # while this end is open the worker may live; it dies when it closes
+        self.returncode = None
+
+    def go(self):
+        """It is in its cgroup: it may fork its init and worker now."""
+        os.write(self.stdin.fileno(), b"g")
+
+    def cut_lifeline(self):
+        if self.lifeline is not None:
+            os.close(self.lifeline)
+            self.lifeline = None
+
+    def poll(self):
+        return self.wait(timeout=0, quiet=True)
+
+    def wait(self, timeout=None, quiet=False):
+        if self.returncode is None:
+            ready, _, _ = select.select([self.answers], [], [], timeout)
+            if ready:
+                try:
+                    status = json.loads(self.answers.recv(1 << 10) or b"{}").get("status")
+                except (OSError, ValueError, AttributeError):
+                    status = None
+                if type(status) is not int:  # the prepared worker has gone: so has the worker
+                    status = signal.SIGKILL
+                self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+                self.answers.close()
+            elif not quiet:
+                raise subprocess.TimeoutExpired("worker", timeout)
+        return self.returncode
+
+
+class ForkServer:
+    """The prepared worker of this process: a Python with NumPy and :data:`PRELOAD` imported,
+    under bubblewrap as every worker is, from which each worker is forked into namespaces and
+    folders of its own (``forkserver.py`` says how), instead of starting a new Python.
+
+    Used only when the grader runs as root, where each worker gets a uid of its own: two workers
+    forked from one prepared worker then share no uid, no process, no folder, no network and
+    no memory. A grading process forked from the process that started it uses it too.
+    """
+
+    def __init__(self, limits):
+        self._tmp = tempfile.TemporaryDirectory(prefix="autograder-forkserver-")
+        root = Path(self._tmp.name)
+        (root / "empty").mkdir()
+        (root / "worker").mkdir()
+        for source in WORKER_SOURCES + (FORK_SERVER_SOURCE,):
+            shutil.copyfile(source, root / "worker" / source.name)
+            os.chmod(root / "worker" / source.name, 0o644)
+        for folder in (root, root / "empty", root / "worker"):
+            os.chmod(folder, 0o755)
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        command = (_bwrap_prefix(root / "empty", 1 << 20, privileged=True)
+                   + ["--ro-bind", str(root / "worker"), "/autograder-worker",
+                      sys.executable, "-I", "/autograder-worker/forkserver.py", *PRELOAD])
+        self.process = subprocess.Popen(command, stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        cwd="/", env=_worker_environment(), start_new_session=True,
+                                        preexec_fn=_die_with_parent)
+        theirs.close()
+        self.owner = os.getpid()
+        ready, _, _ = select.select([self.control], [], [], limits.start_seconds)
+        if not ready or self.control.recv(1 << 10) != b'{"ready": true}':
+            self.close()
+            raise WorkerDied("the prepared worker could not be started")
+        self.host_pid = next((pid for pid in descendants(self.process.pid) if _process_name(pid) != "bwrap"), None)
+        if self.host_pid is None:
+            self.close()
+            raise WorkerDied("the prepared worker could not be found")
+
+    def alive(self):
+        if os.getpid() == self.owner:
+            return self.process.poll() is None
+        return _pid_alive(self.host_pid)  # in a grading process forked from the owner
+
+    def fork(self, uid, limits, rlimits, arena, workdir, start_seconds):
+        """A worker for the files of ``workdir``: a :class:`ForkedWorker`, started and placed in
+        nothing yet (the caller places it, then calls :meth:`go`)."""
+        requests_r, requests_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        lifeline_r, lifeline_w = os.pipe()
+        answers, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        names = sorted(file.name for file in workdir.iterdir())
+        files = [os.open(workdir / name, os.O_RDONLY | os.O_NOFOLLOW) for name in names]
+        request = {"uid": uid, "disk_bytes": limits.disk_mb << 20, "files": names, "rlimits": rlimits,
+                   "arena_size": arena.size}
+        try:
+            socket.send_fds(self.control, [json.dumps(request).encode()],
+                            [theirs.fileno(), requests_r, replies_w, arena.fd, lifeline_r, *files])
+        finally:
+            for fd in [theirs.fileno(), requests_r, replies_w, lifeline_r, *files]:
+                os.close(fd)
+            theirs.detach()
+        child = ForkedWorker(None, os.fdopen(requests_w, "wb", buffering=0), os.fdopen(replies_r, "rb", buffering=0),
+                             answers, lifeline_w)
+        ready, _, _ = select.select([answers], [], [], start_seconds)
+        try:
+            pid = json.loads(answers.recv(1 << 10)).get("pid") if ready else None
+        except (OSError, ValueError, AttributeError):
+            pid = None
+        child.pid = self._host_pid(pid) if type(pid) is int else None
+        if child.pid is None:
+            for stream in (child.stdin, child.stdout):
+                stream.close()
+            answers.close()
+            child.cut_lifeline()
+            raise WorkerDied("the prepared worker did not fork a worker")
+        return child
+
+    def _host_pid(self, pid):
+        """The host's pid of the prepared worker's child whose pid there is ``pid``."""
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and _parent_pid(int(entry)) == self.host_pid:
+                if _namespace_pids(int(entry))[1:2] == [pid]:
+                    return int(entry)
+        return None
+
+    def close(self):
+        try:
+            self.control.close()
+        except OSError:
+            pass
+        if os.getpid() == self.owner:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.process.wait()
+        self._tmp.cleanup()
+
+
+def _process_name(pid):
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _die_with_parent():
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_FORK_SERVER = {}  # "server": the ForkServer of the process that started it
+
+
+def fork_server():
+    """The prepared worker that :func:`start_fork_server` started in this process (or in the one
+    this process was forked from), while it runs; else None: workers are started afresh."""
+    server = _FORK_SERVER.get("server")
+    return server if server is not None and server.alive() else None
+
+
+def stop_fork_server():
+    """Stop this process's prepared worker, if it started one: later workers start afresh."""
+    server = _FORK_SERVER.pop("server", None)
+    if server is not None:
+        server.close()
+
+
+def start_fork_server(limits=None):
+    """Start the prepared worker where workers can be forked from one: bubblewrap works here and
+    the grader runs as root. A process that grades many submissions calls this once; a single
+    submission is not worth it (the prepared worker's start costs what a worker's does, and
+    more: it imports :data:`PRELOAD`). Returns it, or None."""
+    if fork_server() is not None:
+        return fork_server()
+    if os.environ.get("AUTOGRADER_ISOLATION") == "reduced" or os.geteuid() != 0 or not bubblewrap_works():
+        return None
+    try:
+        _FORK_SERVER["server"] = ForkServer(limits or Limits())
+    except (OSError, SandboxError):
+        return None
+    return _FORK_SERVER["server"]
+
+
 def _worker_environment():
     return {
         "PATH": "/usr/bin:/bin",
@@ -556,17 +777,20 @@ class Sandbox:
             become(self.uid)  # before the death signal: a change of user clears it
         if _LIBC is not None:
             _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        for name, soft, hard in self._rlimits():
+            resource.setrlimit(name, (soft, hard))
+
+    def _rlimits(self):
         limits = self.limits
         mb = 1 << 20
-        for name, soft, hard in [
+        return [
             # SIGXCPU at the limit (a clear reason), SIGKILL a second later if it is ignored
             (resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1),
             (resource.RLIMIT_AS, limits.memory_mb * mb, limits.memory_mb * mb),
             (resource.RLIMIT_NPROC, limits.processes, limits.processes),
             (resource.RLIMIT_FSIZE, limits.file_size_mb * mb, limits.file_size_mb * mb),
             (resource.RLIMIT_CORE, 0, 0),
-        ]:
-            resource.setrlimit(name, (soft, hard))
+        ]
 
     def _start(self):
         self._kill()  # nothing of an earlier worker, not even its cgroup, is left
@@ -574,12 +798,20 @@ class Sandbox:
         self.pids_group = PidsGroup.create(self.limits.processes)
         self.process_limit = "cgroup" if self.pids_group else ("rlimit" if self.user != "root" else "none")
         self.arena = Arena(min(ARENA_BYTES, (self.limits.memory_mb << 20) // 4))
-        self.process = subprocess.Popen(
-            self._command(),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd=self.workdir, env=_worker_environment(), preexec_fn=self._prepare_child,
-            start_new_session=True, pass_fds=(self.arena.fd,),
-        )
+        server = fork_server() if self.isolation == "full" and self.uid is not None else None
+        if server is not None:
+            self.process = server.fork(self.uid, self.limits, self._rlimits(), self.arena, self.workdir,
+                                       self.limits.start_seconds)
+            if self.pids_group is not None:
+                self.pids_group.add(self.process.pid)
+            self.process.go()
+        else:
+            self.process = subprocess.Popen(
+                self._command(),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                cwd=self.workdir, env=_worker_environment(), preexec_fn=self._prepare_child,
+                start_new_session=True, pass_fds=(self.arena.fd,),
+            )
         # Requests are written without blocking, so that a worker that stops reading its pipe
         # cannot hold the grader past the deadline.
         os.set_blocking(self.process.stdin.fileno(), False)
@@ -602,6 +834,8 @@ class Sandbox:
         process below bubblewrap's own), seen from here."""
         if self.isolation != "full":
             return self.process.pid
+        if isinstance(self.process, ForkedWorker):  # below the init of its PID namespace: pid 2 there
+            return next((pid for pid in descendants(self.process.pid) if _namespace_pids(pid)[2:] == [2]), None)
         for pid in descendants(self.process.pid):
             try:
                 if Path(f"/proc/{pid}/comm").read_text().strip() != "bwrap":
@@ -650,6 +884,8 @@ class Sandbox:
                     stream.close()
                 except OSError:
                     pass
+            if isinstance(self.process, ForkedWorker):
+                self.process.cut_lifeline()
             self.process.wait()
             self.process = None
         if self.pids_group is not None:

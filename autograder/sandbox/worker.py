@@ -145,7 +145,7 @@ class Worker:
         self.arena = arena  # the shared memory of the trusted side's arrays, or None
         self.student_files = set()  # the file names of the student's compiled cells, for tracebacks
         # display() exists in every notebook kernel; here it shows nothing
-        self.namespace = {"__name__": "__main__", "__builtins__": __builtins__, "display": lambda *a, **k: None}
+        self.namespace = {"__name__": "__main__", "__builtins__": builtins, "display": lambda *a, **k: None}
         self.objects = {}  # handle number (chosen by the trusted side) -> object
         self.output = BoundedText()
         sys.stdout = sys.stderr = self.output
@@ -567,7 +567,16 @@ def _describe_error(error, student_files):
     return described
 
 
-MAIN_TID = threading.get_native_id()
+def main_thread_id():
+    """This thread's id as /proc shows it (which may belong to an outer PID namespace than this
+    process's own: a forked worker's does)."""
+    try:
+        return int(os.readlink("/proc/thread-self").rsplit("/", 1)[1])
+    except (OSError, ValueError, IndexError):  # not Linux
+        return threading.get_native_id()
+
+
+MAIN_TID = main_thread_id()
 # type's own descriptors: reading a class through them runs none of its metaclass's code
 TYPE_MRO = type.__dict__["__mro__"].__get__
 TYPE_DICT = type.__dict__["__dict__"].__get__
