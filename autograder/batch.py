@@ -109,8 +109,9 @@ _LOCK = threading.Lock()  # one grading at a time per process (pytest in-process
 
 
 def warm_up():
-    """Import every grader once, let pytest load what it loads on a first session, and move what is
-    loaded out of the garbage collector's way.
+    """Import every grader once, configure pytest and collect the graders once, start the prepared
+    worker every sandbox worker is forked from (where the grader runs as root under bubblewrap),
+    and move what is loaded out of the garbage collector's way.
 
     The prepared parent pays for this (about 2 s) once, before it forks the first grading
     process. ``gc.freeze()`` then keeps the garbage collector from walking the
@@ -120,29 +121,16 @@ def warm_up():
     global _WARM
     if _WARM:
         return
+    from .grading_session import prepared_session
     from .runner import grader_titles
     from .sandbox.client import start_fork_server
 
     grader_titles()
     start_fork_server()  # probes bubblewrap first
-    _collect_graders()
+    prepared_session()  # pytest configured and the graders collected, before the prepared parent forks
     gc.collect()
     gc.freeze()
     _WARM = True
-
-
-def _collect_graders():
-    """Run pytest once on the graders, collecting and running nothing, so that what pytest loads
-    on its first session (its plugins, the graders' conftest) is loaded before the prepared parent
-    forks: a grading process forked after it spends about 0.3 s less CPU per submission."""
-    import pytest
-
-    from .runner import GRADERS
-
-    pytest.main(["--disable-plugin-autoload", "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:warnings",
-                 "-p", "no:unraisableexception",
-                 "-p", "no:threadexception", "-c", str(GRADERS / "pytest.ini"), "--rootdir", str(GRADERS),
-                 "--collect-only", str(GRADERS)])
 
 
 def grade_job(assignment, job):
