@@ -125,9 +125,11 @@ def warm_up():
     from .runner import grader_titles
     from .sandbox.client import start_fork_server
 
+    server = start_fork_server()  # probes bubblewrap first; imports NumPy and SciPy while this goes on
     grader_titles()
-    start_fork_server()  # probes bubblewrap first
     prepared_session()  # pytest configured and the graders collected, before the prepared parent forks
+    if server is not None:
+        server.ready()
     gc.collect()
     gc.freeze()
     _WARM = True

@@ -191,3 +191,21 @@ def test_workers_start_afresh_when_the_prepared_worker_has_gone(server):
     finally:
         stop_fork_server()
         assert start_fork_server(FAST) is not None
+
+
+def test_a_prepared_worker_that_never_gets_ready_leaves_workers_starting_afresh(tmp_path, monkeypatch):
+    broken = tmp_path / "forkserver.py"
+    broken.write_text("raise SystemExit(1)\n")
+    monkeypatch.setattr(client, "FORK_SERVER_SOURCE", broken)
+    stop_fork_server()
+    try:
+        assert start_fork_server(FAST) is not None
+        for _ in range(2):  # waited for once, never again
+            started = time.monotonic()
+            with Sandbox(FAST) as box:
+                assert not isinstance(box.process, ForkedWorker)
+                assert run(box, "print(6 * 7)").strip() == "42"
+            assert time.monotonic() - started < FAST.start_seconds
+        assert client.fork_server() is None
+    finally:
+        stop_fork_server()

@@ -535,19 +535,26 @@ class ForkServer:
                                         preexec_fn=_die_with_parent)
         theirs.close()
         self.owner = os.getpid()
-        ready, _, _ = select.select([self.control], [], [], limits.start_seconds)
-        if not ready or self.control.recv(1 << 10) != b'{"ready": true}':
-            self.close()
-            raise WorkerDied("the prepared worker could not be started")
-        self.host_pid = next((pid for pid in descendants(self.process.pid) if _process_name(pid) != "bwrap"), None)
-        if self.host_pid is None:
-            self.close()
-            raise WorkerDied("the prepared worker could not be found")
+        self.start_seconds = limits.start_seconds
+        self.host_pid = None  # known once it is ready
+        self.failed = False
+
+    def ready(self):
+        """Wait until it has imported what it imports (it does so while this process goes on);
+        True when it did. Called before the prepared parent forks, so that its grading processes
+        inherit a prepared worker that is ready."""
+        if self.host_pid is None and not self.failed:
+            ready, _, _ = select.select([self.control], [], [], self.start_seconds)
+            if ready and self.control.recv(1 << 10) == b'{"ready": true}':
+                self.host_pid = next((pid for pid in descendants(self.process.pid) if _process_name(pid) != "bwrap"),
+                                     None)
+            self.failed = self.host_pid is None  # never waited for again: workers start afresh
+        return not self.failed
 
     def alive(self):
         if os.getpid() == self.owner:
             return self.process.poll() is None
-        return _pid_alive(self.host_pid)  # in a grading process forked from the owner
+        return self.host_pid is not None and _pid_alive(self.host_pid)  # in a grading process forked from the owner
 
     def fork(self, uid, limits, rlimits, arena, workdir, start_seconds):
         """A worker for the files of ``workdir``: a :class:`ForkedWorker`, started and placed in
@@ -624,7 +631,9 @@ def fork_server():
     """The prepared worker that :func:`start_fork_server` started in this process (or in the one
     this process was forked from), while it runs; else None: workers are started afresh."""
     server = _FORK_SERVER.get("server")
-    return server if server is not None and server.alive() else None
+    if server is not None and server.alive() and server.ready():
+        return server
+    return None
 
 
 def stop_fork_server():
@@ -638,14 +647,16 @@ def start_fork_server(limits=None):
     """Start the prepared worker where workers can be forked from one: bubblewrap works here and
     the grader runs as root. A process that grades many submissions calls this once; a single
     submission is not worth it (the prepared worker's start costs what a worker's does, and
-    more: it imports :data:`PRELOAD`). Returns it, or None."""
-    if fork_server() is not None:
-        return fork_server()
+    more: it imports :data:`PRELOAD`). Returns it (it gets ready while this process goes on:
+    see :meth:`ForkServer.ready`), or None."""
+    server = _FORK_SERVER.get("server")
+    if server is not None and server.alive():
+        return server
     if os.environ.get("AUTOGRADER_ISOLATION") == "reduced" or os.geteuid() != 0 or not bubblewrap_works():
         return None
     try:
         _FORK_SERVER["server"] = ForkServer(limits or Limits())
-    except (OSError, SandboxError):
+    except OSError:
         return None
     return _FORK_SERVER["server"]
 
