@@ -227,3 +227,19 @@ def test_parameter_gradients_reach_a_snake_scaling_whose_getter_hands_out_copies
         layer.set_grad_parameters([np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])])
         assert np.array_equal(layer.attribute("grad_gamma"), [[1.0, 2.0, 3.0]])
         assert np.array_equal(layer.attribute("grad_beta"), [[4.0, 5.0, 6.0]])
+
+
+def test_what_earlier_requests_kept_is_not_examined_again_by_each_collection(sandbox):
+    """Each request ends with a garbage collection (so that a ``__del__`` is charged to the request
+    that made the garbage); what survives it is set aside, so a collection costs what its own
+    request made. Compared in the worker's CPU time: the last requests, with a million objects
+    kept by earlier ones, cost about what the first ones did."""
+    grow = "kept.extend([i] for i in range(50_000))"
+    run(sandbox, "kept = []")
+    costs = []
+    for _ in range(24):
+        before = sandbox.cpu_seconds()
+        assert run(sandbox, grow).ok
+        costs.append(sandbox.cpu_seconds() - before)
+    first, last = sum(costs[:6]), sum(costs[-6:])
+    assert last <= 2.5 * first + 0.05, f"the first six requests took {first:.2f} s of CPU, the last six {last:.2f} s"
