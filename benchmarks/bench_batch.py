@@ -6,9 +6,11 @@ Twenty submissions (the reference and mutants of it, each a notebook) are graded
     sandbox, run the cells, run every grader test, build and write results.json and
     feedback.md (``autograder.batch.run_local_job``, what each batch worker does);
 (b) by merely executing each notebook in a fresh Jupyter kernel with nbclient: the least work
-    an in-kernel autograder (nbgrader's autograde, Otter) does per notebook, before any test.
+    an in-kernel autograder (nbgrader's autograde, Otter) does per notebook, before any test;
+(c) as ``autograder grade`` does: each in a grading process forked for it from a prepared parent
+    (``GradingServer``), whose copy-on-write of the parent's memory it pays.
 
-(a) and (b) alternate submission by submission, so that a change of load on the machine
+(a), (c) and (b) alternate submission by submission, so that a change of load on the machine
 affects both alike; each pair gives a ratio (a) / (b), in wall time and in CPU time (this
 process and the children it reaped: the kernel, but not the sandbox worker, which the init
 process of bubblewrap's PID namespace reaps), and the medians of those ratios
@@ -30,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autograder import batch, manifest  # noqa: E402
+from autograder.grading_processes import GradingServer  # noqa: E402
 from autograder.selftest.bank import load_mutants  # noqa: E402
 from autograder.selftest.reference_submission import reference_source  # noqa: E402
 from autograder.submissions import discover  # noqa: E402
@@ -131,14 +134,20 @@ def main():
         batch.warm_up()  # once per worker process: imports the graders
         warm = time.perf_counter() - start
         execute_in_kernel(Path(jobs[0].files["modules.ipynb"]))  # nbclient's imports, likewise once
-        ours, kernel, cells, scores = [], [], [], []
-        for job in jobs:  # alternated pair by pair
-            wall, cpu, (cell_seconds, score) = measured(lambda: grade_ours(assignment, job, tmp / "ours"))
-            ours.append((wall, cpu))
-            cells.append(cell_seconds)
-            scores.append(score)
-            wall, cpu, _ = measured(lambda: execute_in_kernel(Path(job.files["modules.ipynb"])))
-            kernel.append((wall, cpu))
+        ours, forked, kernel, cells, scores = [], [], [], [], []
+        with GradingServer(batch.grade_job) as server:
+            server.grade(assignment, jobs[0], 600)  # its start-up, once per batch
+            for job in jobs:  # alternated pair by pair
+                wall, cpu, (cell_seconds, score) = measured(lambda: grade_ours(assignment, job, tmp / "ours"))
+                ours.append((wall, cpu))
+                cells.append(cell_seconds)
+                scores.append(score)
+                wall, cpu, reply = measured(lambda: server.grade(assignment, job, 600))
+                if reply.status != "done":
+                    raise RuntimeError(f"{job.name}: {reply.status} {reply.error}")
+                forked.append(wall)
+                wall, cpu, _ = measured(lambda: execute_in_kernel(Path(job.files["modules.ipynb"])))
+                kernel.append((wall, cpu))
         serial_runs, parallel_runs = [], []
         for _ in range(args.repeat):
             serial_runs.append(cli_batch(folder, tmp / "j1", 1))
@@ -146,6 +155,7 @@ def main():
     load_after = os.getloadavg()[0]
 
     wall_ratios = [a[0] / b[0] for a, b in zip(ours, kernel)]
+    forked_ratios = [c / b[0] for c, b in zip(forked, kernel)]
     cpu_ratios = [a[1] / b[1] for a, b in zip(ours, kernel)]
     speedups = [s / p for s, p in zip(serial_runs, parallel_runs)]
     ratio, speedup = statistics.median(wall_ratios), statistics.median(speedups)
@@ -159,6 +169,8 @@ def main():
     print(row("    CPU time (this process and the kernel)", [c for _, c in kernel]))
     print(row("ratio (a) / (b), wall time, per pair", wall_ratios))
     print(row("ratio (a) / (b), CPU time, per pair", cpu_ratios))
+    print(row("(c) ours in a forked grading process (autograder grade)", forked))
+    print(row("ratio (c) / (b), wall time, per pair", forked_ratios))
     print(f"(one-off per worker process, not in (a): importing the graders {warm:.2f} s)")
     print()
     print(f"Batch of the same submissions: autograder grade --force, {args.repeat} alternated pairs")
@@ -173,7 +185,8 @@ def main():
     print(f"goal: -j 2 gives >= 1.8x the throughput of -j 1: {'PASS' if speedup >= 1.8 else 'FAIL'} ({speedup:.2f}x)")
     if args.json:
         args.json.write_text(json.dumps({
-            "ours": ours, "kernel": kernel, "cells": cells, "wall_ratios": wall_ratios, "cpu_ratios": cpu_ratios,
+            "ours": ours, "forked": forked, "forked_ratios": forked_ratios, "kernel": kernel, "cells": cells,
+            "wall_ratios": wall_ratios, "cpu_ratios": cpu_ratios,
             "ratio": ratio, "j1_runs": serial_runs, "j2_runs": parallel_runs, "speedups": speedups,
             "speedup": speedup, "warm_up": warm, "count": len(jobs), "cores": batch.cpu_count(),
             "load": [load_before, load_after],

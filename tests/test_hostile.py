@@ -34,8 +34,15 @@ import pytest
 from autograder import manifest
 from autograder.results import SubmissionResult
 from autograder.runner import grade
-from autograder.sandbox.client import (PIDS_ROOT, Limits, PidsGroup, bubblewrap_works, start_fork_server,
-                                      stop_fork_server, unprivileged_python_works)
+from autograder.sandbox.client import (
+    PIDS_ROOT,
+    Limits,
+    PidsGroup,
+    bubblewrap_works,
+    start_fork_server,
+    stop_fork_server,
+    unprivileged_python_works,
+)
 from autograder.selftest.reference_submission import reference_source
 from tests import hostile_cases
 from tests.hostile_cases import CASES, build

@@ -7,8 +7,8 @@ worker (and with it NumPy) and the modules named on its command line, then answe
 its control socket (file descriptor 0): each asks for one worker, and brings the descriptors
 that worker is to use (its request and reply pipes, its arena, the submission's files, opened by
 the trusted side), a socket for the answers and a lifeline: a pipe whose other end the grading
-that asked holds, and whose end kills the worker (as bubblewrap's ``--die-with-parent`` does). For each request it forks a child that, before
-anything of the submission is read:
+that asked holds, and whose end kills the worker (as bubblewrap's ``--die-with-parent`` does).
+For each request it forks a child that, before anything of the submission is read:
 
 1. becomes the request's unprivileged uid, a uid of its own (which clears every capability),
    and stops to be placed in its ``pids`` cgroup by the trusted side;
@@ -35,7 +35,6 @@ import select
 import signal
 import socket
 import sys
-
 
 libc = ctypes.CDLL(None, use_errno=True)
 worker = None  # worker.py, beside this file (not on the import path), loaded by main()
