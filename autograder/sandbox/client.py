@@ -470,12 +470,31 @@ class ForkedWorker:
     ``pid`` (the host's pid of the forked child, whose process group holds the worker),
     ``stdin`` and ``stdout`` (the request and reply pipes), :meth:`poll` and :meth:`wait`. Its
     status comes from the prepared worker, which reaps it; it is trusted code that no student's
-    code can reach (it runs as root, the worker as a uid of its own in namespaces of its own)."""
+    code can reach (it runs as root, the worker as a uid of its own in namespaces of its own).
+
+    The prepared worker reaps the child as soon as it ends, before this process may know, and
+    its pid may then be another process's (another worker's): it is signalled only through
+    ``pidfd``, which names the child itself and never a process that has its pid later."""
 
     def __init__(self, pid, stdin, stdout, answers, lifeline):
         self.pid, self.stdin, self.stdout, self.answers = pid, stdin, stdout, answers
         self.lifeline = lifeline  # while this end is open the worker may live; it dies when it closes
+        self.pidfd = None
         self.returncode = None
+
+    def kill(self):
+        """SIGKILL the child (the init of its PID namespace dies with it, and every process
+        there with that), if it has not ended; never whatever has its pid now."""
+        if self.pidfd is not None:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except ProcessLookupError:  # it has ended
+                pass
+
+    def close_pidfd(self):
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
     def go(self):
         """It is in its cgroup: it may fork its init and worker now."""
@@ -501,6 +520,7 @@ class ForkedWorker:
                     status = signal.SIGKILL
                 self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
                 self.answers.close()
+                self.close_pidfd()
             elif not quiet:
                 raise subprocess.TimeoutExpired("worker", timeout)
         return self.returncode
@@ -581,7 +601,7 @@ class ForkServer:
             pid = json.loads(answers.recv(1 << 10)).get("pid") if ready else None
         except (OSError, ValueError, AttributeError):
             pid = None
-        child.pid = self._host_pid(pid) if type(pid) is int else None
+        child.pid, child.pidfd = self._host_pid(pid) if type(pid) is int else (None, None)
         if child.pid is None:
             for stream in (child.stdin, child.stdout):
                 stream.close()
@@ -591,12 +611,22 @@ class ForkServer:
         return child
 
     def _host_pid(self, pid):
-        """The host's pid of the prepared worker's child whose pid there is ``pid``."""
+        """The host's pid of the prepared worker's child whose pid there is ``pid``, and a pidfd
+        of it (``(None, None)`` when there is none): it is still that child once the pidfd is
+        open, so the pidfd cannot name a process that took the pid after the child ended."""
         for entry in os.listdir("/proc"):
             if entry.isdigit() and _parent_pid(int(entry)) == self.host_pid:
                 if _namespace_pids(int(entry))[1:2] == [pid]:
-                    return int(entry)
-        return None
+                    try:
+                        pidfd = os.pidfd_open(int(entry))
+                    except OSError:
+                        return None, None
+                    if (_parent_pid(int(entry)) == self.host_pid and _namespace_pids(int(entry))[1:2] == [pid]
+                            and not select.select([pidfd], [], [], 0)[0]):
+                        return int(entry), pidfd
+                    os.close(pidfd)
+                    return None, None
+        return None, None
 
     def close(self):
         try:
@@ -604,10 +634,11 @@ class ForkServer:
         except OSError:
             pass
         if os.getpid() == self.owner:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            if self.process.returncode is None:  # not reaped yet: its pid is still its own
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
             self.process.wait()
         self._tmp.cleanup()
 
@@ -884,10 +915,13 @@ class Sandbox:
 
     def _kill(self):
         if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            if isinstance(self.process, ForkedWorker):
+                self.process.kill()  # by its pidfd: the prepared worker may have reaped it already
+            elif self.process.returncode is None:  # not reaped yet: its pid and group are still its own
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
             if self.pids_group is not None:  # also what escaped the process group with setsid()
                 self.pids_group.kill_all()
             for stream in (self.process.stdin, self.process.stdout):
