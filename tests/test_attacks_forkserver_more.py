@@ -85,3 +85,39 @@ threading.Thread(target=lambda: (time.sleep(1.5), os._exit(0)), daemon=True).sta
         finally:
             stranger.kill()
             stranger.wait()
+
+
+def test_a_forked_worker_cannot_make_a_user_namespace_to_mount_a_folder_of_no_size_limit(server):
+    """In a user namespace of its own the worker's code would have every capability there: it
+    could mount a tmpfs of no size limit (half the machine's memory, each) and fill it, beyond
+    ``disk_mb``, or mount anything else a user namespace may."""
+    with Sandbox(FAST) as box:
+        out = run(box, """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000
+read_end, write_end = os.pipe()
+pid = os.fork()
+if pid == 0:
+    said = []
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0:
+        said.append("unshared")
+        if libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, None) == 0:
+            said.append("mounted")
+    child = libc.syscall(56, CLONE_NEWUSER | 17, 0, 0, 0, 0)  # clone(CLONE_NEWUSER | SIGCHLD)
+    if child == 0:
+        os._exit(0)
+    if child > 0:
+        os.waitpid(child, 0)
+        said.append("cloned")
+    os.write(write_end, " ".join(said).encode() or b"refused")
+    os._exit(0)
+os.close(write_end)
+os.waitpid(pid, 0)
+print(os.read(read_end, 100).decode())
+import subprocess, threading
+threading.Thread(target=int).start()  # threads and processes are still made (clone3 gives way to clone)
+print(subprocess.run(["/bin/echo", "ran"], capture_output=True, text=True).stdout.strip())
+""")
+        assert out.split() == ["refused", "ran"], out
