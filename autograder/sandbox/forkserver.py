@@ -17,7 +17,9 @@ For each request it forks a child that, before anything of the submission is rea
    a name of its own namespaces;
 3. mounts fresh size-limited tmpfs on ``/tmp`` and ``/submission``, copies the submission's files
    into the latter from their descriptors and makes each read-only;
-4. gives up every capability its user namespace gave it and sets no-new-privileges;
+4. gives up every capability its user namespace gave it, sets no-new-privileges and a seccomp
+   filter that refuses to make another user namespace (in one, the worker's code would have
+   every capability again there: enough to mount a tmpfs of no size limit, say);
 5. forks the init of its PID namespace, which forks the worker (``worker.main``). When the
    worker ends, the init ends with its status (a code, or 128 + the signal, as bubblewrap
    reports it), and every process left in the namespace is killed with it.
@@ -26,6 +28,7 @@ The answers on the request's socket are ``{"pid": ...}`` (the child's pid as thi
 it) once it is forked, and ``{"status": ...}`` (its wait status) once it has ended.
 """
 import ctypes
+import errno
 import gc
 import importlib
 import json
@@ -48,6 +51,20 @@ CAPABILITY_VERSION_3 = 0x20080522
 MAX_REQUEST = 1 << 16
 MAX_FDS = 64
 CHILD_FAILED = 70  # the child could not make its sandbox: the trusted side sees a worker that died
+
+
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+# for each machine: its audit architecture and its numbers of clone, unshare and clone3 (the
+# trusted side starts no prepared worker on another machine: client.FORK_SERVER_MACHINES)
+SYSCALLS = {"x86_64": (0xC000003E, 56, 272, 435), "aarch64": (0xC00000B7, 220, 97, 435)}
+
+
+class SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
 
 
 class CapHeader(ctypes.Structure):
@@ -132,10 +149,38 @@ def drop_capabilities():
     header, data = CapHeader(CAPABILITY_VERSION_3, 0), (CapData * 2)()
     check(libc.capset(ctypes.byref(header), data), "capset")
     check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    refuse_user_namespaces()
     with open("/proc/self/status", encoding="ascii") as status:
         sets = {line.split(":")[0]: int(line.split()[1], 16) for line in status if line.startswith("Cap")}
     if any(sets.get(name, 1) for name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")):
         raise OSError("capabilities are left")
+
+
+def refuse_user_namespaces():
+    """A seccomp filter: ``clone`` and ``unshare`` with ``CLONE_NEWUSER`` fail with EPERM, and
+    ``clone3`` (whose flags a filter cannot read) with ENOSYS, so that the C library makes
+    threads and processes with ``clone``; so do the system calls of another architecture (the
+    32-bit ones on x86_64, say), which the filter does not know. Requires no-new-privileges."""
+    arch, clone, unshare, clone3 = SYSCALLS[os.uname().machine]
+    load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, refuse = 0x7FFF0000, 0x00050000
+    program = [
+        (load, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 0, 9, arch),  # else: 11
+        (load, 0, 0, 0),  # seccomp_data.nr
+        (jge, 7, 0, 0x40000000),  # x32's numbers: 11
+        (jeq, 6, 0, clone3),  # 11
+        (jeq, 1, 0, unshare),  # 7
+        (jeq, 0, 2, clone),  # 7, else 9
+        (load, 0, 0, 16),  # the low half of seccomp_data.args[0]: the flags
+        (jset, 1, 0, CLONE_NEWUSER),  # 10, else 9
+        (ret, 0, 0, allow),
+        (ret, 0, 0, refuse | errno.EPERM),
+        (ret, 0, 0, refuse | errno.ENOSYS),
+    ]
+    filters = (SockFilter * len(program))(*[SockFilter(*instruction) for instruction in program])
+    fprog = SockFprog(len(program), ctypes.cast(filters, ctypes.POINTER(SockFilter)))
+    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 def exit_code(status):
