@@ -121,3 +121,39 @@ threading.Thread(target=int).start()  # threads and processes are still made (cl
 print(subprocess.run(["/bin/echo", "ran"], capture_output=True, text=True).stdout.strip())
 """)
         assert out.split() == ["refused", "ran"], out
+
+
+def test_the_prepared_worker_goes_on_serving_when_it_cannot_fork(monkeypatch):
+    """When the machine has no memory or pid left for a fork (a worker's code may bring it
+    there), the prepared worker turns that request down and goes on: were it to end, every
+    worker forked from it would die with it (each dies with its parent)."""
+    import errno
+    import json
+    import socket
+
+    from autograder.sandbox import forkserver
+
+    control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    answers, answers_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pipes = [os.pipe() for _ in range(3)]
+    request = {"uid": None, "disk_bytes": 1 << 20, "files": [], "rlimits": [], "arena_size": 0}
+    socket.send_fds(theirs, [json.dumps(request).encode()],
+                    [answers_theirs.fileno(), pipes[0][0], pipes[1][1], pipes[2][0], pipes[2][0]])
+    answers_theirs.close()
+    theirs.close()  # and then the trusted side has gone: serve() returns
+
+    def no_fork():
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(forkserver.os, "fork", no_fork)
+    try:
+        forkserver.serve(control)
+    finally:
+        monkeypatch.undo()
+        control.close()
+    answers.settimeout(1)
+    assert answers.recv(1 << 10) == b""  # refused at once: the grading does not wait for its start
+    answers.close()
+    for read_end, write_end in pipes:
+        os.close(read_end)
+        os.close(write_end)
