@@ -319,14 +319,26 @@ def serve(control):
             for fd in fds:
                 os.close(fd)
             continue
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no memory or pid left: this request is refused (its answers closed), the next served
+            for fd in fds:
+                os.close(fd)
+            continue
         if pid == 0:
             control.close()
             run_child(request, fds)
         sock = socket.socket(fileno=fds[0])
         for fd in fds[1:]:
             os.close(fd)
-        children[os.pidfd_open(pid)] = (pid, sock)
+        try:
+            ended = os.pidfd_open(pid)
+        except OSError:  # no descriptor left: the child is not waited for by select, so it is ended now
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            sock.close()
+            continue
+        children[ended] = (pid, sock)
         answer(sock, {"pid": pid})
 
 
