@@ -209,3 +209,16 @@ def test_a_prepared_worker_that_never_gets_ready_leaves_workers_starting_afresh(
         assert client.fork_server() is None
     finally:
         stop_fork_server()
+
+
+def test_a_submission_of_many_files_starts_its_worker_afresh(server, tmp_path):
+    """More files than one request to the prepared worker can carry: graded all the same."""
+    files = []
+    for index in range(client.MAX_FORKED_FILES + 12):
+        files.append(tmp_path / f"part{index:03d}.py")
+        files[-1].write_text(f"value = {index}\n")
+    with Sandbox(FAST, files=files) as box:
+        assert not isinstance(box.process, ForkedWorker)
+        assert run(box, "import part059\nprint(part059.value)").strip() == "59"
+    with Sandbox(FAST, files=files[:3]) as box:
+        assert isinstance(box.process, ForkedWorker)

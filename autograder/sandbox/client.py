@@ -445,6 +445,7 @@ def _bwrap_prefix(workdir, disk_bytes, privileged=False):
 # prepared worker finds them imported (none of the project's own code is among them).
 PRELOAD = ("scipy.special", "scipy.spatial.distance")
 FORK_SERVER_SOURCE = Path(__file__).with_name("forkserver.py")
+MAX_FORKED_FILES = 48  # the prepared worker reads at most 64 descriptors (forkserver.MAX_FDS) and 64 KiB per request
 # the machines whose system calls the forked worker's seccomp filter knows (forkserver.SYSCALLS)
 FORK_SERVER_MACHINES = ("x86_64", "aarch64")
 
@@ -843,7 +844,8 @@ class Sandbox:
         self.pids_group = PidsGroup.create(self.limits.processes)
         self.process_limit = "cgroup" if self.pids_group else ("rlimit" if self.user != "root" else "none")
         self.arena = Arena(min(ARENA_BYTES, (self.limits.memory_mb << 20) // 4))
-        server = fork_server() if self.isolation == "full" and self.uid is not None else None
+        forkable = self.isolation == "full" and self.uid is not None and self._fits_a_fork_request()
+        server = fork_server() if forkable else None
         if server is not None:
             self.process = server.fork(self.uid, self.limits, self._rlimits(), self.arena, self.workdir,
                                        self.limits.start_seconds)
@@ -873,6 +875,12 @@ class Sandbox:
         self.worker_pid = self._find_worker()
         if self.uid is not None:
             self._check_unprivileged()
+
+    def _fits_a_fork_request(self):
+        """The prepared worker takes at most ``MAX_FORKED_FILES`` files (one descriptor each, in one
+        message); a submission with more starts its worker afresh."""
+        files = list(self.workdir.iterdir())
+        return len(files) <= MAX_FORKED_FILES and sum(len(file.name.encode()) + 8 for file in files) < 32 << 10
 
     def _find_worker(self):
         """The pid of the Python process that runs the student's code (under bubblewrap, the
