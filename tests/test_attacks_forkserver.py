@@ -48,7 +48,18 @@ print(os.getuid(), os.getgid(), os.getgroups(), os.getpid(), "scipy.special" in 
       [int(status[k].split()[0], 16) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")],
       status["NoNewPrivs"].strip(), sorted(os.listdir("/tmp")))
 """)
-        assert out.split() == [str(box.uid), str(box.uid), "[]", "2", "True", "[0,", "0,", "0,", "0,", "0]", "1", "[]"]
+        # /tmp is fresh: it holds only the way to this Python, where it is installed under /tmp
+        kept = sorted({folder.split("/")[2] for folder in client._python_folders_under_tmp()})
+        assert out.split() == [str(box.uid), str(box.uid), "[]", "2", "True", "[0,", "0,", "0,", "0,", "0]", "1",
+                               *(str(kept).split() if kept else ["[]"])]
+        for folder in client._python_folders_under_tmp():  # carried over read-only
+            assert "refused" in run(box, f"""
+try:
+    open({folder + '/written-by-a-worker'!r}, "w")
+    print("wrote")
+except OSError:
+    print("refused")
+""")
 
 
 def test_a_forked_worker_cannot_reach_the_prepared_worker(server):
@@ -213,6 +224,7 @@ def test_a_prepared_worker_that_never_gets_ready_leaves_workers_starting_afresh(
 
 def test_a_submission_of_many_files_starts_its_worker_afresh(server, tmp_path):
     """More files than one request to the prepared worker can carry: graded all the same."""
+    assert start_fork_server(FAST) is not None  # (an earlier test may have stopped the module's)
     files = []
     for index in range(client.MAX_FORKED_FILES + 12):
         files.append(tmp_path / f"part{index:03d}.py")

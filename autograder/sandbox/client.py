@@ -450,6 +450,13 @@ MAX_FORKED_FILES = 48  # the prepared worker reads at most 64 descriptors (forks
 FORK_SERVER_MACHINES = ("x86_64", "aarch64")
 
 
+def _python_folders_under_tmp():
+    """The folders of this Python that bubblewrap binds under /tmp (:func:`_bwrap_prefix`): a
+    forked worker mounts a fresh /tmp, and carries these over it."""
+    prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
+    return sorted(prefix for prefix in prefixes if prefix.startswith("/tmp/"))
+
+
 def _namespace_pids(pid):
     """The pids of ``pid`` in its PID namespace and each above it, outermost first (``NSpid``)."""
     try:
@@ -589,7 +596,7 @@ class ForkServer:
         names = sorted(file.name for file in workdir.iterdir())
         files = [os.open(workdir / name, os.O_RDONLY | os.O_NOFOLLOW) for name in names]
         request = {"uid": uid, "disk_bytes": limits.disk_mb << 20, "files": names, "rlimits": rlimits,
-                   "arena_size": arena.size}
+                   "arena_size": arena.size, "kept": _python_folders_under_tmp()}
         try:
             socket.send_fds(self.control, [json.dumps(request).encode()],
                             [theirs.fileno(), requests_r, replies_w, arena.fd, lifeline_r, *files])

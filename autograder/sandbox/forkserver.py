@@ -44,7 +44,8 @@ worker = None  # worker.py, beside this file (not on the import path), loaded by
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_MOVE = 1, 2, 4, 32, 4096, 8192
+MS_REC, MS_PRIVATE = 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 CAPABILITY_VERSION_3 = 0x20080522
@@ -112,13 +113,32 @@ def enter_namespaces():
     check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "dumpable")
 
 
-def make_folders(disk_bytes, files):
+def make_folders(disk_bytes, files, kept=()):
     """Fresh tmpfs on /tmp and /submission (``disk_bytes`` each); ``files`` (name -> descriptor)
-    copied into /submission, each then read-only."""
+    copied into /submission, each then read-only. ``kept``: folders under /tmp that bubblewrap
+    bound into the sandbox (a Python installed under /tmp), carried over the fresh /tmp as they
+    were (read-only, with what is mounted inside them)."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     options = f"size={int(disk_bytes)},mode=1777"
-    for folder in ("/tmp", "/submission"):
-        mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    mount("tmpfs", "/submission", "tmpfs", MS_NOSUID | MS_NODEV, options)
+    staged = []
+    for index, path in enumerate(kept):
+        if not path.startswith("/tmp/") or "/../" in path + "/" or not os.path.isdir(path):
+            raise OSError(f"not a folder under /tmp: {path!r}")
+        stage = f"/submission/.kept{index}"
+        os.mkdir(stage, 0o700)
+        mount(path, stage, None, MS_BIND | MS_REC)
+        staged.append((stage, path))
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for stage, path in staged:
+        folder = "/tmp"
+        for part in path.split("/")[2:]:
+            folder += "/" + part
+            if not os.path.isdir(folder):
+                os.mkdir(folder)
+                os.chmod(folder, 0o755)
+        mount(stage, path, None, MS_MOVE)
+        os.rmdir(stage)
     for name, fd in files.items():
         if not name or "/" in name or name in (".", ".."):
             raise OSError(f"not a file name: {name!r}")
@@ -211,7 +231,7 @@ def run_child(request, fds):
             become(int(request["uid"]))
         die_with_parent()  # set after the change of user, which clears it
         enter_namespaces()
-        make_folders(request["disk_bytes"], files)
+        make_folders(request["disk_bytes"], files, request.get("kept", ()))
         drop_capabilities()
         # the trusted side places this process in its cgroup, then says go
         if os.read(requests, 1) != b"g":
