@@ -34,6 +34,7 @@ import importlib
 import json
 import os
 import random
+import resource
 import select
 import signal
 import socket
@@ -212,97 +213,89 @@ def die_with_parent():
     check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "parent death signal")
 
 
-def run_child(request, fds):
-    """The child: its sandbox, then the init of its PID namespace, which runs the worker. Never returns."""
+def end_with(step, *args):
+    """In a forked process: end it with the exit code ``step(*args)`` returns (or its
+    ``SystemExit``'s), or :data:`CHILD_FAILED` when it raises; it never returns to the caller."""
     code = CHILD_FAILED
     try:
-        requests, replies, arena, lifeline = fds[1:5]
-        files = dict(zip(request["files"], fds[5:]))
-        keep = {requests, replies, arena, lifeline, *files.values()}
-        for fd in [int(entry) for entry in os.listdir("/proc/self/fd")]:
-            if fd not in keep:
-                try:
-                    os.close(fd)
-                except OSError:  # the descriptor of the listing itself
-                    pass
-        os.setsid()
-        write_file("/proc/self/oom_score_adj", "1000")  # the first the kernel kills when memory runs out
-        if request.get("uid") is not None:
-            become(int(request["uid"]))
-        die_with_parent()  # set after the change of user, which clears it
-        enter_namespaces()
-        make_folders(request["disk_bytes"], files, request.get("kept", ()))
-        drop_capabilities()
-        # the trusted side places this process in its cgroup, then says go
-        if os.read(requests, 1) != b"g":
-            raise OSError("no go")
-        init = os.fork()
-        if init == 0:
-            os.close(lifeline)
-            run_init(request, requests, replies, arena)
-        for fd in (requests, replies, arena):
-            os.close(fd)
-        ended = os.pidfd_open(init)
-        # the grading that asked for this worker holds the other end: when it ends, so does the worker
-        ready, _, _ = select.select([ended, lifeline], [], [])
-        if ended not in ready:
-            os.kill(init, signal.SIGKILL)
-        _, status = os.waitpid(init, 0)
-        code = exit_code(status)
+        code = step(*args)
+    except SystemExit as error:
+        code = error.code if isinstance(error.code, int) else 1
     except BaseException:  # noqa: BLE001 - whatever failed, this process only ends
         pass
     os._exit(code)
 
 
+def run_child(request, fds):
+    """The child: its sandbox, then the init of its PID namespace, which runs the worker."""
+    requests, replies, arena, lifeline = fds[1:5]
+    files = dict(zip(request["files"], fds[5:]))
+    keep = {requests, replies, arena, lifeline, *files.values()}
+    for fd in [int(entry) for entry in os.listdir("/proc/self/fd")]:
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:  # the descriptor of the listing itself
+                pass
+    os.setsid()
+    write_file("/proc/self/oom_score_adj", "1000")  # the first the kernel kills when memory runs out
+    if request.get("uid") is not None:
+        become(int(request["uid"]))
+    die_with_parent()  # set after the change of user, which clears it
+    enter_namespaces()
+    make_folders(request["disk_bytes"], files, request.get("kept", ()))
+    drop_capabilities()
+    # the trusted side places this process in its cgroup, then says go
+    if os.read(requests, 1) != b"g":
+        raise OSError("no go")
+    init = os.fork()
+    if init == 0:
+        os.close(lifeline)
+        end_with(run_init, request, requests, replies, arena)
+    for fd in (requests, replies, arena):
+        os.close(fd)
+    ended = os.pidfd_open(init)
+    # the grading that asked for this worker holds the other end: when it ends, so does the worker
+    ready, _, _ = select.select([ended, lifeline], [], [])
+    if ended not in ready:
+        os.kill(init, signal.SIGKILL)
+    _, status = os.waitpid(init, 0)
+    return exit_code(status)
+
+
 def run_init(request, requests, replies, arena):
     """PID 1 of the child's namespace: forks the worker, reaps everything, ends with the worker."""
-    code = CHILD_FAILED
-    try:
-        die_with_parent()
-        pid = os.fork()
-        if pid == 0:
-            run_worker(request, requests, replies, arena)
-        os.close(requests)
-        os.close(replies)
-        os.close(arena)
-        while True:
-            ended, status = os.waitpid(-1, 0)
-            if ended == pid:
-                code = exit_code(status)
-                break
-    except BaseException:  # noqa: BLE001
-        pass
-    os._exit(code)
+    die_with_parent()
+    pid = os.fork()
+    if pid == 0:
+        end_with(run_worker, request, requests, replies, arena)
+    for fd in (requests, replies, arena):
+        os.close(fd)
+    while True:
+        ended, status = os.waitpid(-1, 0)
+        if ended == pid:
+            return exit_code(status)
 
 
 def run_worker(request, requests, replies, arena):
     """The worker, as ``python -I worker.py --arena FD --arena_size N`` would start, with its limits."""
-    code = CHILD_FAILED
-    try:
-        die_with_parent()
-        import resource
-
-        for name, soft, hard in request["rlimits"]:
-            resource.setrlimit(int(name), (int(soft), int(hard)))
-        os.dup2(requests, 0)
-        os.dup2(replies, 1)
-        null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 2)
-        for fd in (requests, replies, null):
-            if fd > 2:
-                os.close(fd)
-        worker.MAIN_TID = worker.main_thread_id()
-        sys.modules["__main__"] = worker  # as when worker.py is the program
-        random.seed()
-        worker.np.random.seed()
-        sys.argv = [worker.__file__, "--arena", str(arena), "--arena_size", str(int(request["arena_size"]))]
-        worker.main()
-        code = 0
-    except SystemExit as error:
-        code = error.code if isinstance(error.code, int) else 1
-    except BaseException:  # noqa: BLE001
-        pass
-    os._exit(code)
+    die_with_parent()
+    for name, soft, hard in request["rlimits"]:
+        resource.setrlimit(int(name), (int(soft), int(hard)))
+    os.dup2(requests, 0)
+    os.dup2(replies, 1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 2)
+    for fd in (requests, replies, null):
+        if fd > 2:
+            os.close(fd)
+    worker.MAIN_TID = worker.main_thread_id()
+    sys.modules["__main__"] = worker  # as when worker.py is the program
+    random.seed()
+    worker.np.random.seed()
+    sys.argv = [worker.__file__, "--arena", str(arena), "--arena_size", str(int(request["arena_size"]))]
+    worker.main()
+    return 0
 
 
 def answer(sock, message):
@@ -347,7 +340,7 @@ def serve(control):
             continue
         if pid == 0:
             control.close()
-            run_child(request, fds)
+            end_with(run_child, request, fds)
         sock = socket.socket(fileno=fds[0])
         for fd in fds[1:]:
             os.close(fd)
