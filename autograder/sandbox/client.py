@@ -208,18 +208,30 @@ def process_uids(pids):
     return uids
 
 
+def _parent_pid(pid):
+    """The parent of ``pid`` as /proc says, or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _process_name(pid):
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def descendants(pid):
     """Every process below ``pid``, found through the parent pids in /proc."""
     children = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
+        if entry.isdigit():
+            parent = _parent_pid(entry)
+            if parent is not None:
+                children.setdefault(parent, []).append(int(entry))
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -288,14 +300,10 @@ class PidsGroup:
 
     def enter(self):
         """Called in the child between fork and exec: only raw system calls there."""
-        fd = os.open(self.procs_file, os.O_WRONLY)
-        try:
-            os.write(fd, str(os.getpid()).encode())
-        finally:
-            os.close(fd)
+        self.add(os.getpid())
 
     def add(self, pid):
-        """Place ``pid`` (a process this one did not start) in the group."""
+        """Place ``pid`` in the group (raw system calls only: :meth:`enter` runs between fork and exec)."""
         fd = os.open(self.procs_file, os.O_WRONLY)
         try:
             os.write(fd, str(pid).encode())
@@ -391,6 +399,11 @@ def _bwrap_can_size():
     return "--size" in usage.stdout + usage.stderr
 
 
+def _python_prefixes():
+    """The folders of this Python (its base and its environment, as named and as resolved)."""
+    return {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
+
+
 def _bwrap_prefix(workdir, disk_bytes, privileged=False):
     """The bubblewrap command up to the program. ``privileged``: the grader runs as root, so
     bubblewrap makes its namespaces without a user namespace (one would map the worker to the
@@ -411,9 +424,8 @@ def _bwrap_prefix(workdir, disk_bytes, privileged=False):
             args += ["--symlink", os.readlink(path), top]
         elif path.is_dir():
             args += ["--ro-bind", top, top]
-    prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
     made = set()
-    for prefix in sorted(prefixes):
+    for prefix in sorted(_python_prefixes()):
         if not prefix.startswith("/usr"):
             # the folders above it, open to all (bubblewrap makes them private when run as root)
             for parent in reversed(Path(prefix).parents[:-1]):
@@ -453,8 +465,7 @@ FORK_SERVER_MACHINES = ("x86_64", "aarch64")
 def _python_folders_under_tmp():
     """The folders of this Python that bubblewrap binds under /tmp (:func:`_bwrap_prefix`): a
     forked worker mounts a fresh /tmp, and carries these over it."""
-    prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
-    return sorted(prefix for prefix in prefixes if prefix.startswith("/tmp/"))
+    return sorted(prefix for prefix in _python_prefixes() if prefix.startswith("/tmp/"))
 
 
 def _namespace_pids(pid):
@@ -465,14 +476,6 @@ def _namespace_pids(pid):
         return [int(value) for value in line.split()[1:]]
     except (OSError, StopIteration, ValueError):
         return []
-
-
-def _parent_pid(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return int(stat.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 class ForkedWorker:
@@ -653,13 +656,6 @@ class ForkServer:
         self._tmp.cleanup()
 
 
-def _process_name(pid):
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
 def _die_with_parent():
     if _LIBC is not None:
         _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -828,8 +824,7 @@ class Sandbox:
             self.pids_group.enter()
         if self.uid is not None and self.isolation == "reduced":
             become(self.uid)  # before the death signal: a change of user clears it
-        if _LIBC is not None:
-            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _die_with_parent()
         for name, soft, hard in self._rlimits():
             resource.setrlimit(name, (soft, hard))
 
@@ -896,13 +891,7 @@ class Sandbox:
             return self.process.pid
         if isinstance(self.process, ForkedWorker):  # below the init of its PID namespace: pid 2 there
             return next((pid for pid in descendants(self.process.pid) if _namespace_pids(pid)[2:] == [2]), None)
-        for pid in descendants(self.process.pid):
-            try:
-                if Path(f"/proc/{pid}/comm").read_text().strip() != "bwrap":
-                    return pid
-            except OSError:
-                continue
-        return None
+        return next((pid for pid in descendants(self.process.pid) if _process_name(pid) not in ("bwrap", "")), None)
 
     def cpu_seconds(self):
         """The CPU time the worker has used so far (its own and that of the children it waited
@@ -920,13 +909,7 @@ class Sandbox:
         own runs as root, and the worker runs as its uid. Checked before any student code runs."""
         pids = [self.process.pid] + descendants(self.process.pid)
         uids = process_uids(pids)
-        names = {}
-        for pid in uids:
-            try:
-                names[pid] = Path(f"/proc/{pid}/comm").read_text().strip()
-            except OSError:
-                names[pid] = ""
-        privileged = [pid for pid, uid in uids.items() if uid != self.uid and names[pid] != "bwrap"]
+        privileged = [pid for pid, uid in uids.items() if uid != self.uid and _process_name(pid) != "bwrap"]
         if privileged or self.uid not in uids.values():
             self._kill()
             raise WorkerDied("the worker process could not be started as an unprivileged user")
