@@ -11,26 +11,11 @@ import time
 
 import pytest
 
-from autograder.sandbox.client import ForkedWorker, Limits, Sandbox, start_fork_server, stop_fork_server
+from autograder.sandbox.client import ForkedWorker, Sandbox
+from tests import test_attacks_forkserver
+from tests.test_attacks_forkserver import FAST, run
 
-FAST = Limits(cell_seconds=10, call_seconds=5, cpu_seconds=60, submission_seconds=60, start_seconds=20, disk_mb=16)
-
-
-@pytest.fixture(scope="module")
-def server():
-    stop_fork_server()
-    started = start_fork_server(FAST)
-    if started is None:
-        pytest.skip("workers are forked only where bubblewrap works and the grader runs as root")
-    yield started
-    stop_fork_server()
-
-
-def run(box, source):
-    """Run one cell; its printed output."""
-    report = box.run_cells([("attack", source)])[0]
-    assert report.ok, f"{report.error}\n{report.output}"
-    return report.output
+server = test_attacks_forkserver.server  # the prepared worker, for this module too
 
 
 def take_pid(pid):
