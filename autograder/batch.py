@@ -122,11 +122,12 @@ def warm_up():
     if _WARM:
         return
     from .grading_session import prepared_session
-    from .runner import grader_titles
+    from .runner import grader_titles, import_reference_extras
     from .sandbox.client import start_fork_server
 
     server = start_fork_server()  # probes bubblewrap first; imports NumPy and SciPy while this goes on
     grader_titles()
+    import_reference_extras()
     prepared_session()  # pytest configured and the graders collected, before the prepared parent forks
     if server is not None:
         server.ready()

@@ -396,6 +396,8 @@ CASES = [
         builtins.type = lambda *a: int
         builtins.AssertionError = ZeroDivisionError
         builtins.print = None
+        builtins.all = builtins.any = lambda *a: True  # what a check of the builtins may itself call
+        builtins.map = builtins.vars = lambda *a: ()
         """))),
     Case("patched_sys_modules", cells=(code("""
         import sys, types

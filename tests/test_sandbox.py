@@ -243,3 +243,36 @@ def test_what_earlier_requests_kept_is_not_examined_again_by_each_collection(san
         costs.append(sandbox.cpu_seconds() - before)
     first, last = sum(costs[:6]), sum(costs[-6:])
     assert last <= 2.5 * first + 0.05, f"the first six requests took {first:.2f} s of CPU, the last six {last:.2f} s"
+
+
+def test_an_argument_counts_as_changed_by_its_values_not_its_bytes():
+    """The arena's byte comparison is only a shortcut: an array whose bytes changed but whose
+    values did not (-0.0 written over 0.0, another NaN) is not a change made in place."""
+    from types import SimpleNamespace
+
+    from autograder.sandbox.client import Arena
+    from autograder.student import StudentModule
+
+    arena = Arena(1 << 16)
+    try:
+        sent = [np.array([0.0, 1.0, np.nan]), np.array([2.0, 3.0])]
+        shared = [(arena.put(array), array) for array in sent]
+        assert all(arena.holds(descriptor, array) for descriptor, array in shared)
+        submission = SimpleNamespace(sandbox=SimpleNamespace(arena=arena), mutations=[])
+        module = StudentModule.__new__(StudentModule)
+        module.submission = submission
+
+        first = arena.read(shared[0][0])
+        first[0], first[2] = -0.0, -np.nan
+        offset = shared[0][0]["$s"][0]
+        arena.memory[offset:offset + first.nbytes] = first.tobytes()
+        assert not arena.holds(*shared[0])
+        module._record_mutations("Layer.forward", sent, shared)
+        assert submission.mutations == []
+
+        offset = shared[1][0]["$s"][0]
+        arena.memory[offset:offset + 8] = np.array([2.5]).tobytes()
+        module._record_mutations("Layer.forward", sent, shared)
+        assert submission.mutations == ["Layer.forward changed its argument 2 in place"]
+    finally:
+        arena.close()

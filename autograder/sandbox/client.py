@@ -146,6 +146,13 @@ class Arena:
         data = self.memory[offset:offset + count * dtype.itemsize]
         return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
+    def holds(self, descriptor, array):
+        """Whether the arena holds, where ``descriptor`` points, exactly the bytes of ``array``
+        (what was put there has not been changed)."""
+        offset, _dtype, _shape = descriptor["$s"]
+        data = array.tobytes()
+        return self.memory[offset:offset + len(data)] == data
+
     def close(self):
         try:
             self.memory.close()
@@ -323,7 +330,7 @@ class PidsGroup:
 
     def kill_all(self, seconds=5.0):
         """SIGKILL every process in the group until none is left (a fork bomb may still be forking)."""
-        deadline = time.monotonic() + seconds
+        deadline, pause = time.monotonic() + seconds, 0.0005
         while time.monotonic() < deadline:
             pids = self.pids()
             if not pids:
@@ -333,7 +340,8 @@ class PidsGroup:
                     os.kill(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
-            time.sleep(0.01)
+            time.sleep(pause)  # a killed process is gone within a millisecond or so; a fork bomb takes longer
+            pause = min(2 * pause, 0.01)
         return False
 
     def remove(self):
@@ -980,16 +988,15 @@ class Sandbox:
         fd = self.process.stdin.fileno()
         view = memoryview(data)
         while view:
+            try:  # a request of a few kilobytes fits in the pipe at once: no wait
+                view = view[os.write(fd, view[:1 << 16]):]
+                continue
+            except BlockingIOError:
+                pass
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise WorkerTimeout("timeout")
-            _, ready, _ = select.select([], [fd], [], remaining)
-            if not ready:
-                continue
-            try:
-                view = view[os.write(fd, view[:1 << 16]):]
-            except BlockingIOError:
-                continue
+            select.select([], [fd], [], remaining)
 
     def _read(self, n, deadline):
         fd = self.process.stdout.fileno()

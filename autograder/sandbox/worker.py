@@ -40,6 +40,7 @@ import gc
 import io
 import json
 import mmap
+import operator
 import os
 import random
 import signal
@@ -59,7 +60,11 @@ MAX_REPLY_JSON = 7 << 20  # bytes of JSON in one reply (the trusted side refuses
 MAX_VALUE_JSON = 1 << 20  # bytes of JSON for one value (a returned list, say)
 MAX_NAMES = 2000  # classes and functions reported by inspect, and attributes per class
 MAX_ATTRIBUTES = 50_000  # attribute names reported by inspect, all classes together
-BUILTINS = dict(vars(builtins))
+BUILTINS_DICT = vars(builtins)  # the dictionary itself: it stays the same object
+BUILTINS = dict(BUILTINS_DICT)
+BUILTIN_NAMES, BUILTIN_VALUES = tuple(BUILTINS), tuple(BUILTINS.values())
+# What the check of the builtins calls, bound now: the student's code may replace the builtins themselves
+_ALL, _LEN, _MAP, _IS = all, len, map, operator.is_
 RECURSION_LIMIT = sys.getrecursionlimit()
 _dumps, _loads, _pack, _unpack = json.dumps, json.loads, struct.pack, struct.unpack
 
@@ -507,8 +512,9 @@ def seed(value):
 def restore_builtins():
     """Builtins the student's code replaced or added are put back (compared by identity, so
     that no student ``__eq__`` runs here)."""
-    current = vars(builtins)
-    if len(current) != len(BUILTINS) or any(current.get(k, restore_builtins) is not v for k, v in BUILTINS.items()):
+    current = BUILTINS_DICT
+    if (_LEN(current) != _LEN(BUILTIN_NAMES) or not _ALL(_MAP(_IS, current.values(), BUILTIN_VALUES))
+            or not _ALL(_MAP(_IS, current, BUILTIN_NAMES))):
         current.clear()
         current.update(BUILTINS)
 
