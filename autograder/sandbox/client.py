@@ -631,11 +631,20 @@ class ForkServer:
             raise WorkerDied("the prepared worker did not fork a worker")
         return child
 
+    def _children(self):
+        """The prepared worker's children as /proc lists them (every process where the kernel
+        does not keep that list): candidates, each checked by its parent pid."""
+        try:
+            with open(f"/proc/{self.host_pid}/task/{self.host_pid}/children", "rb") as children:
+                return children.read().decode().split()
+        except OSError:
+            return os.listdir("/proc")
+
     def _host_pid(self, pid):
         """The host's pid of the prepared worker's child whose pid there is ``pid``, and a pidfd
         of it (``(None, None)`` when there is none): it is still that child once the pidfd is
         open, so the pidfd cannot name a process that took the pid after the child ended."""
-        for entry in os.listdir("/proc"):
+        for entry in self._children():
             if entry.isdigit() and _parent_pid(int(entry)) == self.host_pid:
                 if _namespace_pids(int(entry))[1:2] == [pid]:
                     try:

@@ -99,16 +99,18 @@ class Channel:
     def __init__(self, read_fd, write_fd):
         self.reader = os.fdopen(read_fd, "rb", buffering=0)
         self.writer = os.fdopen(write_fd, "wb", buffering=0)
+        self.buffer = bytearray()  # read ahead: a request's frames usually come in one read
 
     def _read_exact(self, n):
-        chunks = []
-        while n:
-            chunk = self.reader.read(n)
+        while len(self.buffer) < n:
+            chunk = self.reader.read(max(n - len(self.buffer), 1 << 16))
             if not chunk:
                 raise EOFError
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
+            self.buffer += chunk
+        with memoryview(self.buffer) as view:
+            data = bytes(view[:n])
+        del self.buffer[:n]
+        return data
 
     def _read_frame(self):
         (length,) = _unpack(">Q", self._read_exact(8))
@@ -399,13 +401,20 @@ class Worker:
     def op_call(self, request, arrays, out):
         """Call a method of a kept object (``target`` and ``method``) or a function of the namespace."""
         if request.get("target") is not None:
-            function = self.student(getattr, self.objects[request["target"]["$h"]], request["method"])
+            target, name = self.objects[request["target"]["$h"]], request["method"]
+            find = lambda: getattr(target, name)  # noqa: E731 - the student's attribute lookup
         else:
             function = self.namespace[request["function"]]
+            find = lambda: function  # noqa: E731
         args = self.decode(request.get("args", []), arrays)
         kwargs = self.decode(request.get("kwargs", {}), arrays)
-        seed(request.get("seed"))
-        result = self.student(function, *args, **kwargs)
+        number = request.get("seed")
+
+        def call():  # looked up, then the generators seeded, then called: one stretch of the student's code
+            method = find()
+            seed(number)
+            return method(*args, **kwargs)
+        result = self.student(call)
         if request.get("handle") is not None:  # the result stays here (e.g. ``seq[i]``)
             self.keep(request, result)
             return {"ok": True, "result": None, "notes": []}
