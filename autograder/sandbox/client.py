@@ -275,6 +275,7 @@ class PidsGroup:
     def __init__(self, path):
         self.path = path
         self.procs_file = str(path / "cgroup.procs")
+        self._current = None  # a descriptor of pids.current, kept open: it reads afresh at offset 0
 
     @classmethod
     def create(cls, max_tasks):
@@ -328,6 +329,16 @@ class PidsGroup:
         except (OSError, ValueError):
             return set()
 
+    def tasks(self):
+        """How many processes and threads the group holds (``pids.current``), or None: one
+        system call, a first look before :meth:`pids`, which lists the processes."""
+        try:
+            if self._current is None:
+                self._current = os.open(self.path / "pids.current", os.O_RDONLY)
+            return int(os.pread(self._current, 32, 0))
+        except (OSError, ValueError):
+            return None
+
     def kill_all(self, seconds=5.0):
         """SIGKILL every process in the group until none is left (a fork bomb may still be forking)."""
         deadline, pause = time.monotonic() + seconds, 0.0005
@@ -346,6 +357,9 @@ class PidsGroup:
 
     def remove(self):
         self.kill_all()
+        if self._current is not None:
+            os.close(self._current)
+            self._current = None
         for _ in range(50):
             try:
                 self.path.rmdir()
@@ -882,7 +896,7 @@ class Sandbox:
         # cannot hold the grader past the deadline.
         os.set_blocking(self.process.stdin.fileno(), False)
         self._buffer = bytearray()
-        self._own_pids = None
+        self._own_pids = self._own_tasks = None
         self._starting = True
         try:
             self.request("ping", timeout=self.limits.start_seconds)
@@ -891,6 +905,7 @@ class Sandbox:
         # The worker's own processes (bwrap's and Python's); anything else in the group later
         # was started by the student's code.
         self._own_pids = self.pids_group.pids() if self.pids_group else set()
+        self._own_tasks = self.pids_group.tasks() if self.pids_group else None
         self.worker_pid = self._find_worker()
         if self.uid is not None:
             self._check_unprivileged()
@@ -1081,7 +1096,7 @@ class Sandbox:
                            count=background["busy_new"]))
         if background.get("busy_old"):
             found.append(i18n._("a background thread, started earlier, that began to use the CPU"))
-        if self.pids_group is not None and self._own_pids is not None:
+        if self.pids_group is not None and self._own_pids is not None and not self._no_more_tasks():
             extra, wait_until = self.pids_group.pids() - self._own_pids, time.monotonic() + 0.3
             while extra and time.monotonic() < wait_until:  # a child that is just ending
                 time.sleep(0.02)
@@ -1089,6 +1104,14 @@ class Sandbox:
             if extra:
                 found.append(i18n._("{count} process(es) still running", count=len(extra)))
         return i18n._(" and ").join(found) or None
+
+    def _no_more_tasks(self):
+        """Whether the group holds no more tasks than the worker's own when it started: its own
+        processes live as long as it does and are never fewer, so then nothing else can be
+        there, and the list of processes need not be read (a thread the student's code left
+        makes every later request read it)."""
+        tasks = self.pids_group.tasks()
+        return tasks is not None and self._own_tasks is not None and tasks <= self._own_tasks
 
     def new_handle(self):
         """A number for an object the worker is to keep: chosen here, never by the worker."""
