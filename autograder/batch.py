@@ -122,12 +122,13 @@ def warm_up():
     if _WARM:
         return
     from .grading_session import prepared_session
-    from .runner import grader_titles, import_reference_extras
+    from .runner import grader_titles, import_reference_extras, measure_speed_baselines
     from .sandbox.client import start_fork_server
 
     server = start_fork_server()  # probes bubblewrap first; imports NumPy and SciPy while this goes on
     grader_titles()
     import_reference_extras()
+    measure_speed_baselines()
     prepared_session()  # pytest configured and the graders collected, before the prepared parent forks
     if server is not None:
         server.ready()

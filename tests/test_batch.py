@@ -191,3 +191,25 @@ def test_dask_local_cluster_gives_the_local_results(tmp_path):
         assert comparable(read_results(tmp_path / "dask", name)) == comparable(read_results(tmp_path / "local", name))
         assert ((tmp_path / "dask" / name / "feedback.md").read_text()
                 == (tmp_path / "local" / name / "feedback.md").read_text())
+
+
+def test_a_prepared_parent_measures_every_speed_baseline_the_graders_then_use(tmp_path, monkeypatch):
+    """``measure_speed_baselines`` (what ``warm_up`` does before the prepared parent forks) times
+    the very work the speed tests time, under the keys they use: grading afterwards measures the
+    reference no more, and the speed tests still judge the submission (all its tests pass)."""
+    from autograder.graders import support_adv
+    from autograder.runner import grade_submission, grader_titles, measure_speed_baselines
+
+    grader_titles()
+    monkeypatch.setattr(support_adv, "REFERENCE_CPU", {})
+    measure_speed_baselines()
+    measured = dict(support_adv.REFERENCE_CPU)
+    assert len(measured) == 2 and all(seconds > 0 for seconds in measured.values())
+
+    timed = []
+    monkeypatch.setattr(support_adv, "cpu_time", lambda action: timed.append(action) or 0.0)
+    assignment = manifest.load("modules").main_only()
+    result = grade_submission(assignment, reference_notebook(tmp_path / "modules.ipynb"))
+    assert timed == [] and support_adv.REFERENCE_CPU == measured
+    speed = [test for test in result.tests if test.test in ("vectorised", "larger_input")]
+    assert len(speed) == 2 and all(test.passed for test in speed)

@@ -14,6 +14,7 @@ import pytest
 import reference_impl
 from autograder import heldout, i18n, manifest
 from autograder.grading_session import SUBMISSION_KEY
+from autograder.graders.support import RNG_SEED
 from autograder.runner import open_submission
 from autograder.selftest.reference_submission import write_reference_submission
 
@@ -86,4 +87,4 @@ def ref():
 
 @pytest.fixture
 def rng():
-    return np.random.default_rng(2024)
+    return np.random.default_rng(RNG_SEED)

@@ -56,14 +56,12 @@ REFERENCE_CPU = {}  # what -> the reference's CPU seconds for it
 
 def expect_fast_enough(submission, student_run, reference_run, what, factor, floor, key="too_slow"):
     """``student_run()`` (calls into the worker) may use at most ``factor`` times the CPU time
-    that ``reference_run()`` takes here (its best of three, measured once per grading process
-    for each ``what``: the same work for every submission), and at least ``floor`` seconds.
+    that ``reference_run()`` takes here (:func:`reference_cpu`: the same work for every
+    submission, measured once for each ``what``), and at least ``floor`` seconds.
     CPU times, read from /proc on this side, are the same on an idle or a busy machine, where
     wall time is not. Returns what ``student_run`` returned; a call that runs out of its time
     limit is charged here as too slow."""
-    if what not in REFERENCE_CPU:
-        REFERENCE_CPU[what] = min(cpu_time(reference_run) for _ in range(3))
-    baseline = REFERENCE_CPU[what]
+    baseline = reference_cpu(what, reference_run)
     limit = max(factor * baseline, floor)
     try:
         seconds, result = submission.cpu_seconds(student_run)
@@ -75,6 +73,16 @@ def expect_fast_enough(submission, student_run, reference_run, what, factor, flo
            _("It used {seconds:.2f} s of CPU time; the reference needs {baseline:.3f} s, and up to {limit:.2f} s is "
              "allowed.", seconds=seconds, baseline=baseline, limit=limit))
     return result
+
+
+def reference_cpu(what, reference_run):
+    """The reference's CPU seconds for ``what``: the best of three runs of ``reference_run``, once
+    per process. A prepared parent measures the speed tests' own before it forks its grading
+    processes (``speed_baselines`` of their modules, ``runner.measure_speed_baselines``), so that
+    they all hold submissions to the same figure and none spends the time again."""
+    if what not in REFERENCE_CPU:
+        REFERENCE_CPU[what] = min(cpu_time(reference_run) for _ in range(3))
+    return REFERENCE_CPU[what]
 
 
 def expect_per_sample(reversed_output, output, what):

@@ -11,6 +11,7 @@ from autograder.checks import (
     expect_gradient,
     expect_unchanged,
 )
+from autograder.graders.support import RNG_SEED
 from autograder.graders.support_act import expect_criterion_computes, right_on
 from autograder.graders.support_adv import contrastive_inputs, contrastive_mistakes, expect_fast_enough
 from autograder.i18n import _, code
@@ -130,13 +131,26 @@ def test_zero_distance(submission, ref, rng):
     expect_criterion_computes(student, x, y, what)
 
 
-def test_vectorised(submission, ref, rng):
-    """forward and backward on 500 embeddings take little CPU time (no Python loop over pairs)"""
+def vectorised_case(rng):
+    """The embeddings and labels :func:`test_vectorised` times, and what it calls them."""
     M, n = 1.0, VECTORISED_N
-    student, reference = criterion(submission, ref, M)
     x = rng.standard_normal((n, 16)) * 0.2
     y = rng.integers(0, 10, n)
-    what = _("ClassContrastiveCriterion({M}) on {n} embeddings of size 16", M=M, n=n)
+    return M, x, y, _("ClassContrastiveCriterion({M}) on {n} embeddings of size 16", M=M, n=n)
+
+
+def speed_baselines(ref):
+    """What :func:`test_vectorised` measures of the reference, ``{what: run}``, on the inputs it
+    makes: a prepared parent measures it once for every grading process it forks."""
+    M, x, y, what = vectorised_case(np.random.default_rng(RNG_SEED))
+    reference = ref.ClassContrastiveCriterion(M)
+    return {what: lambda: (reference.forward(x, y), reference.backward(x, y))}
+
+
+def test_vectorised(submission, ref, rng):
+    """forward and backward on 500 embeddings take little CPU time (no Python loop over pairs)"""
+    M, x, y, what = vectorised_case(rng)
+    student, reference = criterion(submission, ref, M)
 
     def run(module, loss):
         return loss(x, y), module.backward(x, y)

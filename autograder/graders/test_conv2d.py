@@ -12,6 +12,7 @@ from autograder.graders.support import (
     check_zeroing,
     own_output,
     pair,
+    RNG_SEED,
 )
 from autograder.graders.support_adv import (
     conv_forward,
@@ -122,6 +123,22 @@ LARGE = (8, 8, 8, 3, 16, 16)
 SPEED_FACTOR, SPEED_FLOOR = 25, 0.5
 
 
+def larger_input_what(x):
+    _batch, n_in, n_out, k, _h, _w = LARGE
+    return _("{layer} forward and backward for an input of shape {shape}", layer=layer(n_in, n_out, k),
+             shape=x.shape)
+
+
+def speed_baselines(ref):
+    """What :func:`test_larger_input` measures of the reference, ``{what: run}``, on the inputs it
+    makes: a prepared parent measures it once for every grading process it forks."""
+    batch, n_in, n_out, k, h, w = LARGE
+    reference, rng = ref.Conv2d(n_in, n_out, k), np.random.default_rng(RNG_SEED)
+    x = rng.standard_normal((batch, n_in, h, w))
+    g = rng.standard_normal(reference.forward(x).shape)
+    return {larger_input_what(x): lambda: (reference.forward(x), reference.backward(x, g))}
+
+
 def test_larger_input(submission, ref, rng):
     """forward and backward on a batch of 8 images, 8 -> 8 channels, 16 x 16, kernel 3, take little CPU time"""
     # Speed only: the values are judged by the tests above, on small inputs.
@@ -137,8 +154,7 @@ def test_larger_input(submission, ref, rng):
         out = module.forward(x)
         return out, module.backward(x, g if np.shape(out) == g.shape else rng.standard_normal(np.shape(out)))
 
-    what = _("{layer} forward and backward for an input of shape {shape}", layer=layer(n_in, n_out, k),
-             shape=x.shape)
+    what = larger_input_what(x)
     output, grad = expect_fast_enough(submission, lambda: run(student), lambda: run(reference), what, SPEED_FACTOR,
                                       SPEED_FLOOR)
     expect_computes(_("{what}: output", what=what), [output], [x], rows=True)
