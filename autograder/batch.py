@@ -125,7 +125,7 @@ def warm_up():
     from .runner import grader_titles, import_reference_extras, measure_speed_baselines
     from .sandbox.client import start_fork_server
 
-    server = start_fork_server()  # probes bubblewrap first; imports NumPy and SciPy while this goes on
+    server = start_fork_server()  # started first where the prepared parent runs this; imports NumPy and SciPy meanwhile
     grader_titles()
     import_reference_extras()
     measure_speed_baselines()

@@ -269,6 +269,10 @@ class PreparedParent:
         hello = json.loads(read_frame(self.requests))
         sys.path[:] = hello["sys_path"]
         try:
+            if hello.get("warm", True):  # the prepared worker's imports go on while this process makes its own
+                from .sandbox.client import start_fork_server
+
+                start_fork_server()
             self.grade = resolve(hello["grade"])
             if hello.get("warm", True):
                 from .batch import warm_up

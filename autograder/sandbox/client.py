@@ -720,8 +720,11 @@ def start_fork_server(limits=None):
     server = _FORK_SERVER.get("server")
     if server is not None and server.alive():
         return server
+    # No probe sandbox first (0.15 to 0.25 s before the prepared worker could start): its own start
+    # is the probe. Where bubblewrap cannot start it, it never gets ready (:meth:`ForkServer.ready`)
+    # and workers start afresh, the first of them probing bubblewrap as it does without one.
     if (os.environ.get("AUTOGRADER_ISOLATION") == "reduced" or os.geteuid() != 0
-            or os.uname().machine not in FORK_SERVER_MACHINES or not bubblewrap_works()):
+            or os.uname().machine not in FORK_SERVER_MACHINES or shutil.which("bwrap") is None):
         return None
     try:
         _FORK_SERVER["server"] = ForkServer(limits or Limits())
