@@ -124,6 +124,7 @@ def measure_speed_baselines():
     modules), measured now: a prepared parent does this before it forks, so that every grading
     process holds its submission to the same figure without measuring it again (0.08 s each)."""
     import reference_impl
+
     from .graders.support_adv import reference_cpu
 
     for path in sorted(GRADERS.glob("test_*.py")):

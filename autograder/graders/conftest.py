@@ -13,8 +13,8 @@ import pytest
 
 import reference_impl
 from autograder import heldout, i18n, manifest
-from autograder.grading_session import SUBMISSION_KEY
 from autograder.graders.support import RNG_SEED
+from autograder.grading_session import SUBMISSION_KEY
 from autograder.runner import open_submission
 from autograder.selftest.reference_submission import write_reference_submission
 

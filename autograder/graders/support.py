@@ -16,7 +16,6 @@ from autograder.checks import (
 from autograder.i18n import _, code
 from autograder.student import PARAMETER_ATTRIBUTES, StudentFailure
 
-
 RNG_SEED = 2024  # every test's generator (the ``rng`` fixture) starts here; ``speed_baselines`` too
 
 

@@ -3,6 +3,7 @@ import numpy as np
 
 from autograder.checks import expect, expect_computes
 from autograder.graders.support import (
+    RNG_SEED,
     check_accumulation,
     check_forward,
     check_grad_input,
@@ -12,7 +13,6 @@ from autograder.graders.support import (
     check_zeroing,
     own_output,
     pair,
-    RNG_SEED,
 )
 from autograder.graders.support_adv import (
     conv_forward,
