@@ -268,14 +268,15 @@ class PreparedParent:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
         hello = json.loads(read_frame(self.requests))
         sys.path[:] = hello["sys_path"]
+        warm = hello.get("warm", True)
         try:
-            if hello.get("warm", True):  # the prepared worker's imports go on while this process makes its own
+            if warm:  # started first: the prepared worker's imports go on while this process makes its own
                 from .sandbox.client import start_fork_server
 
                 start_fork_server()
             self.grade = resolve(hello["grade"])
-            if hello.get("warm", True):
-                from .batch import warm_up
+            if warm:
+                from .batch import warm_up  # which finds that prepared worker started
 
                 warm_up()
             else:  # what a grading process needs before its sandbox starts (the graders it imports itself)

@@ -718,7 +718,8 @@ def start_fork_server(limits=None):
     more: it imports :data:`PRELOAD`). Returns it (it gets ready while this process goes on:
     see :meth:`ForkServer.ready`), or None."""
     server = _FORK_SERVER.get("server")
-    if server is not None and server.alive():
+    not_waited_for = server is not None and server.host_pid is None and not server.failed
+    if server is not None and (server.alive() or not_waited_for):  # one that ended unready: ready() says so
         return server
     # No probe sandbox first (0.15 to 0.25 s before the prepared worker could start): its own start
     # is the probe. Where bubblewrap cannot start it, it never gets ready (:meth:`ForkServer.ready`)
